@@ -1,0 +1,31 @@
+# Two commands on a fresh machine:  `make run`  and  `make test`.
+# Each sets up the virtual environment first (once; again only when pyproject.toml changes).
+VENV   ?= .venv
+PYTHON ?= python3
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export KEDRO_DISABLE_TELEMETRY := 1
+
+.PHONY: install run test viz mlflow-ui clean-data
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)            ## the whole default pipeline on conf/base
+	$(BIN)/kedro run $(ARGS)
+
+test: $(STAMP)           ## the test suite (what .ci/run calls)
+	$(BIN)/python -m pytest $(ARGS)
+
+viz: $(STAMP)
+	$(BIN)/kedro viz run
+
+mlflow-ui: $(STAMP)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db
+
+clean-data:              ## delete every generated dataset (keeps data/01_raw)
+	find data/0[2-8]_* -type f ! -name .gitkeep -delete

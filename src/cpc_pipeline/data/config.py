@@ -1,0 +1,62 @@
+"""Validated settings of the digit data, shared by every pipeline that reads or renders digits.
+
+Kedro validates a node's ``params:`` input against these Pydantic models before any node runs, so a
+bad YAML value stops ``kedro run`` at once with one error naming the parameter and its allowed range.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors (a typo must not silently fall back to a default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __str__(self) -> str:  # compact, for logs and MLflow params
+        return self.model_dump_json()
+
+
+class SourceConfig(StrictModel):
+    name: Literal["mnist", "sklearn_digits"] = "mnist"
+    roots: list[str] = Field(default_factory=lambda: ["data/01_raw"], min_length=1)
+    download: bool = True
+    fallback_to_sklearn_digits: bool = True
+    validation_size: int = Field(10_000, ge=1, le=59_999)
+    download_timeout_s: float = Field(30.0, gt=0)
+    seed: int = Field(0, ge=0)
+
+
+class SequenceConfig(StrictModel):
+    terms: int = Field(4, ge=1, le=64)
+    predict_terms: int = Field(4, ge=1, le=64)
+    train_sequences: int = Field(390 * 32, ge=2)
+    validation_sequences: int = Field(78 * 32, ge=2)
+    test_sequences: int = Field(78 * 32, ge=2)
+    seed: int = Field(0, ge=0)
+
+    @property
+    def length(self) -> int:
+        return self.terms + self.predict_terms
+
+
+class RenderingConfig(StrictModel):
+    image_size: int = Field(64, ge=8, le=512)
+    color: bool = True
+    texture_size: int = Field(256, ge=8, le=4096)
+    texture_seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _texture_holds_a_crop(self) -> RenderingConfig:
+        if self.color and self.texture_size < self.image_size:
+            raise ValueError(
+                f"texture_size ({self.texture_size}) must be >= image_size ({self.image_size})"
+            )
+        return self
+
+    @property
+    def channels(self) -> int:
+        return 3 if self.color else 1

@@ -1,0 +1,117 @@
+"""The reference task's sequence rule, vectorised in torch so it runs on any device.
+
+A sequence is ``terms`` context digits followed by ``predict_terms`` future digits, counting up mod 10
+from a random start (9 wraps to 0). A *negative* keeps the context but replaces every future digit by a
+uniformly drawn *different* digit. Each position then picks a random image of its digit from the split.
+Half of every draw is positive (``n // 2``), in random order.
+
+The same function builds the fixed validation/test tables (on the CPU, from a seed) and the fresh
+training sequences of every epoch (on the training device), so the two can never drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+N_DIGITS = 10
+
+
+@dataclass(frozen=True)
+class DigitIndex:
+    """Image indices grouped by digit, so that "a random image of digit d" is one gather."""
+
+    order: torch.Tensor  # (N,) image indices sorted by label
+    start: torch.Tensor  # (10,) first position of each digit in ``order``
+    count: torch.Tensor  # (10,) number of images of each digit
+
+    @classmethod
+    def from_labels(cls, labels: torch.Tensor | np.ndarray) -> DigitIndex:
+        labels = torch.as_tensor(labels, dtype=torch.int64)
+        counts = torch.bincount(labels, minlength=N_DIGITS)
+        if len(counts) != N_DIGITS or (counts == 0).any():
+            missing = [d for d in range(N_DIGITS) if d >= len(counts) or counts[d] == 0]
+            raise ValueError(f"labels must be digits 0-9 with every digit present; missing {missing}")
+        start = torch.cumsum(counts, 0) - counts
+        return cls(order=torch.argsort(labels, stable=True), start=start, count=counts)
+
+    def to(self, device: torch.device | str) -> DigitIndex:
+        return DigitIndex(self.order.to(device), self.start.to(device), self.count.to(device))
+
+    def sample(self, digits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A uniformly random image index for every entry of ``digits`` (any shape)."""
+        u = torch.rand(digits.shape, generator=generator, device=digits.device)
+        pos = (u * self.count[digits]).long().clamp_max(self.count[digits] - 1)
+        return self.order[self.start[digits] + pos]
+
+
+@dataclass(frozen=True)
+class SequenceBatch:
+    digits: torch.Tensor  # (n, terms + predict_terms) int64
+    image_indices: torch.Tensor  # (n, terms + predict_terms) int64, into the split's images
+    labels: torch.Tensor  # (n,) int64, 1 = positive (counting up), 0 = negative
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def sample_sequences(
+    n: int,
+    terms: int,
+    predict_terms: int,
+    index: DigitIndex,
+    generator: torch.Generator | None = None,
+) -> SequenceBatch:
+    """Draw ``n`` sequences by the reference rule on ``index``'s device (see module docstring)."""
+    if n < 1 or terms < 1 or predict_terms < 1:
+        raise ValueError(f"n, terms and predict_terms must be >= 1, got {n}, {terms}, {predict_terms}")
+    device = index.order.device
+    length = terms + predict_terms
+    start = torch.randint(0, N_DIGITS, (n, 1), generator=generator, device=device)
+    digits = (start + torch.arange(length, device=device)) % N_DIGITS  # (n, T) counting up
+    labels = torch.zeros(n, dtype=torch.int64, device=device)
+    labels[torch.randperm(n, generator=generator, device=device)[: n // 2]] = 1
+    # negatives: every future digit shifted by 1..9, i.e. uniform over the nine wrong digits
+    shift = torch.randint(1, N_DIGITS, (n, predict_terms), generator=generator, device=device)
+    wrong = (digits[:, terms:] + shift) % N_DIGITS
+    digits[:, terms:] = torch.where(labels[:, None].bool(), digits[:, terms:], wrong)
+    return SequenceBatch(digits=digits, image_indices=index.sample(digits, generator), labels=labels)
+
+
+def sequences_to_table(batch: SequenceBatch) -> pd.DataFrame:
+    """One row per sequence: ``sequence_id, label, digits, image_indices`` (lists), Parquet friendly."""
+    return pd.DataFrame(
+        {
+            "sequence_id": np.arange(len(batch), dtype=np.int64),
+            "label": batch.labels.cpu().numpy(),
+            "digits": list(batch.digits.cpu().numpy()),
+            "image_indices": list(batch.image_indices.cpu().numpy()),
+        }
+    )
+
+
+def table_to_sequences(table: pd.DataFrame, device: torch.device | str = "cpu") -> SequenceBatch:
+    """Inverse of :func:`sequences_to_table`."""
+    required = {"label", "digits", "image_indices"}
+    if not required <= set(table.columns):
+        raise ValueError(f"sequence table needs columns {sorted(required)}, has {sorted(table.columns)}")
+    digits = np.stack(table["digits"].to_numpy()).astype(np.int64)
+    indices = np.stack(table["image_indices"].to_numpy()).astype(np.int64)
+    return SequenceBatch(
+        digits=torch.as_tensor(digits, device=device),
+        image_indices=torch.as_tensor(indices, device=device),
+        labels=torch.as_tensor(table["label"].to_numpy(dtype=np.int64, copy=True), device=device),
+    )
+
+
+def make_sequence_table(
+    labels: np.ndarray, n: int, terms: int, predict_terms: int, seed: int
+) -> pd.DataFrame:
+    """A fixed, seeded table of ``n`` sequences over a split whose image labels are ``labels``."""
+    generator = torch.Generator().manual_seed(seed)
+    return sequences_to_table(
+        sample_sequences(n, terms, predict_terms, DigitIndex.from_labels(labels), generator)
+    )

@@ -1,0 +1,1 @@
+"""Plots and the Markdown report, from plain tables and tensors (no Kedro)."""

@@ -1,0 +1,74 @@
+"""Shared fixtures: the genuine MNIST beside the checkout, and throw-away copies of the Kedro project."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def mnist_root() -> Path:
+    """The genuine MNIST files (torchvision layout) at ../shared/data; real-data tests need them."""
+    from cpc_pipeline.data.sources import mnist_files_present
+
+    if not mnist_files_present(SHARED_DATA):
+        pytest.fail(f"genuine MNIST expected under {SHARED_DATA}/MNIST/raw (see shared/README.md)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def mnist_splits(mnist_root):
+    from cpc_pipeline.data import load_digit_splits
+
+    return load_digit_splits("mnist", [mnist_root], download=False, fallback=False)
+
+
+@pytest.fixture
+def kedro_project(tmp_path, monkeypatch) -> Path:
+    """A copy of this project's configuration in ``tmp_path`` (cwd), so runs write nothing into the repo."""
+    from kedro.framework.startup import bootstrap_project
+
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(REPO / "pyproject.toml", project)
+    (project / "src").mkdir()  # the package itself is installed; bootstrap only wants the folder
+    shutil.copytree(REPO / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
+    (project / "conf" / "local").mkdir()
+    # MLflow caches one store per URI string: an absolute one keeps each test's runs apart
+    (project / "conf" / "local" / "mlflow.yml").write_text(
+        f"server:\n  mlflow_tracking_uri: sqlite:///{project / 'mlflow.db'}\n"
+    )
+    for layer in (REPO / "data").iterdir():
+        if layer.is_dir():
+            (project / "data" / layer.name).mkdir(parents=True)
+    monkeypatch.chdir(project)
+    bootstrap_project(project)
+    return project
+
+
+def nest(params: dict) -> dict:
+    """``{"a.b": 1}`` -> ``{"a": {"b": 1}}``, as ``kedro run --params a.b=1`` does."""
+    nested: dict = {}
+    for key, value in params.items():
+        *parents, leaf = key.split(".")
+        node = nested
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested
+
+
+def run_kedro(project: Path, pipeline: str | None = None, params: dict | None = None, env: str | None = None):
+    """``kedro run`` in process through a KedroSession; returns the run's outputs."""
+    from kedro.framework.session import KedroSession
+
+    with KedroSession.create(project_path=project, env=env, runtime_params=nest(params or {})) as session:
+        return session.run(pipeline_names=[pipeline] if pipeline else None)
