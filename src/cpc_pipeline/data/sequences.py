@@ -64,16 +64,21 @@ def sample_sequences(
     predict_terms: int,
     index: DigitIndex,
     generator: torch.Generator | None = None,
+    n_positive: int | None = None,
 ) -> SequenceBatch:
-    """Draw ``n`` sequences by the reference rule on ``index``'s device (see module docstring)."""
+    """Draw ``n`` sequences by the reference rule on ``index``'s device (see module docstring);
+    ``n_positive`` of them (default ``n // 2``) positive, in random order."""
     if n < 1 or terms < 1 or predict_terms < 1:
         raise ValueError(f"n, terms and predict_terms must be >= 1, got {n}, {terms}, {predict_terms}")
+    n_positive = n // 2 if n_positive is None else n_positive
+    if not 0 <= n_positive <= n:
+        raise ValueError(f"n_positive must be in [0, {n}], got {n_positive}")
     device = index.order.device
     length = terms + predict_terms
     start = torch.randint(0, N_DIGITS, (n, 1), generator=generator, device=device)
     digits = (start + torch.arange(length, device=device)) % N_DIGITS  # (n, T) counting up
     labels = torch.zeros(n, dtype=torch.int64, device=device)
-    labels[torch.randperm(n, generator=generator, device=device)[: n // 2]] = 1
+    labels[torch.randperm(n, generator=generator, device=device)[:n_positive]] = 1
     # negatives: every future digit shifted by 1..9, i.e. uniform over the nine wrong digits
     shift = torch.randint(1, N_DIGITS, (n, predict_terms), generator=generator, device=device)
     wrong = (digits[:, terms:] + shift) % N_DIGITS

@@ -1,0 +1,27 @@
+"""pretraining: sequence datasets -> trained CPC model and encoder."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import pretrain_cpc
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                pretrain_cpc,
+                inputs=[
+                    "train_digits",
+                    "validation_digits",
+                    "train_sequences",
+                    "validation_sequences",
+                    "params:sequences",
+                    "params:rendering",
+                    "params:pretraining",
+                ],
+                outputs=["cpc_model", "cpc_encoder", "pretraining_history"],
+                name="pretrain_cpc",
+            ),
+        ],
+        tags="pretraining",
+    )

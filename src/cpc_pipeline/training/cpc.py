@@ -1,0 +1,230 @@
+"""CPC as a training method for :func:`cpc_pipeline.training.loop.train`.
+
+A training batch is built on the device: digits are drawn by the sequence rule, their images rendered
+by the renderer, encoded, and the sequences' codes gathered. Two batch shapes:
+
+- ``images_per_batch: null`` (the reference): each of the ``batch_size`` sequences has its own 8 images;
+- ``images_per_batch: P``: a class-balanced pool of P images is rendered and encoded once, and the
+  ``batch_size`` sequences are built from the pool's codes (each image serves several sequences). The
+  encoder, the costly part, then runs P times per step instead of 8 x batch_size times.
+
+For ``infonce`` the candidates of every prediction are all the images of the pool; for ``binary`` the
+batch holds positive and negative sequences 50/50 as the reference does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from pydantic import Field, model_validator
+
+from cpc_pipeline.data import DigitIndex, DigitRenderer, SequenceBatch, sample_sequences
+from cpc_pipeline.data.config import StrictModel
+from cpc_pipeline.losses import binary_sequence_loss, info_nce
+from cpc_pipeline.losses.binary import sequence_scores
+from cpc_pipeline.models import CPCModel
+
+LOSSES = ("infonce", "binary")
+
+
+class CPCObjective(StrictModel):
+    loss: Literal["infonce", "binary"] = "infonce"
+    negatives: Literal["batch", "different_digit"] = "different_digit"  # infonce only
+    batch_size: int = Field(32, ge=2, le=65_536)  # sequences per step
+    images_per_batch: int | None = Field(None, ge=20)  # pool size; None = own images per sequence
+    sequences_per_epoch: int = Field(390 * 32, ge=2)
+    train_sampling: Literal["fresh", "fixed"] = "fresh"
+    eval_batch_size: int = Field(256, ge=2)
+    threshold_sequences: int = Field(1024, ge=2)  # train sequences that fix infonce's decision threshold
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CPCObjective:
+        if self.train_sampling == "fixed" and self.images_per_batch is not None:
+            raise ValueError("images_per_batch (a shared image pool) needs train_sampling 'fresh'")
+        return self
+
+
+@dataclass
+class PoolBatch:
+    images: torch.Tensor  # (P, C, S, S) rendered pool
+    digits: torch.Tensor  # (P,) digit of each pool image
+    sequences: torch.Tensor  # (B, T) indices into the pool
+    labels: torch.Tensor  # (B,) 1 = positive
+
+
+class CPCMethod:
+    """Batches, loss and validation metrics of CPC on the sequence task."""
+
+    items_name = "sequences"
+
+    def __init__(
+        self,
+        model: CPCModel,
+        renderer: DigitRenderer,
+        objective: CPCObjective,
+        terms: int,
+        predict_terms: int,
+        train_images: torch.Tensor,
+        train_labels: torch.Tensor,
+        validation_images: torch.Tensor,
+        validation_sequences: SequenceBatch,
+        threshold_sequences: SequenceBatch,
+        train_table: SequenceBatch | None = None,
+        channels_last: bool = False,
+    ) -> None:
+        self.model = model
+        self.renderer = renderer
+        self.objective = objective
+        self.terms, self.predict_terms = terms, predict_terms
+        self.train_images = train_images
+        self.train_labels = train_labels
+        self.train_index = DigitIndex.from_labels(train_labels)
+        self.validation_images = validation_images
+        self.validation_sequences = validation_sequences
+        self.threshold_sequences = threshold_sequences
+        self.train_table = train_table
+        if objective.train_sampling == "fixed" and train_table is None:
+            raise ValueError("train_sampling 'fixed' needs the train sequence table")
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.monitor = "loss"
+
+    # ------------------------------------------------------------------ batches
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.objective.sequences_per_epoch / self.objective.batch_size)
+
+    def _n_positive(self, n: int) -> int:
+        return n if self.objective.loss == "infonce" else n // 2
+
+    def _own_images(self, seqs: SequenceBatch, images: torch.Tensor, generator) -> PoolBatch:
+        b, t = seqs.digits.shape
+        pool = self.renderer(images[seqs.image_indices.flatten()], generator)
+        return PoolBatch(
+            images=pool.contiguous(memory_format=self.memory_format),
+            digits=seqs.digits.flatten(),
+            sequences=torch.arange(b * t, device=pool.device).view(b, t),
+            labels=seqs.labels,
+        )
+
+    def _pooled(self, n: int, generator) -> PoolBatch:
+        p = self.objective.images_per_batch
+        device = self.train_images.device
+        pool_digits = torch.arange(p, device=device) % 10  # class-balanced pool
+        pool_indices = self.train_index.sample(pool_digits, generator)
+        seqs = sample_sequences(
+            n, self.terms, self.predict_terms, DigitIndex.from_labels(pool_digits), generator,
+            n_positive=self._n_positive(n),
+        )
+        pool = self.renderer(self.train_images[pool_indices], generator)
+        return PoolBatch(pool.contiguous(memory_format=self.memory_format), pool_digits, seqs.image_indices, seqs.labels)
+
+    def train_batches(self, epoch: int, generator: torch.Generator) -> Iterator[PoolBatch]:
+        obj = self.objective
+        remaining = obj.sequences_per_epoch
+        if obj.train_sampling == "fixed":
+            table = self.train_table
+            keep = table.labels == 1 if obj.loss == "infonce" else torch.ones_like(table.labels, dtype=torch.bool)
+            rows = keep.nonzero().flatten()
+            rows = rows[torch.randperm(len(rows), generator=generator, device=rows.device)]
+            for start in range(0, len(rows), obj.batch_size):
+                r = rows[start : start + obj.batch_size]
+                yield self._own_images(
+                    SequenceBatch(table.digits[r], table.image_indices[r], table.labels[r]), self.train_images, generator
+                )
+            return
+        while remaining > 0:
+            n = min(obj.batch_size, remaining)
+            remaining -= n
+            if n < 2:
+                return
+            if obj.images_per_batch is None:
+                seqs = sample_sequences(
+                    n, self.terms, self.predict_terms, self.train_index, generator, n_positive=self._n_positive(n)
+                )
+                yield self._own_images(seqs, self.train_images, generator)
+            else:
+                yield self._pooled(n, generator)
+
+    # ------------------------------------------------------------------ loss
+    def _forward(self, batch: PoolBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        codes = self.model.encoder(batch.images)  # (P, D)
+        seq_codes = codes[batch.sequences]  # (B, T, D)
+        predictions = self.model.predict(seq_codes[:, : self.terms])  # (B, K, D)
+        return codes, predictions, seq_codes[:, self.terms :]
+
+    def _metrics(self, batch: PoolBatch, codes, predictions, futures) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
+        """Loss and metric *sums* over the batch (the loop divides by the counts)."""
+        if self.objective.loss == "binary":
+            out = binary_sequence_loss(predictions, futures, batch.labels)
+            n = len(batch.labels)
+            return out.loss, {"loss": out.loss * n, "accuracy": out.correct.float().sum()}, n
+        pos = batch.labels == 1
+        out = info_nce(
+            predictions[pos], codes, batch.sequences[pos, self.terms :], batch.digits, self.objective.negatives
+        )
+        n = int(pos.sum()) if not torch.compiler.is_compiling() else predictions[pos].shape[0]
+        k = self.predict_terms
+        metrics = {
+            "loss": out.loss * n,
+            "accuracy": out.correct.float().sum() / k,
+            "digit_accuracy": out.digit_correct.float().sum() / k,
+            "mi_bound": (out.log_candidates.mean(1) - out.loss).sum(),
+            "chance_accuracy": (1 / out.log_candidates.exp()).mean(1).sum(),
+        }
+        metrics |= {f"accuracy_k{i + 1}": out.correct[:, i].float().sum() for i in range(k)}
+        return out.loss, metrics, n
+
+    def training_step(self, batch: PoolBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
+        return self._metrics(batch, *self._forward(batch))
+
+    # ------------------------------------------------------------------ validation
+    def _score_table(self, table: SequenceBatch, images: torch.Tensor, generator, collect=None):
+        """Sequence scores (the reference's mean z_hat . z) of every row, and metric sums."""
+        scores, sums, n_total = [], {}, 0
+        size = self.objective.eval_batch_size
+        for start in range(0, len(table), size):
+            sl = slice(start, start + size)
+            batch = self._own_images(
+                SequenceBatch(table.digits[sl], table.image_indices[sl], table.labels[sl]), images, generator
+            )
+            codes, predictions, futures = self._forward(batch)
+            scores.append(sequence_scores(predictions, futures))
+            if collect:
+                _, metrics, n = self._metrics(batch, codes, predictions, futures)
+                for key, v in metrics.items():
+                    sums[key] = sums.get(key, 0) + v
+                n_total += n
+        return torch.cat(scores), {k: float(v) / n_total for k, v in sums.items()}
+
+    def evaluate(self, generator: torch.Generator) -> dict[str, float]:
+        """Validation metrics, plus the reference's sequence-discrimination accuracy (chance 0.5)."""
+        val = self.validation_sequences
+        scores, metrics = self._score_table(val, self.validation_images, generator, collect=True)
+        if self.objective.loss == "binary":
+            threshold = 0.0  # the model's own decision: sigmoid(score) > 0.5
+        else:  # infonce scores have no natural zero: fix the cut on training sequences
+            thr_scores, _ = self._score_table(self.threshold_sequences, self.train_images, generator)
+            threshold = best_threshold(thr_scores, self.threshold_sequences.labels)
+        predicted = scores > threshold
+        metrics["sequence_accuracy"] = float((predicted == val.labels.bool()).float().mean())
+        metrics["sequence_threshold"] = float(threshold)
+        return metrics
+
+
+def best_threshold(scores: torch.Tensor, labels: torch.Tensor) -> float:
+    """The cut between sorted scores that classifies ``labels`` best (midpoint of neighbours)."""
+    order = torch.argsort(scores)
+    s, y = scores[order].float(), labels[order].float()
+    # predicting positive for everything above position i: correct = negatives below + positives above
+    neg_below = torch.cat([torch.zeros(1, device=s.device), torch.cumsum(1 - y, 0)])
+    pos_above = y.sum() - torch.cat([torch.zeros(1, device=s.device), torch.cumsum(y, 0)])
+    i = int(torch.argmax(neg_below + pos_above))
+    if i == 0:
+        return float(s[0]) - 1.0
+    if i == len(s):
+        return float(s[-1]) + 1.0
+    return float((s[i - 1] + s[i]) / 2)

@@ -1,0 +1,245 @@
+"""One training loop for every method: device, bf16 autocast, compile, checkpoint/resume, progress,
+per-epoch metrics through a callback, plateau schedule and early stopping.
+
+A *method* (CPC, SimCLR, ...) supplies the model, its batches and its loss; the loop owns everything
+else. Metrics are accumulated on the device and read back once per epoch (and at the progress bar's
+refresh), so the inner loop never waits for the host.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import torch
+from pydantic import Field, model_validator
+from torch import nn
+from tqdm.auto import tqdm
+
+from cpc_pipeline.data.config import StrictModel
+
+logger = logging.getLogger(__name__)
+
+
+class TrainerConfig(StrictModel):
+    epochs: int = Field(10, ge=1, le=10_000)
+    learning_rate: float = Field(1e-3, gt=0, le=10)
+    weight_decay: float = Field(0.0, ge=0)
+    plateau_factor: float = Field(1 / 3, gt=0, lt=1)
+    plateau_patience: int = Field(2, ge=0)
+    min_learning_rate: float = Field(1e-4, ge=0)
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    bf16: bool = True  # bf16 autocast, used on CUDA only
+    compile: bool = False  # torch.compile the model (falls back to eager if it fails)
+    channels_last: bool = True
+    num_threads: int | None = Field(None, ge=1)  # CPU intra-op threads; None = torch's default
+    seed: int = Field(0, ge=0)
+    checkpoint_path: str | None = "data/06_models/cpc_checkpoint.pt"
+    resume: bool = False
+    early_stop_metric: str | None = None  # e.g. val_sequence_accuracy
+    early_stop_target: float | None = None  # stop once the metric reaches this value
+    progress: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainerConfig:
+        if self.resume and not self.checkpoint_path:
+            raise ValueError("resume is true but checkpoint_path is empty")
+        if self.resume and not Path(self.checkpoint_path).is_file():
+            raise ValueError(f"resume is true but there is no checkpoint at {self.checkpoint_path}")
+        if (self.early_stop_metric is None) != (self.early_stop_target is None):
+            raise ValueError("early_stop_metric and early_stop_target must be set together")
+        return self
+
+
+class Method(Protocol):
+    """What the loop needs from a training method."""
+
+    model: nn.Module
+    monitor: str  # validation metric the plateau schedule watches (lower is better)
+    items_name: str  # what a throughput counts, e.g. "sequences"
+
+    def train_batches(self, epoch: int, generator: torch.Generator) -> Iterable[Any]: ...
+
+    def training_step(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
+        """-> (loss, metric sums as 0-d device tensors, number of items the sums are over)."""
+
+    def evaluate(self, generator: torch.Generator) -> dict[str, float]: ...
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``cuda`` > ``mps`` > ``cpu`` for ``auto``; an explicit device that is missing is an error."""
+    available = {
+        "cuda": torch.cuda.is_available(),
+        "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
+        "cpu": True,
+    }
+    if name == "auto":
+        return torch.device(next(d for d in ("cuda", "mps", "cpu") if available[d]))
+    if not available.get(name, False):
+        raise RuntimeError(f"device {name!r} was asked for but is not available here")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+EVAL_EPOCH = 10**6  # validation draws the same renders every epoch
+
+
+def epoch_generator(device: torch.device, seed: int, epoch: int) -> torch.Generator:
+    """Each epoch's randomness depends only on (seed, epoch): a resumed run draws the same data."""
+    return torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch)
+
+
+@dataclass
+class TrainResult:
+    history: list[dict[str, float]] = field(default_factory=list)
+    stopped_early: bool = False
+    resumed_from_epoch: int | None = None
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: str | Path, **state: Any) -> None:
+    """Atomic: a crash while writing never leaves a half checkpoint behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    method: Method,
+    config: TrainerConfig,
+    device: torch.device,
+    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train ``method.model`` (already on ``device``) for ``config.epochs`` epochs."""
+    model = method.model
+    if config.num_threads and device.type == "cpu":
+        torch.set_num_threads(config.num_threads)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=config.plateau_factor, patience=config.plateau_patience,
+        min_lr=config.min_learning_rate,
+    )
+    result = TrainResult()
+    start_epoch = 0
+    if config.resume:
+        ckpt = torch.load(config.checkpoint_path, map_location=device, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        _set_rng_state(ckpt["rng"])
+        result.history = ckpt["history"]
+        start_epoch = ckpt["epoch"] + 1
+        result.resumed_from_epoch = start_epoch
+        logger.info("Resumed from %s after epoch %d", config.checkpoint_path, ckpt["epoch"])
+
+    use_bf16 = config.bf16 and device.type == "cuda"
+    step = method.training_step
+    if config.compile:
+        try:
+            step = torch.compile(method.training_step)
+        except Exception as err:  # noqa: BLE001 - compile is an optimisation, never a requirement
+            logger.warning("torch.compile unavailable (%s); training eagerly", err)
+
+    for epoch in range(start_epoch, config.epochs):
+        if _reached(result.history, config):  # a resumed run that had already reached its target
+            break
+        model.train()
+        generator = epoch_generator(device, config.seed, epoch)
+        sums: dict[str, torch.Tensor] = {}
+        counts: dict[str, int] = {}
+        started = time.perf_counter()
+        items = 0
+        bar = tqdm(
+            method.train_batches(epoch, generator),
+            desc=f"epoch {epoch + 1}/{config.epochs}",
+            disable=not config.progress,
+            leave=False,
+            mininterval=2.0,
+        )
+        for i, batch in enumerate(bar):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                loss, metrics, n = step(batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            items += n
+            for k, v in metrics.items():
+                sums[k] = sums.get(k, 0) + v.detach()
+                counts[k] = counts.get(k, 0) + n
+            if config.progress and i % 20 == 0:  # the only host sync inside the epoch
+                rate = items / (time.perf_counter() - started)
+                bar.set_postfix(
+                    loss=f"{(sums['loss'] / counts['loss']).item():.3f}",
+                    acc=f"{(sums['accuracy'] / counts['accuracy']).item():.3f}",
+                    **{f"{method.items_name}/s": f"{rate:.0f}"},
+                )
+        train_seconds = time.perf_counter() - started
+        row: dict[str, float] = {"epoch": epoch + 1}
+        row |= {f"train_{k}": float(v / counts[k]) for k, v in sums.items()}
+        model.eval()
+        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            row |= {f"val_{k}": v for k, v in method.evaluate(epoch_generator(device, config.seed, EVAL_EPOCH)).items()}
+        scheduler.step(row[f"val_{method.monitor}"])
+        row |= {
+            "learning_rate": optimizer.param_groups[0]["lr"],
+            "train_seconds": train_seconds,
+            "epoch_seconds": time.perf_counter() - started,
+            f"train_{method.items_name}_per_s": items / train_seconds,
+        }
+        result.history.append(row)
+        logger.info(
+            "epoch %d: %s", epoch + 1,
+            ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch" and not math.isnan(v)),
+        )
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, row)
+        if config.checkpoint_path:
+            save_checkpoint(
+                config.checkpoint_path, model=model.state_dict(), optimizer=optimizer.state_dict(),
+                scheduler=scheduler.state_dict(), rng=_rng_state(), history=result.history, epoch=epoch,
+            )
+        if _reached(result.history, config):
+            result.stopped_early = epoch + 1 < config.epochs
+            logger.info("%s reached %s: stopping", config.early_stop_metric, config.early_stop_target)
+            break
+    return result
+
+
+def _reached(history: list[dict[str, float]], config: TrainerConfig) -> bool:
+    if not history or config.early_stop_metric is None:
+        return False
+    if config.early_stop_metric not in history[-1]:
+        raise KeyError(
+            f"early_stop_metric {config.early_stop_metric!r} is not reported; "
+            f"choose one of {sorted(history[-1])}"
+        )
+    return history[-1][config.early_stop_metric] >= config.early_stop_target
