@@ -43,9 +43,10 @@ def kedro_project(tmp_path, monkeypatch) -> Path:
     shutil.copytree(REPO / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
     (project / "conf" / "local").mkdir()
     # MLflow caches one store per URI string: an absolute one keeps each test's runs apart
-    (project / "conf" / "local" / "mlflow.yml").write_text(
-        f"server:\n  mlflow_tracking_uri: sqlite:///{project / 'mlflow.db'}\n"
-    )
+    # (written into every run env, since `--env smoke` replaces `local`)
+    for env in (project / "conf").iterdir():
+        if env.is_dir() and env.name != "base":
+            (env / "mlflow.yml").write_text(f"server:\n  mlflow_tracking_uri: sqlite:///{project / 'mlflow.db'}\n")
     for layer in (REPO / "data").iterdir():
         if layer.is_dir():
             (project / "data" / layer.name).mkdir(parents=True)
@@ -70,5 +71,12 @@ def run_kedro(project: Path, pipeline: str | None = None, params: dict | None = 
     """``kedro run`` in process through a KedroSession; returns the run's outputs."""
     from kedro.framework.session import KedroSession
 
-    with KedroSession.create(project_path=project, env=env, runtime_params=nest(params or {})) as session:
-        return session.run(pipeline_names=[pipeline] if pipeline else None)
+    import mlflow
+
+    try:
+        with KedroSession.create(project_path=project, env=env, runtime_params=nest(params or {})) as session:
+            return session.run(pipeline_names=[pipeline] if pipeline else None)
+    finally:
+        # kedro-mlflow can leave its run active in the process; a new `kedro run` process starts clean
+        while mlflow.active_run() is not None:
+            mlflow.end_run()

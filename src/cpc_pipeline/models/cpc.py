@@ -126,7 +126,7 @@ class CPCModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     code_size: int = Field(128, ge=1, le=8192)
-    norm: Literal["batch", "layer", "group", "none"] = "layer"
+    norm: Literal["batch", "layer", "group", "none"] = "batch"
     width: int = Field(64, ge=8, le=1024)
     hidden: int = Field(256, ge=8, le=8192)
     context_size: int = Field(256, ge=1, le=8192)

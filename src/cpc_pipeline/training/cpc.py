@@ -34,8 +34,8 @@ LOSSES = ("infonce", "binary")
 class CPCObjective(StrictModel):
     loss: Literal["infonce", "binary"] = "infonce"
     negatives: Literal["batch", "different_digit"] = "different_digit"  # infonce only
-    batch_size: int = Field(32, ge=2, le=65_536)  # sequences per step
-    images_per_batch: int | None = Field(None, ge=20)  # pool size; None = own images per sequence
+    batch_size: int = Field(64, ge=2, le=65_536)  # sequences per step
+    images_per_batch: int | None = Field(64, ge=20)  # pool size; None = own images per sequence
     sequences_per_epoch: int = Field(390 * 32, ge=2)
     train_sampling: Literal["fresh", "fixed"] = "fresh"
     eval_batch_size: int = Field(256, ge=2)

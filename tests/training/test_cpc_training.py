@@ -1,0 +1,87 @@
+import math
+
+import pytest
+import torch
+
+from cpc_pipeline.data import DigitRenderer, make_sequence_table, table_to_sequences
+from cpc_pipeline.models import CPCModelConfig, build_cpc_model
+from cpc_pipeline.training.cpc import CPCMethod, CPCObjective, best_threshold
+from cpc_pipeline.training.loop import TrainerConfig, seed_everything, train
+
+
+def make_method(splits, loss="infonce", pool=128, batch=128, per_epoch=1280, seed=0):
+    seed_everything(seed)
+    model = build_cpc_model(CPCModelConfig(padding=1), 1, 28, predict_terms=4)
+    val = table_to_sequences(make_sequence_table(splits.validation.labels, 256, 4, 4, seed=1))
+    thr = table_to_sequences(make_sequence_table(splits.train.labels, 256, 4, 4, seed=0))
+    objective = CPCObjective(
+        loss=loss, batch_size=batch, images_per_batch=pool, sequences_per_epoch=per_epoch, threshold_sequences=256
+    )
+    return CPCMethod(
+        model, DigitRenderer(28, color=False), objective, 4, 4,
+        torch.as_tensor(splits.train.images), torch.as_tensor(splits.train.labels),
+        torch.as_tensor(splits.validation.images), val, thr,
+    )
+
+
+def quiet(**kw):
+    return TrainerConfig(progress=False, checkpoint_path=None, **kw)
+
+
+@pytest.mark.slow
+def test_infonce_training_on_genuine_mnist_leaves_log_n(mnist_splits):
+    method = make_method(mnist_splits)
+    history = train(method, quiet(epochs=2), torch.device("cpu")).history
+    first = history[0]
+    assert first["val_loss"] < math.log(256 * 8)  # below chance after one epoch...
+    assert history[-1]["train_loss"] < 0.7 * math.log(128)  # ...and well below log N after two
+    assert history[-1]["val_accuracy"] > 10 * history[-1]["val_chance_accuracy"]
+    assert history[-1]["val_sequence_accuracy"] > 0.8
+
+
+@pytest.mark.slow
+def test_binary_training_on_genuine_mnist_leaves_ln2(mnist_splits):
+    method = make_method(mnist_splits, loss="binary", pool=None, batch=64, per_epoch=64 * 40)
+    history = train(method, quiet(epochs=2), torch.device("cpu")).history
+    assert history[-1]["train_loss"] < 0.7 * math.log(2)  # off the ln 2 plateau
+    assert history[-1]["val_sequence_accuracy"] > 0.8
+
+
+def test_resume_ends_where_an_uninterrupted_run_ends(mnist_splits, tmp_path):
+    ckpt = str(tmp_path / "ckpt.pt")
+    straight = make_method(mnist_splits, per_epoch=256)
+    full = train(straight, quiet(epochs=2), torch.device("cpu")).history
+
+    first = make_method(mnist_splits, per_epoch=256)
+    train(first, TrainerConfig(epochs=1, progress=False, checkpoint_path=ckpt), torch.device("cpu"))
+    second = make_method(mnist_splits, per_epoch=256, seed=123)  # different init: the checkpoint wins
+    resumed = train(second, TrainerConfig(epochs=2, progress=False, checkpoint_path=ckpt, resume=True), torch.device("cpu"))
+
+    assert resumed.resumed_from_epoch == 1
+    timing = ("train_seconds", "epoch_seconds", "train_sequences_per_s")
+    assert len(resumed.history) == len(full) == 2
+    for got, want in zip(resumed.history, full):
+        for key in set(want) - set(timing):
+            # CPU kernels reduce in a thread-dependent order: identical runs differ by ~1e-7
+            assert got[key] == pytest.approx(want[key], rel=1e-5, abs=1e-6), key
+    for a, b in zip(straight.model.state_dict().values(), second.model.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=2e-4)
+
+
+def test_resume_without_checkpoint_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="no checkpoint at"):
+        TrainerConfig(resume=True, checkpoint_path=str(tmp_path / "missing.pt"))
+
+
+def test_early_stop_at_target(mnist_splits):
+    method = make_method(mnist_splits, per_epoch=256)
+    result = train(
+        method, quiet(epochs=5, early_stop_metric="val_sequence_accuracy", early_stop_target=0.0), torch.device("cpu")
+    )
+    assert len(result.history) == 1 and result.stopped_early
+
+
+def test_best_threshold_separates():
+    scores = torch.tensor([0.1, 0.2, 0.3, 0.9, 1.0, 1.1])
+    labels = torch.tensor([0, 0, 0, 1, 1, 1])
+    assert 0.3 < best_threshold(scores, labels) < 0.9
