@@ -62,8 +62,12 @@ def test_resume_ends_where_an_uninterrupted_run_ends(mnist_splits, tmp_path):
     assert len(resumed.history) == len(full) == 2
     for got, want in zip(resumed.history, full):
         for key in set(want) - set(timing):
-            # CPU kernels reduce in a thread-dependent order: identical runs differ by ~1e-7
-            assert got[key] == pytest.approx(want[key], rel=1e-5, abs=1e-6), key
+            # CPU kernels reduce in a thread-dependent order: identical runs differ by ~1e-7. Continuous
+            # metrics must agree to that; counts near a threshold (scores ~1e-5 this early) may flip a few
+            # of the 256 validation sequences, so those get a few samples' slack.
+            discrete = "accuracy" in key or "threshold" in key
+            tol = dict(abs=0.02) if discrete else dict(rel=1e-5, abs=1e-6)
+            assert got[key] == pytest.approx(want[key], **tol), key
     for a, b in zip(straight.model.state_dict().values(), second.model.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=2e-4)
 
