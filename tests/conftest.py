@@ -31,15 +31,13 @@ def mnist_splits(mnist_root):
     return load_digit_splits("mnist", [mnist_root], download=False, fallback=False)
 
 
-@pytest.fixture
-def kedro_project(tmp_path, monkeypatch) -> Path:
-    """A copy of this project's configuration in ``tmp_path`` (cwd), so runs write nothing into the repo."""
-    from kedro.framework.startup import bootstrap_project
-
-    project = tmp_path / "project"
+def make_project(project: Path) -> Path:
+    """A copy of this project's configuration at ``project``, so runs write nothing into the repo."""
     project.mkdir()
     shutil.copy(REPO / "pyproject.toml", project)
-    (project / "src").mkdir()  # the package itself is installed; bootstrap only wants the folder
+    # the package is installed (editable); its source is copied for the MLflow model's code_paths
+    shutil.copytree(REPO / "src" / "cpc_pipeline", project / "src" / "cpc_pipeline",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
     (project / "conf" / "local").mkdir()
     # MLflow caches one store per URI string: an absolute one keeps each test's runs apart
@@ -50,6 +48,15 @@ def kedro_project(tmp_path, monkeypatch) -> Path:
     for layer in (REPO / "data").iterdir():
         if layer.is_dir():
             (project / "data" / layer.name).mkdir(parents=True)
+    return project
+
+
+@pytest.fixture
+def kedro_project(tmp_path, monkeypatch) -> Path:
+    """A throw-away copy of the project (the cwd while the test runs)."""
+    from kedro.framework.startup import bootstrap_project
+
+    project = make_project(tmp_path / "project")
     monkeypatch.chdir(project)
     bootstrap_project(project)
     return project

@@ -2,7 +2,11 @@
 
 from kedro.config import OmegaConfigLoader
 
-# kedro-mlflow registers its hooks itself through its entry point.
+from cpc_pipeline.hooks import StageRunsHook
+
+# kedro-mlflow registers its hooks itself through its entry point (one MLflow run per `kedro run`);
+# StageRunsHook nests one child run per stage inside it and times the stages.
+HOOKS = (StageRunsHook(),)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -43,9 +43,11 @@ def test_data_processing_run_on_genuine_mnist(kedro_project, mnist_root):
     assert (data / "08_reporting" / "sequence_preview.png").stat().st_size > 10_000
 
     mlflow.set_tracking_uri(f"sqlite:///{kedro_project / 'mlflow.db'}")
-    (run,) = mlflow.search_runs(experiment_names=["cpc_pipeline"], output_format="list")
+    runs = mlflow.search_runs(experiment_names=["cpc_pipeline"], output_format="list")
+    (run,) = [r for r in runs if "mlflow.parentRunId" in r.data.tags]  # the stage's child run
+    assert run.info.run_name == "data_processing"
     assert run.info.status == "FINISHED"
-    assert json.loads(run.data.params["sequences"])["terms"] == 4
+    assert run.data.params["sequences.terms"] == "4"
     assert run.data.metrics["data.validation_sequences"] == 2496
     assert run.data.metrics["data.uses_genuine_mnist"] == 1
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}

@@ -1,4 +1,4 @@
-"""Models: the reference CPC encoder and the CPC model (encoder + GRU + one W_k per future step)."""
+"""Models: the reference CPC encoder, the CPC model (encoder + GRU + one W_k per future step), heads."""
 
 from cpc_pipeline.models.cpc import (
     CPCModel,
@@ -8,5 +8,6 @@ from cpc_pipeline.models.cpc import (
     build_encoder,
     make_norm,
 )
+from cpc_pipeline.models.heads import mlp_head
 
-__all__ = ["CPCModel", "CPCModelConfig", "ReferenceEncoder", "build_cpc_model", "build_encoder", "make_norm"]
+__all__ = ["CPCModel", "CPCModelConfig", "ReferenceEncoder", "build_cpc_model", "build_encoder", "make_norm", "mlp_head"]

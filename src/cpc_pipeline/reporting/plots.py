@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import matplotlib
-
-matplotlib.use("Agg")  # headless: figures are written by the catalog, never shown
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure  # no pyplot: no global figure registry to leak, any backend works
 
 
 def _to_display(image: torch.Tensor) -> np.ndarray:
@@ -18,10 +17,11 @@ def _to_display(image: torch.Tensor) -> np.ndarray:
 
 def plot_sequences(
     images: torch.Tensor, digits: np.ndarray, labels: np.ndarray, terms: int
-) -> matplotlib.figure.Figure:
+) -> Figure:
     """A grid, one row per sequence ``(n, T, C, H, W)``: context | future, titled with the digits."""
     n, length = images.shape[:2]
-    fig, axes = plt.subplots(n, length, figsize=(1.1 * length + 1.2, 1.25 * n), squeeze=False)
+    fig = Figure(figsize=(1.1 * length + 1.2, 1.25 * n))
+    axes = fig.subplots(n, length, squeeze=False)
     for i in range(n):
         kind = "positive" if labels[i] == 1 else "negative"
         for t in range(length):
@@ -36,5 +36,115 @@ def plot_sequences(
                     spine.set_linewidth(2)
         axes[i, 0].set_ylabel(kind, fontsize=8, rotation=0, ha="right", va="center")
     fig.suptitle(f"Sequences: {terms} context images, then the future (blue digits)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+ENCODER_STYLE = {"cpc": "tab:blue", "random": "tab:gray", "supervised": "tab:green"}
+
+
+def plot_pretraining_curves(history: pd.DataFrame) -> Figure:
+    """Loss, accuracies and the mutual-information bound per epoch (train dashed, validation solid)."""
+    panels = [("loss", "loss"), ("accuracy", "contrastive accuracy"), ("sequence_accuracy", "sequence accuracy"),
+              ("mi_bound", "MI bound log N - L (nats)")]
+    panels = [(k, t) for k, t in panels if f"val_{k}" in history or f"train_{k}" in history]
+    fig = Figure(figsize=(3.6 * len(panels), 3.2))
+    axes = fig.subplots(1, len(panels), squeeze=False)
+    for ax, (key, title) in zip(axes[0], panels):
+        for split, style in (("train", "--"), ("val", "-")):
+            if f"{split}_{key}" in history:
+                ax.plot(history["epoch"], history[f"{split}_{key}"], style, marker="o", ms=3, label=split)
+        if key == "accuracy" and "val_chance_accuracy" in history:
+            ax.plot(history["epoch"], history["val_chance_accuracy"], ":", color="k", label="chance (val)")
+        if key == "sequence_accuracy":
+            ax.axhline(0.5, ls=":", color="k", label="chance")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7)
+    fig.suptitle("CPC pretraining", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_step_accuracy(history: pd.DataFrame) -> Figure:
+    """Validation accuracy of each prediction step k per epoch: further futures are harder."""
+    fig = Figure(figsize=(5, 3.4))
+    ax = fig.subplots()
+    steps = sorted((c for c in history if c.startswith("val_accuracy_k")), key=lambda c: int(c.rsplit("k", 1)[1]))
+    for col in steps:
+        ax.plot(history["epoch"], history[col], marker="o", ms=3, label=f"k = {col.rsplit('k', 1)[1]}")
+    if not steps:
+        ax.text(0.5, 0.5, "the binary loss has no per-step accuracy", ha="center", va="center", transform=ax.transAxes)
+    if "val_chance_accuracy" in history:
+        ax.plot(history["epoch"], history["val_chance_accuracy"], ":", color="k", label="chance")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation InfoNCE top-1 accuracy")
+    ax.set_title("Accuracy per prediction step", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_label_efficiency(metrics: pd.DataFrame) -> Figure:
+    """Test accuracy vs fraction of training labels, one panel per probe, one line per encoder."""
+    rows = metrics[metrics.encoder != "chance"]
+    probes = [p for p in ("mlp", "linear", "knn") if p in set(rows.probe)]
+    end_to_end = rows[rows.probe == "end_to_end"].sort_values("label_fraction")
+    fig = Figure(figsize=(3.8 * len(probes), 3.4))
+    axes = fig.subplots(1, len(probes), squeeze=False, sharey=True)
+    for ax, probe in zip(axes[0], probes):
+        for encoder, colour in ENCODER_STYLE.items():
+            r = rows[(rows.encoder == encoder) & (rows.probe == probe)].sort_values("label_fraction")
+            if len(r):
+                ax.plot(r.label_fraction, r.test_accuracy, marker="o", color=colour, label=f"{encoder} (frozen)")
+        if len(end_to_end):
+            ax.plot(end_to_end.label_fraction, end_to_end.test_accuracy, "--", marker="s", color="tab:green",
+                    label="supervised end to end")
+        ax.axhline(0.1, ls=":", color="k", label="chance")
+        ax.set_xscale("log")
+        ax.set_xlabel("fraction of the 50k training labels")
+        ax.set_title(f"{probe} probe", fontsize=10)
+        ax.set_ylim(0, 1)
+    axes[0, 0].set_ylabel("MNIST test accuracy")
+    axes[0, -1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(labels: np.ndarray, predictions: np.ndarray, title: str) -> Figure:
+    """Row-normalised confusion matrix (rows: true digit) with counts."""
+    counts = np.zeros((10, 10), dtype=int)
+    np.add.at(counts, (np.asarray(labels), np.asarray(predictions)), 1)
+    rates = counts / counts.sum(1, keepdims=True).clip(min=1)
+    fig = Figure(figsize=(5.2, 4.6))
+    ax = fig.subplots()
+    im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for i in range(10):
+        for j in range(10):
+            if counts[i, j]:
+                ax.text(j, i, counts[i, j], ha="center", va="center", fontsize=6,
+                        color="white" if rates[i, j] > 0.5 else "black")
+    ax.set_xticks(range(10))
+    ax.set_yticks(range(10))
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def plot_embedding(embedding: pd.DataFrame, title: str) -> Figure:
+    """2-D map of test features (columns x, y, digit), coloured by digit."""
+    fig = Figure(figsize=(5.4, 5))
+    ax = fig.subplots()
+    cmap = matplotlib.colormaps["tab10"]
+    for d in range(10):
+        pts = embedding[embedding.digit == d]
+        ax.scatter(pts.x, pts.y, s=4, color=cmap(d), label=str(d), alpha=0.7)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=9)
+    ax.legend(markerscale=3, fontsize=7, ncol=2, loc="best")
     fig.tight_layout()
     return fig

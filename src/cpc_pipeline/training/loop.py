@@ -47,6 +47,7 @@ class TrainerConfig(StrictModel):
     early_stop_metric: str | None = None  # e.g. val_sequence_accuracy
     early_stop_target: float | None = None  # stop once the metric reaches this value
     progress: bool = True
+    log_epochs: bool = True  # one INFO line per epoch (False: DEBUG, for many short probe fits)
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainerConfig:
@@ -216,8 +217,8 @@ def train(
             f"train_{method.items_name}_per_s": items / train_seconds,
         }
         result.history.append(row)
-        logger.info(
-            "epoch %d: %s", epoch + 1,
+        logger.log(
+            logging.INFO if config.log_epochs else logging.DEBUG, "epoch %d: %s", epoch + 1,
             ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch" and not math.isnan(v)),
         )
         if on_epoch_end is not None:

@@ -38,8 +38,9 @@ def pretrain_cpc(
     sequences: SequenceConfig,
     rendering: RenderingConfig,
     pretraining: PretrainingConfig,
-) -> tuple[nn.Module, nn.Module, pd.DataFrame]:
-    """Digits and sequence tables -> trained CPC model, its encoder (eval mode, CPU) and the epoch history."""
+) -> tuple[nn.Module, nn.Module, nn.Module, pd.DataFrame]:
+    """Digits and sequence tables -> trained CPC model, its encoder (eval mode, CPU) twice (weights file and
+    MLflow model) and the epoch history."""
     cfg = pretraining
     device = pick_device(cfg.trainer.device)
     seed_everything(cfg.trainer.seed)
@@ -64,4 +65,4 @@ def pretrain_cpc(
     logger.info("Pretraining CPC (%s loss) on %s, %d steps per epoch", cfg.objective.loss, device, method.steps_per_epoch)
     result = train(method, cfg.trainer, device, on_epoch_end=_log_epoch)
     model = model.cpu().eval()
-    return model, model.encoder, pd.DataFrame(result.history)
+    return model, model.encoder, model.encoder, pd.DataFrame(result.history)

@@ -19,7 +19,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:rendering",
                     "params:pretraining",
                 ],
-                outputs=["cpc_model", "cpc_encoder", "pretraining_history"],
+                outputs=["cpc_model", "cpc_encoder", "cpc_encoder_mlflow_model", "pretraining_history"],
                 name="pretrain_cpc",
             ),
         ],

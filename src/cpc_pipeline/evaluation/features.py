@@ -1,0 +1,53 @@
+"""A frozen encoder as a feature extractor: ``eval()``, no gradients, parameters AND buffers unchanged."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from cpc_pipeline.data import DigitRenderer
+
+
+def freeze(encoder: nn.Module) -> nn.Module:
+    """``encoder`` in eval mode (BatchNorm uses its running statistics) with no trainable parameter.
+
+    The module is changed in place and returned. Nothing run afterwards through :func:`extract_features`
+    can alter it: eval mode stops BatchNorm's running statistics from moving (the reference's probe let
+    them move, which inflated its figure), and ``requires_grad=False`` keeps optimisers off its weights.
+    """
+    encoder.eval()
+    for p in encoder.parameters():
+        p.requires_grad_(False)
+    return encoder
+
+
+def state_fingerprint(module: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached copy of every parameter and buffer, to prove later that nothing moved."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+@torch.inference_mode()
+def extract_features(
+    encoder: nn.Module,
+    images: np.ndarray | torch.Tensor,
+    renderer: DigitRenderer,
+    seed: int,
+    batch_size: int = 512,
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
+    """Render ``images`` (uint8 ``(N, 28, 28)``) once, as in pretraining, and encode them: ``(N, D)`` float32.
+
+    The rendering (background crop, colour shift) is drawn from ``seed``, so the same split always gets
+    the same pictures. The encoder must already be frozen.
+    """
+    if encoder.training or any(p.requires_grad for p in encoder.parameters()):
+        raise ValueError("extract_features needs a frozen encoder: call freeze(encoder) first")
+    device = torch.device(device)
+    images = torch.as_tensor(images)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    out = []
+    for start in range(0, len(images), batch_size):
+        batch = renderer(images[start : start + batch_size].to(device), generator)
+        out.append(encoder(batch).float().cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)

@@ -1,0 +1,63 @@
+"""The supervised upper bound: the same encoder architecture plus the reference's MLP head, trained end to
+end with labels on the same rendered images (fresh backgrounds every batch), selected on validation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from pydantic import Field
+from torch import nn
+
+from cpc_pipeline.data import DigitRenderer, DigitSplit
+from cpc_pipeline.data.config import StrictModel
+from cpc_pipeline.evaluation.probes import ClassificationMethod, label_subset, train_keeping_best
+from cpc_pipeline.models import CPCModelConfig, build_encoder, mlp_head
+from cpc_pipeline.training.loop import TrainerConfig, seed_everything
+
+
+class SupervisedConfig(StrictModel):
+    epochs: int = Field(3, ge=1)  # passes over the labelled images...
+    min_steps: int = Field(600, ge=1)  # ...but at least this many steps (small label fractions)
+    max_steps: int | None = Field(None, ge=1)  # and at most this many (null: no cap; for quick configs)
+    batch_size: int = Field(64, ge=2)
+    learning_rate: float = Field(1e-3, gt=0)
+
+
+def train_end_to_end(
+    train: DigitSplit,
+    validation: DigitSplit,
+    test: DigitSplit,
+    renderer: DigitRenderer,
+    model_config: CPCModelConfig,
+    fraction: float,
+    config: SupervisedConfig,
+    seed: int,
+    test_render_seed: int,
+    device: torch.device,
+) -> tuple[nn.Module, list[dict], np.ndarray, int]:
+    """Encoder + head trained on a ``fraction`` of the train labels.
+
+    Returns the trained encoder (eval mode, CPU), the epoch history, the test predictions (test digits
+    rendered from ``test_render_seed``, as for the probes) and the number of labels used.
+    """
+    seed_everything(seed)
+    keep = label_subset(train.labels, fraction, seed)
+    encoder = build_encoder(model_config, renderer.channels, renderer.image_size)
+    model = nn.Sequential(encoder, mlp_head(encoder.code_size)).to(device)
+    t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
+    steps = max(math.ceil(len(keep) / config.batch_size), math.ceil(config.min_steps / config.epochs))
+    if config.max_steps is not None:
+        steps = min(steps, math.ceil(config.max_steps / config.epochs))
+    method = ClassificationMethod(
+        model, t(train.images[keep]), t(train.labels[keep]), t(validation.images), t(validation.labels),
+        config.batch_size, transform=renderer, steps_per_epoch=steps, eval_batch_size=512,
+    )
+    trainer = TrainerConfig(
+        epochs=config.epochs, learning_rate=config.learning_rate, checkpoint_path=None, progress=False, seed=seed,
+    )
+    history = train_keeping_best(method, trainer, device)
+    generator = torch.Generator(device=device).manual_seed(test_render_seed)
+    predictions = method.predict(t(test.images), generator).argmax(1).cpu().numpy()
+    return encoder.cpu().eval(), history, predictions, len(keep)

@@ -1,0 +1,130 @@
+"""One nested MLflow run per pipeline stage, and each stage's wall time.
+
+kedro-mlflow opens one MLflow run per ``kedro run`` and logs every node's parameters and the catalog's
+MLflow datasets into the *active* run. It has no notion of stages, so this hook adds one level: before
+the first node of a stage (the node's tag among :data:`STAGES`) it opens a child run named after the
+stage; everything logged while that stage's nodes run (parameters, metric histories, artifacts, models)
+lands in the child. The child is closed FINISHED when the next stage starts or the pipeline ends, and
+FAILED when one of its nodes raises.
+
+Ordering with kedro-mlflow's own hooks matters: this hook's ``before_node_run`` runs first
+(``tryfirst``), so kedro-mlflow's parameter logging already sees the stage run. kedro-mlflow re-opens
+its parent run before every node and tolerates it being already active (its id is the bottom of
+MLflow's run stack), so the child stays open across the stage's nodes.
+
+Wall times: the hook adds up the run time of each stage's nodes and, after every node, merges the
+totals into the catalog dataset ``stage_wall_times`` (the latest time of each stage that ran), which
+the report reads. They are also logged to each stage run as ``stage_wall_seconds``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import mlflow
+from kedro.framework.hooks import hook_impl
+from kedro.io import DataCatalog
+from kedro.pipeline import Node
+from mlflow.entities import RunStatus
+from pydantic import BaseModel
+
+logger = logging.getLogger(__name__)
+
+STAGES = ("data_processing", "pretraining", "probing", "reporting")
+WALL_TIMES = "stage_wall_times"
+
+
+def flatten(prefix: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return {k: v for key, sub in value.items() for k, v in flatten(f"{prefix}.{key}", sub).items()}
+    return {prefix: value}
+
+
+def typed_params(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The node's Pydantic-typed ``params:`` inputs, one MLflow param per leaf (``pretraining.objective.loss``).
+
+    kedro-mlflow flattens plain dicts only; it logs a validated model as one JSON string.
+    """
+    out: dict[str, Any] = {}
+    for name, value in inputs.items():
+        if name.startswith("params:") and isinstance(value, BaseModel):
+            out |= flatten(name.removeprefix("params:"), value.model_dump(mode="json"))
+    return out
+
+
+def node_stage(node: Node) -> str | None:
+    stages = [s for s in STAGES if s in node.tags]
+    return stages[0] if stages else None
+
+
+class StageRunsHook:
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self.stage: str | None = None
+        self.stage_run_id: str | None = None
+        self.stage_runs: dict[str, str] = {}  # stage -> its child run, resumed if the runner comes back
+        self.node_started = 0.0
+        self.wall_times: dict[str, float] = {}
+        self.catalog: DataCatalog | None = None
+
+    # ------------------------------------------------------------------ runs
+    def _close_stage(self, status: str) -> None:
+        active = mlflow.active_run()
+        if self.stage_run_id is not None and active is not None and active.info.run_id == self.stage_run_id:
+            if self.stage in self.wall_times:
+                mlflow.log_metric("stage_wall_seconds", self.wall_times[self.stage])
+            mlflow.end_run(status)
+        self.stage, self.stage_run_id = None, None
+
+    def _open_stage(self, stage: str) -> None:
+        self._close_stage(RunStatus.to_string(RunStatus.FINISHED))
+        if mlflow.active_run() is None:  # tracking disabled for this pipeline: nothing to nest in
+            return
+        if stage in self.stage_runs:  # Kedro's topological order may interleave independent stages
+            run = mlflow.start_run(run_id=self.stage_runs[stage], nested=True)
+        else:
+            run = mlflow.start_run(run_name=stage, nested=True, tags={"kedro.stage": stage})
+        self.stage, self.stage_run_id = stage, run.info.run_id
+        self.stage_runs[stage] = run.info.run_id
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog: DataCatalog) -> None:
+        self._reset()
+        self.catalog = catalog
+
+    @hook_impl(tryfirst=True)
+    def before_node_run(self, node: Node, catalog: DataCatalog, inputs: dict[str, Any], is_async: bool) -> None:
+        stage = node_stage(node)
+        if stage is not None and stage != self.stage:
+            self._open_stage(stage)
+        if self.stage_run_id is not None:
+            mlflow.log_params(typed_params(inputs))
+        self.node_started = time.perf_counter()
+
+    @hook_impl
+    def after_node_run(self, node: Node, catalog: DataCatalog, inputs, outputs, is_async: bool) -> None:
+        stage = node_stage(node)
+        if stage is None:
+            return
+        self.wall_times[stage] = self.wall_times.get(stage, 0.0) + time.perf_counter() - self.node_started
+        if self.catalog is not None and WALL_TIMES in self.catalog:
+            recorded = self.catalog.load(WALL_TIMES) if self.catalog.exists(WALL_TIMES) else {}
+            merged = recorded | {k: round(v, 2) for k, v in self.wall_times.items()}
+            self.catalog.save(WALL_TIMES, {s: merged[s] for s in (*STAGES, *merged) if s in merged})  # stage order
+
+    @hook_impl(tryfirst=True)
+    def on_node_error(self, error: Exception, node: Node, catalog: DataCatalog, inputs, is_async: bool) -> None:
+        logger.error("Node %s of stage %s failed: its MLflow run is marked FAILED", node.name, self.stage)
+        self._close_stage(RunStatus.to_string(RunStatus.FAILED))
+
+    @hook_impl(tryfirst=True)
+    def after_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog: DataCatalog) -> None:
+        self._close_stage(RunStatus.to_string(RunStatus.FINISHED))
+
+    @hook_impl(tryfirst=True)
+    def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline, catalog: DataCatalog) -> None:
+        self._close_stage(RunStatus.to_string(RunStatus.FAILED))

@@ -1,0 +1,146 @@
+"""Thin nodes wiring the catalog to :mod:`cpc_pipeline.evaluation`.
+
+Three encoders go through the same freeze -> features -> probes nodes (one Kedro namespace each):
+``cpc`` (pretrained), ``random`` (the same architecture at random init: what the architecture alone
+gives) and ``supervised`` (trained end to end with all labels: the upper bound).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import Field
+from torch import nn
+
+from cpc_pipeline.data import DigitRenderer, DigitSplit
+from cpc_pipeline.data.config import RenderingConfig, StrictModel
+from cpc_pipeline.evaluation import (
+    ProbeConfig,
+    ProbeResult,
+    SupervisedConfig,
+    extract_features,
+    freeze,
+    run_probes,
+    train_end_to_end,
+)
+from cpc_pipeline.models import build_encoder
+from cpc_pipeline.pipelines.pretraining.nodes import PretrainingConfig
+from cpc_pipeline.training.loop import pick_device, seed_everything
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "validation", "test")
+CHANCE = 0.1
+
+
+class ProbingConfig(StrictModel):
+    probes: ProbeConfig = ProbeConfig()
+    supervised: SupervisedConfig = SupervisedConfig()
+    random_encoder_seed: int = Field(1, ge=0)
+    render_seed: int = Field(2024, ge=0)  # split i is rendered once from render_seed + i
+    feature_batch_size: int = Field(512, ge=1)
+    device: str = "auto"
+
+
+def _renderer(rendering: RenderingConfig, device) -> DigitRenderer:
+    return DigitRenderer.from_config(rendering, device)
+
+
+def initialise_random_encoder(rendering: RenderingConfig, pretraining: PretrainingConfig, probing: ProbingConfig) -> nn.Module:
+    """The CPC encoder's architecture with its initial (random) weights: the no-learning baseline."""
+    seed_everything(probing.random_encoder_seed)
+    return build_encoder(pretraining.model, rendering.channels, rendering.image_size).eval()
+
+
+def train_supervised_baseline(
+    train_digits: dict, validation_digits: dict, test_digits: dict,
+    rendering: RenderingConfig, pretraining: PretrainingConfig, probing: ProbingConfig,
+) -> tuple[nn.Module, pd.DataFrame, pd.DataFrame]:
+    """End-to-end supervised training at every label fraction.
+
+    Returns the encoder trained with all labels (the upper-bound encoder the probes then see), the
+    end-to-end test results (one row per fraction) and the training histories.
+    """
+    device = pick_device(probing.device)
+    splits = [DigitSplit.from_dict(d) for d in (train_digits, validation_digits, test_digits)]
+    rows, histories, full_encoder = [], [], None
+    for fraction in sorted(probing.probes.label_fractions):
+        encoder, history, predictions, n_labels = train_end_to_end(
+            *splits, _renderer(rendering, device), pretraining.model, fraction, probing.supervised,
+            probing.probes.seed, probing.render_seed + 2, device,
+        )
+        histories += [{"label_fraction": fraction, **row} for row in history]
+        best = next(r for r in history if r["selected"])
+        result = ProbeResult.score(
+            "end_to_end", fraction, n_labels, f"epoch={int(best['epoch'])}", best["val_accuracy"],
+            splits[2].labels, predictions,
+        )
+        rows.append({"encoder": "supervised", **result.row()})
+        logger.info("supervised end to end, %g of labels: test accuracy %.4f", fraction, result.test_accuracy)
+        full_encoder = encoder  # fractions ascend: the last one saw the most labels
+    return full_encoder, pd.DataFrame(rows), pd.DataFrame(histories)
+
+
+def freeze_encoder(encoder_weights: dict[str, torch.Tensor], rendering: RenderingConfig, pretraining: PretrainingConfig) -> nn.Module:
+    """Catalog weights -> the encoder, frozen (eval mode, no trainable parameter)."""
+    encoder = build_encoder(pretraining.model, rendering.channels, rendering.image_size)
+    encoder.load_state_dict(encoder_weights)
+    return freeze(encoder)
+
+
+def extract_split_features(
+    frozen_encoder: nn.Module, train_digits: dict, validation_digits: dict, test_digits: dict,
+    rendering: RenderingConfig, probing: ProbingConfig,
+) -> dict[str, np.ndarray]:
+    """Features ``{split}_x`` and labels ``{split}_y`` of the three splits, each rendered once."""
+    device = pick_device(probing.device)
+    encoder = frozen_encoder.to(device)
+    renderer = _renderer(rendering, device)
+    out = {}
+    for i, (name, digits) in enumerate(zip(SPLITS, (train_digits, validation_digits, test_digits))):
+        split = DigitSplit.from_dict(digits)
+        out[f"{name}_x"] = extract_features(
+            encoder, split.images, renderer, probing.render_seed + i, probing.feature_batch_size, device
+        )
+        out[f"{name}_y"] = split.labels
+    frozen_encoder.cpu()
+    return out
+
+
+def probe_features(features: dict[str, np.ndarray], probing: ProbingConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All probes at all label fractions -> results (one row each) and test predictions (long table)."""
+    results = run_probes(features, probing.probes, pick_device(probing.device))
+    predictions = pd.concat(
+        [
+            pd.DataFrame({"probe": r.probe, "label_fraction": r.label_fraction, "index": np.arange(len(r.test_predictions)),
+                          "label": features["test_y"], "prediction": r.test_predictions})
+            for r in results
+        ],
+        ignore_index=True,
+    )
+    return pd.DataFrame([r.row() for r in results]), predictions
+
+
+def collect_probe_metrics(
+    cpc_results: pd.DataFrame, random_results: pd.DataFrame, supervised_results: pd.DataFrame,
+    end_to_end_results: pd.DataFrame, test_digits: dict,
+) -> tuple[pd.DataFrame, dict[str, dict]]:
+    """One table (encoder, probe, label fraction) with chance beside, and the same as MLflow metrics."""
+    labels = DigitSplit.from_dict(test_digits).labels
+    majority = float(np.bincount(labels).max() / len(labels))
+    chance = pd.DataFrame([{
+        "encoder": "chance", "probe": "uniform_guess", "label_fraction": 0.0, "labels_used": 0,
+        "chosen": f"majority class would score {majority:.4f}", "val_accuracy": CHANCE,
+        "test_accuracy": CHANCE, "test_macro_f1": CHANCE,
+    }])
+    parts = [r.assign(encoder=name) for name, r in (("cpc", cpc_results), ("random", random_results), ("supervised", supervised_results))]
+    table = pd.concat([chance, *parts, end_to_end_results], ignore_index=True)
+    metrics = {
+        f"{r.encoder}.{r.probe}.labels_{r.label_fraction:g}.{m}": {"value": float(getattr(r, m)), "step": 0}
+        for r in table.itertuples() if r.encoder != "chance"
+        for m in ("test_accuracy", "test_macro_f1", "val_accuracy")
+    }
+    return table, metrics

@@ -1,0 +1,64 @@
+"""probing: encoders -> frozen feature extractors -> features -> probes -> one metrics table.
+
+The freeze -> features -> probes chain is one template pipeline instantiated once per encoder under
+a Kedro namespace (``cpc``, ``random``, ``supervised``), so the baselines run through the very same
+nodes as the CPC encoder; kedro-viz shows each namespace as a collapsible group.
+"""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import (
+    collect_probe_metrics,
+    extract_split_features,
+    freeze_encoder,
+    initialise_random_encoder,
+    probe_features,
+    train_supervised_baseline,
+)
+
+DIGITS = ["train_digits", "validation_digits", "test_digits"]
+SHARED_PARAMS = {"params:rendering", "params:pretraining", "params:probing"}
+ENCODERS = {"cpc": "cpc_encoder", "random": "random_encoder", "supervised": "supervised_encoder"}
+
+
+def probe_template() -> Pipeline:
+    return Pipeline(
+        [
+            Node(freeze_encoder, ["encoder_weights", "params:rendering", "params:pretraining"], "frozen_encoder",
+                 name="freeze_encoder"),
+            Node(extract_split_features, ["frozen_encoder", *DIGITS, "params:rendering", "params:probing"], "features",
+                 name="extract_features"),
+            Node(probe_features, ["features", "params:probing"], ["probe_results", "probe_predictions"],
+                 name="fit_probes"),
+        ]
+    )
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    baselines = Pipeline(
+        [
+            Node(initialise_random_encoder, ["params:rendering", "params:pretraining", "params:probing"],
+                 "random_encoder", name="initialise_random_encoder"),
+            Node(train_supervised_baseline, [*DIGITS, "params:rendering", "params:pretraining", "params:probing"],
+                 ["supervised_encoder", "end_to_end_results", "supervised_history"], name="train_supervised_baseline"),
+        ]
+    )
+    per_encoder = [
+        Pipeline(
+            probe_template(),
+            namespace=name,
+            inputs={"encoder_weights": weights, **{d: d for d in DIGITS}},
+            outputs={out: f"{name}_{out}" for out in ("features", "probe_results", "probe_predictions")},
+            parameters=SHARED_PARAMS,
+        )
+        for name, weights in ENCODERS.items()
+    ]
+    collect = Pipeline(
+        [
+            Node(collect_probe_metrics,
+                 [*(f"{name}_probe_results" for name in ENCODERS), "end_to_end_results",
+                  "test_digits"],
+                 ["probe_metrics", "probing_metrics"], name="collect_probe_metrics"),
+        ]
+    )
+    return Pipeline([baselines, *per_encoder, collect], tags="probing")

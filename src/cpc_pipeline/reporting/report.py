@@ -1,0 +1,173 @@
+"""The Markdown report: a person reads it top to bottom (plain Python, no Kedro)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+
+# The reference Keras CPC on its own task, scored on MNIST test (see the README's "Honest numbers").
+REFERENCE = {
+    "published MLP probe (BatchNorm statistics moved while probing)": 0.903,
+    "truly frozen encoder, linear probe": 0.816,
+    "truly frozen encoder, the same MLP probe": 0.815,
+    "same architecture at random init, linear probe": 0.445,
+    "same architecture at random init, MLP probe": 0.703,
+}
+
+PLOTS = [
+    ("sequence_preview.png", "Sample sequences (positives count up; negatives have every future digit wrong)"),
+    ("pretraining_curves_plot.png", "Pretraining curves"),
+    ("step_accuracy_plot.png", "Validation accuracy per prediction step"),
+    ("label_efficiency_plot.png", "Probe test accuracy vs fraction of labels"),
+    ("confusion_matrix_plot.png", "Confusion matrix of the headline probe on MNIST test"),
+    ("embedding_plot.png", "2-D map of the CPC encoder's test features"),
+]
+
+
+def embed_2d(features: np.ndarray, labels: np.ndarray, method: str, points: int, seed: int) -> pd.DataFrame:
+    """A seeded subsample of ``features`` mapped to 2-D by t-SNE (over a 50-d PCA) or PCA."""
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(len(features), min(points, len(features)), replace=False))
+    x = features[idx].astype(np.float64)
+    x = (x - x.mean(0)) / (x.std(0) + 1e-8)
+    if method == "tsne":
+        x = PCA(min(50, x.shape[1], len(x)), random_state=seed).fit_transform(x)
+        xy = TSNE(2, init="pca", random_state=seed, perplexity=min(30.0, (len(x) - 1) / 3)).fit_transform(x)
+    else:
+        xy = PCA(2, random_state=seed).fit_transform(x)
+    return pd.DataFrame({"index": idx, "x": xy[:, 0], "y": xy[:, 1], "digit": labels[idx]})
+
+
+def _table(df: pd.DataFrame) -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in df.itertuples(index=False):
+        cells = [f"{v:.4f}" if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _get(metrics: pd.DataFrame, encoder: str, probe: str, fraction: float) -> float | None:
+    r = metrics[(metrics.encoder == encoder) & (metrics.probe == probe) & np.isclose(metrics.label_fraction, fraction)]
+    return float(r.test_accuracy.iloc[0]) if len(r) else None
+
+
+def headline(metrics: pd.DataFrame) -> dict[str, float | None]:
+    """The numbers a reader wants first: with the most labels probed (normally all), on MNIST test."""
+    f = float(metrics.label_fraction.max())
+    return {
+        "label_fraction": f,
+        "cpc_mlp": _get(metrics, "cpc", "mlp", f),
+        "cpc_linear": _get(metrics, "cpc", "linear", f),
+        "random_mlp": _get(metrics, "random", "mlp", f),
+        "random_linear": _get(metrics, "random", "linear", f),
+        "supervised_end_to_end": _get(metrics, "supervised", "end_to_end", f),
+        "chance": 0.1,
+    }
+
+
+def write_report(
+    data_source: dict,
+    sequences: dict,
+    configuration: dict[str, dict],
+    pretraining_history: pd.DataFrame,
+    probe_metrics: pd.DataFrame,
+    stage_wall_times: dict[str, float],
+) -> str:
+    h = headline(probe_metrics)
+    last = pretraining_history.iloc[-1]
+    loss = configuration.get("pretraining", {}).get("objective", {}).get("loss", "?")
+    genuine = data_source.get("source") == "mnist"
+    out = [
+        "# CPC on the reference's sequence task: report",
+        "",
+        f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}. All accuracies are on the **MNIST test split** "
+        "(never used for training, tuning or model selection); probes are fitted on train and tuned on validation.",
+        "",
+        "## Headline",
+        "",
+        f"With {_pct(h['label_fraction'])} of the training labels:",
+        "",
+    ]
+    if h["cpc_mlp"] is not None:
+        out += [
+            f"- **CPC encoder, frozen, reference MLP probe: {_pct(h['cpc_mlp'])}** test accuracy "
+            f"(linear probe {_pct(h['cpc_linear']) if h['cpc_linear'] is not None else 'n/a'}).",
+        ]
+    if h["random_mlp"] is not None:
+        out.append(
+            f"- Same architecture at random init, frozen: MLP {_pct(h['random_mlp'])}"
+            + (f", linear {_pct(h['random_linear'])}" if h["random_linear"] is not None else "")
+            + " (what the architecture gives without learning)."
+        )
+    if h["supervised_end_to_end"] is not None:
+        out.append(f"- Supervised end to end with all labels (upper bound): {_pct(h['supervised_end_to_end'])}.")
+    out += [
+        "- Chance: 10.0%.",
+        "- The reference Keras code on MNIST test: " + "; ".join(f"{k} {_pct(v)}" for k, v in REFERENCE.items()) + ".",
+        "",
+    ]
+    if not genuine:
+        out += ["> **Warning: these figures are NOT on MNIST.** The run used the fallback source "
+                f"`{data_source.get('source')}`; see the data section.", ""]
+    out += [
+        "## Data",
+        "",
+        f"- Source: `{data_source.get('source')}` read from `{data_source.get('location')}`"
+        + (" (genuine MNIST, md5-checked)." if genuine else " (a fallback, not MNIST)."),
+        f"- Images: {data_source.get('train_images')} train / {data_source.get('validation_images')} validation / "
+        f"{data_source.get('test_images')} test.",
+        f"- Sequences: {sequences.get('terms')} context + {sequences.get('predict_terms')} predicted images; "
+        f"{sequences.get('validation_sequences')} validation and {sequences.get('test_sequences')} test sequences "
+        "(fixed tables), training sequences as configured below.",
+        "",
+        "## Pretraining",
+        "",
+        f"Loss `{loss}`, {int(last['epoch'])} epochs. Last epoch on validation: "
+        + ", ".join(
+            f"{name} {last[col]:.4f}"
+            for col, name in (
+                ("val_loss", "loss"), ("val_accuracy", "contrastive accuracy"),
+                ("val_chance_accuracy", "its chance"), ("val_mi_bound", "MI bound (nats)"),
+                ("val_sequence_accuracy", "sequence-discrimination accuracy (chance 0.5)"),
+            )
+            if col in last and pd.notna(last[col])
+        )
+        + ".",
+        "",
+        "## Probes and baselines (MNIST test)",
+        "",
+        "One row per (encoder, probe, label fraction); `chosen` is the hyperparameter picked on validation.",
+        "",
+        _table(probe_metrics),
+        "",
+        "## Plots",
+        "",
+    ]
+    for path, caption in PLOTS:
+        out += [f"### {caption}", "", f"![{caption}]({path})", ""]
+    out += ["## Wall time per stage", "", "| stage | seconds |", "|---|---|"]
+    for stage, seconds in stage_wall_times.items():
+        out.append(f"| {stage} | {seconds:.1f} |")
+    out += [
+        "",
+        "Times are the latest run of each stage (the reporting stage is still running while this is written; "
+        "its time is in the MLflow run as `stage_wall_seconds`).",
+        "",
+        "## Configuration",
+        "",
+        "```json",
+        json.dumps(configuration, indent=2, default=str),
+        "```",
+        "",
+    ]
+    return "\n".join(out)

@@ -1,0 +1,149 @@
+"""`kedro run --env smoke`: the whole chain on genuine MNIST, then what a user looks at afterwards:
+the report and its files, the MLflow runs, kedro-viz's API and the notebook."""
+
+import json
+import os
+
+import mlflow
+import mlflow.pytorch
+import nbformat
+import pandas as pd
+import pytest
+import torch
+from mlflow.entities import RunStatus
+from nbclient import NotebookClient
+
+from cpc_pipeline.hooks import STAGES
+from cpc_pipeline.models import CPCModelConfig, build_encoder
+from tests.conftest import REPO, make_project, run_kedro
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, mnist_root):
+    from kedro.framework.startup import bootstrap_project
+
+    project = make_project(tmp_path_factory.mktemp("chain") / "project")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(project)
+        bootstrap_project(project)
+        run_kedro(project, None, {"source.roots": [str(mnist_root)]}, env="smoke")
+        yield project
+
+
+def runs_of(project):
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["cpc_pipeline"], output_format="list")
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    return parents, runs
+
+
+def test_pretraining_writes_weights_checkpoint_and_history(smoke_run):
+    models = smoke_run / "data" / "06_models"
+    encoder = build_encoder(CPCModelConfig(padding=1), 1, 28)
+    encoder.load_state_dict(torch.load(models / "cpc_encoder.pt", weights_only=True))  # rebuilds the config
+    assert (models / "cpc_checkpoint.pt").exists()
+    history = pd.read_csv(smoke_run / "data" / "07_model_output" / "pretraining_history.csv")
+    assert list(history.epoch) == [1, 2]
+    assert {"train_loss", "val_loss", "val_accuracy_k1", "val_sequence_accuracy", "val_mi_bound"} <= set(history)
+
+
+def test_report_metrics_and_plots_are_written(smoke_run):
+    reporting = smoke_run / "data" / "08_reporting"
+    for plot in ("sequence_preview", "pretraining_curves_plot", "step_accuracy_plot", "label_efficiency_plot",
+                 "confusion_matrix_plot", "embedding_plot"):
+        assert (reporting / f"{plot}.png").stat().st_size > 10_000, plot
+
+    metrics = pd.read_csv(reporting / "probe_metrics.csv")
+    rows = set(zip(metrics.encoder, metrics.probe, metrics.label_fraction))
+    for encoder in ("cpc", "random", "supervised"):
+        for probe in ("mlp", "linear", "knn"):
+            assert {(encoder, probe, f) for f in (0.01, 0.1, 1.0)} <= rows
+    assert {("supervised", "end_to_end", f) for f in (0.01, 0.1, 1.0)} <= rows
+    assert ("chance", "uniform_guess", 0.0) in rows
+    assert metrics.test_accuracy.between(0, 1).all() and metrics.test_macro_f1.between(0, 1).all()
+    full = metrics[metrics.label_fraction == 1.0].set_index(["encoder", "probe"]).test_accuracy
+    assert full["cpc", "linear"] > full["random", "linear"] + 0.02  # pretraining helped (smoke: ~+7 points)
+    assert full["supervised", "end_to_end"] > 0.9
+
+    report = (reporting / "report.md").read_text()
+    for section in ("## Headline", "## Data", "## Pretraining", "## Probes and baselines", "## Plots",
+                    "## Wall time per stage", "## Configuration"):
+        assert section in report
+    assert "genuine MNIST" in report and "embedding_plot.png" in report
+    times = json.loads((reporting / "stage_wall_times.json").read_text())
+    assert list(times) == list(STAGES) and all(t > 0 for t in times.values())
+    for stage in STAGES[:-1]:
+        assert f"| {stage} |" in report
+
+
+def test_one_mlflow_run_with_a_finished_child_per_stage(smoke_run):
+    parents, runs = runs_of(smoke_run)
+    assert len(parents) == 1
+    parent = parents[0]
+    assert parent.info.status == "FINISHED"
+    children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
+    assert set(children) == set(STAGES) and len(runs) == 1 + len(STAGES)  # one child per stage, even if resumed
+    assert all(c.info.status == "FINISHED" for c in children.values())
+    for child in children.values():
+        assert child.data.metrics["stage_wall_seconds"] > 0
+
+    client = mlflow.MlflowClient()
+    pre = children["pretraining"]
+    assert pre.data.params["pretraining.objective.loss"] == "infonce"  # the stage's own parameters
+    assert [m.step for m in client.get_metric_history(pre.info.run_id, "pretraining.val_loss")] == [1, 2]
+    assert "data.uses_genuine_mnist" in children["data_processing"].data.metrics
+    assert "probing.cpc.mlp.labels_1.test_accuracy" in children["probing"].data.metrics
+    assert "probing.cpc.mlp.labels_1.test_accuracy" not in parent.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(children["reporting"].info.run_id)}
+    assert {"report.md", "embedding_plot.png", "label_efficiency_plot.png"} <= artifacts
+    assert "probe_metrics.csv" in {a.path for a in client.list_artifacts(children["probing"].info.run_id)}
+
+    # the encoder is also an MLflow PyTorch model (logged in the pretraining run) that loads back
+    logged = mlflow.search_logged_models(
+        experiment_ids=[parent.info.experiment_id], filter_string="name = 'cpc_encoder'", output_format="list"
+    )
+    assert [m.source_run_id for m in logged] == [pre.info.run_id]
+    encoder = build_encoder(CPCModelConfig(padding=1), 1, 28)
+    encoder.load_state_dict(torch.load(smoke_run / "data" / "06_models" / "cpc_encoder.pt", weights_only=True))
+    loaded = mlflow.pytorch.load_model(logged[0].model_uri).eval()
+    images = torch.randn(5, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(images), encoder.eval()(images))
+
+
+def test_kedro_viz_api_lists_the_four_pipelines(smoke_run):
+    from fastapi.testclient import TestClient
+    from kedro_viz.api.apps import create_api_app_from_project
+    from kedro_viz.server import load_and_populate_data
+
+    load_and_populate_data(smoke_run, env="smoke")
+    response = TestClient(create_api_app_from_project(smoke_run)).get("/api/main")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(STAGES) | {"__default__"} <= {p["id"] for p in body["pipelines"]}
+    names = {n["name"] for n in body["nodes"]}
+    assert {"pretrain_cpc", "probe_metrics", "cpc_encoder", "report", "params:probing"} <= names
+    assert {"cpc", "random", "supervised"} <= {n["name"] for n in body["nodes"] if n["type"] == "modularPipeline"}
+
+
+def test_notebook_runs_against_the_catalog(smoke_run, monkeypatch):
+    monkeypatch.setenv("KEDRO_ENV", "smoke")
+    nb = nbformat.read(REPO / "notebooks" / "cpc_pipeline_run.ipynb", as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(smoke_run)}}).execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 3  # sequences, training curves, embedding map
+
+
+def test_a_failing_node_marks_its_stage_run_and_the_run_failed(kedro_project):
+    params = {"source.roots": [str(kedro_project / "nowhere")], "source.download": False,
+              "source.fallback_to_sklearn_digits": False}
+    with pytest.raises(Exception, match="MNIST"):
+        run_kedro(kedro_project, "data_processing", params, env="smoke")
+    parents, runs = runs_of(kedro_project)
+    assert [p.info.status for p in parents] == [RunStatus.to_string(RunStatus.FAILED)]
+    children = [r for r in runs if r not in parents]
+    assert [(c.info.run_name, c.info.status) for c in children] == [("data_processing", "FAILED")]
