@@ -2,5 +2,6 @@
 
 from cpc_pipeline.losses.binary import BinaryOutput, binary_sequence_loss
 from cpc_pipeline.losses.infonce import InfoNCEOutput, info_nce
+from cpc_pipeline.losses.ntxent import NTXentOutput, nt_xent
 
-__all__ = ["BinaryOutput", "InfoNCEOutput", "binary_sequence_loss", "info_nce"]
+__all__ = ["BinaryOutput", "InfoNCEOutput", "NTXentOutput", "binary_sequence_loss", "info_nce", "nt_xent"]

@@ -216,6 +216,8 @@ def train(
             "epoch_seconds": time.perf_counter() - started,
             f"train_{method.items_name}_per_s": items / train_seconds,
         }
+        if device.type == "cuda":
+            row["gpu_peak_memory_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
         result.history.append(row)
         logger.log(
             logging.INFO if config.log_epochs else logging.DEBUG, "epoch %d: %s", epoch + 1,

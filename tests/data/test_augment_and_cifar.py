@@ -1,0 +1,95 @@
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from cpc_pipeline.data.augment import AugmentConfig, BatchAugment, hsv_to_rgb, rgb_to_hsv
+from cpc_pipeline.data.cifar import FOLDER, load_cifar10
+from cpc_pipeline.data.sources import DataSourceError
+
+PLAIN = dict(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip_p=0.0, jitter_strength=0.0, grey_p=0.0)
+
+
+def test_every_image_gets_its_own_augmentation():
+    x = torch.rand(1, 3, 32, 32).expand(16, 3, 32, 32).contiguous()  # 16 copies of one image
+    out = BatchAugment()(x, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    flat = out.flatten(1)
+    distinct = {tuple(np.round(r.numpy(), 4)) for r in flat}
+    assert len(distinct) == 16  # a batch-wide draw (torchvision v2 on a batch tensor) would give 1
+
+
+def test_identity_flip_and_grey_settings_do_exactly_that():
+    x = torch.rand(4, 3, 32, 32)
+    g = torch.Generator().manual_seed(0)
+    torch.testing.assert_close(BatchAugment(AugmentConfig(**PLAIN))(x, g), x)
+    flipped = BatchAugment(AugmentConfig(**PLAIN | {"flip_p": 1.0}))(x, g)
+    torch.testing.assert_close(flipped, x.flip(-1))
+    grey = BatchAugment(AugmentConfig(**PLAIN | {"grey_p": 1.0}))(x, g)
+    assert torch.allclose(grey[:, 0], grey[:, 1]) and torch.allclose(grey[:, 1], grey[:, 2])
+    resized = BatchAugment(AugmentConfig(**PLAIN), output_size=16)(x, g)
+    assert resized.shape == (4, 3, 16, 16)
+
+
+def test_crops_follow_the_scale_and_ratio_bounds():
+    aug = BatchAugment(AugmentConfig(crop_scale=(0.2, 0.5)))
+    boxes = aug.crop_boxes(2000, 32, 32, torch.Generator().manual_seed(1), "cpu")
+    x0, y0, w, h = boxes.unbind(1)
+    assert (x0 >= 0).all() and (y0 >= 0).all() and (x0 + w <= 32).all() and (y0 + h <= 32).all()
+    area = w * h / 1024
+    assert 0.15 < area.min() and area.max() < 0.56  # rounding of w, h moves the bounds slightly
+    assert 0.6 < (w / h).min() and (w / h).max() < 1.6
+
+
+def test_hsv_round_trip_and_single_channel_jitter():
+    x = torch.rand(8, 3, 5, 5)
+    torch.testing.assert_close(hsv_to_rgb(rgb_to_hsv(x)), x, atol=1e-5, rtol=0)
+    grey = BatchAugment(AugmentConfig(**PLAIN | {"jitter_strength": 0.5, "jitter_p": 1.0}))(
+        torch.rand(8, 1, 28, 28), torch.Generator().manual_seed(0)
+    )
+    assert grey.shape == (8, 1, 28, 28)
+
+
+def write_cifar(root, n_per_batch=12, seed=0):
+    """CIFAR-10's python format: 5 training batches and a test batch of pickled dicts, plus the meta file."""
+    rng = np.random.default_rng(seed)
+    folder = root / FOLDER
+    folder.mkdir(parents=True)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name in names:
+        batch = {
+            # Python 2's pickles, read with latin1 as torchvision does, give str keys like these
+            "batch_label": name,
+            "labels": rng.integers(0, 10, n_per_batch).tolist(),
+            "data": rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8),
+            "filenames": [f"{name}_{i}.png" for i in range(n_per_batch)],
+        }
+        with open(folder / name, "wb") as fh:
+            pickle.dump(batch, fh, protocol=2)
+    with open(folder / "batches.meta", "wb") as fh:
+        pickle.dump({"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                                     "ship", "truck"], "num_cases_per_batch": n_per_batch}, fh)
+    return folder
+
+
+def test_cifar_loader_reads_the_real_format(tmp_path):
+    folder = write_cifar(tmp_path)
+    splits = load_cifar10([tmp_path / "elsewhere", tmp_path], download=False, validation_size=10,
+                          verify_checksums=False)
+    assert splits.train[0].shape == (50, 32, 32, 3) and splits.validation[0].shape == (10, 32, 32, 3)
+    assert splits.test[0].shape == (12, 32, 32, 3) and splits.test[0].dtype == np.uint8
+    # pixels land where CIFAR-10's layout puts them: 1024 red, then green, then blue values, row-major
+    with open(folder / "test_batch", "rb") as fh:
+        raw = pickle.load(fh)
+    np.testing.assert_array_equal(splits.test[0][3, :, :, 1], raw["data"][3, 1024:2048].reshape(32, 32))
+    np.testing.assert_array_equal(splits.test[1], raw["labels"])
+    assert splits.location.endswith(FOLDER)
+
+
+def test_cifar_loader_errors_say_what_to_do(tmp_path):
+    with pytest.raises(DataSourceError, match="cifar-10-python.tar.gz"):
+        load_cifar10([tmp_path], download=False)
+    write_cifar(tmp_path)
+    with pytest.raises(DataSourceError, match="incomplete or corrupt"):  # md5s of made-up files never match
+        load_cifar10([tmp_path], download=False, verify_checksums=True)
