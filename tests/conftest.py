@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
@@ -87,3 +89,25 @@ def run_kedro(project: Path, pipeline: str | None = None, params: dict | None = 
         # kedro-mlflow can leave its run active in the process; a new `kedro run` process starts clean
         while mlflow.active_run() is not None:
             mlflow.end_run()
+
+
+def write_cifar(root, n_per_batch=12, seed=0):
+    """CIFAR-10's python format: 5 training batches and a test batch of pickled dicts, plus the meta file."""
+    rng = np.random.default_rng(seed)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name in names:
+        batch = {
+            # Python 2's pickles, read with latin1 as torchvision does, give str keys like these
+            "batch_label": name,
+            "labels": rng.integers(0, 10, n_per_batch).tolist(),
+            "data": rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8),
+            "filenames": [f"{name}_{i}.png" for i in range(n_per_batch)],
+        }
+        with open(folder / name, "wb") as fh:
+            pickle.dump(batch, fh, protocol=2)
+    with open(folder / "batches.meta", "wb") as fh:
+        pickle.dump({"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                                     "ship", "truck"], "num_cases_per_batch": n_per_batch}, fh)
+    return folder

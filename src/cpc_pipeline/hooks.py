@@ -32,7 +32,7 @@ from pydantic import BaseModel
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("data_processing", "pretraining", "probing", "reporting")
+STAGES = ("data_processing", "pretraining", "simclr", "probing", "reporting")
 WALL_TIMES = "stage_wall_times"
 
 

@@ -7,6 +7,7 @@ import torch
 from cpc_pipeline.data.augment import AugmentConfig, BatchAugment, hsv_to_rgb, rgb_to_hsv
 from cpc_pipeline.data.cifar import FOLDER, load_cifar10
 from cpc_pipeline.data.sources import DataSourceError
+from tests.conftest import write_cifar
 
 PLAIN = dict(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip_p=0.0, jitter_strength=0.0, grey_p=0.0)
 
@@ -49,28 +50,6 @@ def test_hsv_round_trip_and_single_channel_jitter():
         torch.rand(8, 1, 28, 28), torch.Generator().manual_seed(0)
     )
     assert grey.shape == (8, 1, 28, 28)
-
-
-def write_cifar(root, n_per_batch=12, seed=0):
-    """CIFAR-10's python format: 5 training batches and a test batch of pickled dicts, plus the meta file."""
-    rng = np.random.default_rng(seed)
-    folder = root / FOLDER
-    folder.mkdir(parents=True)
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    for name in names:
-        batch = {
-            # Python 2's pickles, read with latin1 as torchvision does, give str keys like these
-            "batch_label": name,
-            "labels": rng.integers(0, 10, n_per_batch).tolist(),
-            "data": rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8),
-            "filenames": [f"{name}_{i}.png" for i in range(n_per_batch)],
-        }
-        with open(folder / name, "wb") as fh:
-            pickle.dump(batch, fh, protocol=2)
-    with open(folder / "batches.meta", "wb") as fh:
-        pickle.dump({"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                                     "ship", "truck"], "num_cases_per_batch": n_per_batch}, fh)
-    return folder
 
 
 def test_cifar_loader_reads_the_real_format(tmp_path):

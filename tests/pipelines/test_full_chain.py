@@ -57,7 +57,7 @@ def test_report_metrics_and_plots_are_written(smoke_run):
 
     metrics = pd.read_csv(reporting / "probe_metrics.csv")
     rows = set(zip(metrics.encoder, metrics.probe, metrics.label_fraction))
-    for encoder in ("cpc", "random", "supervised"):
+    for encoder in ("cpc", "simclr", "random", "supervised"):
         for probe in ("mlp", "linear", "knn"):
             assert {(encoder, probe, f) for f in (0.01, 0.1, 1.0)} <= rows
     assert {("supervised", "end_to_end", f) for f in (0.01, 0.1, 1.0)} <= rows
@@ -71,7 +71,7 @@ def test_report_metrics_and_plots_are_written(smoke_run):
     for section in ("## Headline", "## Data", "## Pretraining", "## Probes and baselines", "## Plots",
                     "## Wall time per stage", "## Configuration"):
         assert section in report
-    assert "genuine MNIST" in report and "embedding_plot.png" in report
+    assert "genuine MNIST" in report and "embedding_plot.png" in report and "## CPC vs SimCLR" in report
     times = json.loads((reporting / "stage_wall_times.json").read_text())
     assert list(times) == list(STAGES) and all(t > 0 for t in times.values())
     for stage in STAGES[:-1]:
@@ -95,6 +95,8 @@ def test_one_mlflow_run_with_a_finished_child_per_stage(smoke_run):
     assert [m.step for m in client.get_metric_history(pre.info.run_id, "pretraining.val_loss")] == [1, 2]
     assert "data.uses_genuine_mnist" in children["data_processing"].data.metrics
     assert "probing.cpc.mlp.labels_1.test_accuracy" in children["probing"].data.metrics
+    assert "probing.simclr.linear.labels_1.test_accuracy" in children["probing"].data.metrics
+    assert [m.step for m in client.get_metric_history(children["simclr"].info.run_id, "simclr.val_knn_accuracy")] == [1, 2]
     assert "probing.cpc.mlp.labels_1.test_accuracy" not in parent.data.metrics
     artifacts = {a.path for a in client.list_artifacts(children["reporting"].info.run_id)}
     assert {"report.md", "embedding_plot.png", "label_efficiency_plot.png"} <= artifacts
@@ -113,7 +115,7 @@ def test_one_mlflow_run_with_a_finished_child_per_stage(smoke_run):
         torch.testing.assert_close(loaded(images), encoder.eval()(images))
 
 
-def test_kedro_viz_api_lists_the_four_pipelines(smoke_run):
+def test_kedro_viz_api_lists_every_pipeline(smoke_run):
     from fastapi.testclient import TestClient
     from kedro_viz.api.apps import create_api_app_from_project
     from kedro_viz.server import load_and_populate_data
@@ -125,7 +127,9 @@ def test_kedro_viz_api_lists_the_four_pipelines(smoke_run):
     assert set(STAGES) | {"__default__"} <= {p["id"] for p in body["pipelines"]}
     names = {n["name"] for n in body["nodes"]}
     assert {"pretrain_cpc", "probe_metrics", "cpc_encoder", "report", "params:probing"} <= names
-    assert {"cpc", "random", "supervised"} <= {n["name"] for n in body["nodes"] if n["type"] == "modularPipeline"}
+    assert {"cpc", "random", "supervised", "simclr"} <= {
+        n["name"] for n in body["nodes"] if n["type"] == "modularPipeline"
+    }
 
 
 def test_notebook_runs_against_the_catalog(smoke_run, monkeypatch):

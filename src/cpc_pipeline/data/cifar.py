@@ -95,3 +95,8 @@ def _missing(roots: Sequence[Path], why: str) -> str:
         f"https://www.cs.toronto.edu/~kriz/cifar.html, extract it so that <root>/{FOLDER}/data_batch_1 exists, "
         "and list <root> under simclr.source.roots (e.g. in conf/local/parameters_simclr.yml)."
     )
+
+
+def cifar_pictures(images: "torch.Tensor", generator=None) -> "torch.Tensor":
+    """uint8 ``(N, 32, 32, 3)`` -> float ``(N, 3, 32, 32)`` in [-1, 1] (the renderer's range)."""
+    return images.permute(0, 3, 1, 2).float() / 127.5 - 1

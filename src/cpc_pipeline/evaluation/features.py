@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
-
-from cpc_pipeline.data import DigitRenderer
 
 
 def freeze(encoder: nn.Module) -> nn.Module:
@@ -31,15 +31,16 @@ def state_fingerprint(module: nn.Module) -> dict[str, torch.Tensor]:
 def extract_features(
     encoder: nn.Module,
     images: np.ndarray | torch.Tensor,
-    renderer: DigitRenderer,
+    to_pictures: Callable[[torch.Tensor, torch.Generator | None], torch.Tensor],
     seed: int,
     batch_size: int = 512,
     device: torch.device | str = "cpu",
 ) -> np.ndarray:
-    """Render ``images`` (uint8 ``(N, 28, 28)``) once, as in pretraining, and encode them: ``(N, D)`` float32.
+    """Turn stored ``images`` into pictures once, as in pretraining, and encode them: ``(N, D)`` float32.
 
-    The rendering (background crop, colour shift) is drawn from ``seed``, so the same split always gets
-    the same pictures. The encoder must already be frozen.
+    ``to_pictures`` is the digit renderer (its background crops and colour shifts drawn from ``seed``, so
+    the same split always gets the same pictures) or a plain conversion for colour images
+    (:func:`cpc_pipeline.data.pictures.pictures_for`). The encoder must already be frozen.
     """
     if encoder.training or any(p.requires_grad for p in encoder.parameters()):
         raise ValueError("extract_features needs a frozen encoder: call freeze(encoder) first")
@@ -48,6 +49,6 @@ def extract_features(
     generator = torch.Generator(device=device).manual_seed(seed)
     out = []
     for start in range(0, len(images), batch_size):
-        batch = renderer(images[start : start + batch_size].to(device), generator)
+        batch = to_pictures(images[start : start + batch_size].to(device), generator)
         out.append(encoder(batch).float().cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)

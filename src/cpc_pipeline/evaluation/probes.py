@@ -131,15 +131,15 @@ class ClassificationMethod:
         self.train_x, self.train_y, self.val_x, self.val_y = train_x, train_y, val_x, val_y
         self.batch_size = min(batch_size, len(train_x))
         self.transform = transform or (lambda x, g: x)
-        self.steps = steps_per_epoch or -(-len(train_x) // self.batch_size)
+        self.steps_per_epoch = steps_per_epoch or -(-len(train_x) // self.batch_size)
         self.eval_batch_size = eval_batch_size
 
     def train_batches(self, epoch: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n, device = len(self.train_x), self.train_x.device
         order = torch.cat(
-            [torch.randperm(n, generator=generator, device=device) for _ in range(-(-self.steps * self.batch_size // n))]
+            [torch.randperm(n, generator=generator, device=device) for _ in range(-(-self.steps_per_epoch * self.batch_size // n))]
         )
-        for i in range(self.steps):
+        for i in range(self.steps_per_epoch):
             idx = order[i * self.batch_size : (i + 1) * self.batch_size]
             if len(idx) < 2:  # BatchNorm needs two samples
                 return

@@ -8,6 +8,17 @@ from cpc_pipeline.models.cpc import (
     build_encoder,
     make_norm,
 )
+from cpc_pipeline.models.encoders import EncoderSpec, build_any_encoder
 from cpc_pipeline.models.heads import mlp_head
 
-__all__ = ["CPCModel", "CPCModelConfig", "ReferenceEncoder", "build_cpc_model", "build_encoder", "make_norm", "mlp_head"]
+__all__ = [
+    "CPCModel",
+    "CPCModelConfig",
+    "EncoderSpec",
+    "ReferenceEncoder",
+    "build_any_encoder",
+    "build_cpc_model",
+    "build_encoder",
+    "make_norm",
+    "mlp_head",
+]

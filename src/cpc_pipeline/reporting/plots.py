@@ -40,7 +40,7 @@ def plot_sequences(
     return fig
 
 
-ENCODER_STYLE = {"cpc": "tab:blue", "random": "tab:gray", "supervised": "tab:green"}
+ENCODER_STYLE = {"cpc": "tab:blue", "simclr": "tab:orange", "random": "tab:gray", "supervised": "tab:green"}
 
 
 def plot_pretraining_curves(history: pd.DataFrame) -> Figure:
@@ -96,10 +96,11 @@ def plot_label_efficiency(metrics: pd.DataFrame) -> Figure:
         for encoder, colour in ENCODER_STYLE.items():
             r = rows[(rows.encoder == encoder) & (rows.probe == probe)].sort_values("label_fraction")
             if len(r):
-                ax.plot(r.label_fraction, r.test_accuracy, marker="o", color=colour, label=f"{encoder} (frozen)")
+                name = "supervised, all labels" if encoder == "supervised" else encoder  # only its probe is limited
+                ax.plot(r.label_fraction, r.test_accuracy, marker="o", color=colour, label=f"{name} (frozen)")
         if len(end_to_end):
             ax.plot(end_to_end.label_fraction, end_to_end.test_accuracy, "--", marker="s", color="tab:green",
-                    label="supervised end to end")
+                    label="supervised end to end, fraction of labels")
         ax.axhline(0.1, ls=":", color="k", label="chance")
         ax.set_xscale("log")
         ax.set_xlabel("fraction of the 50k training labels")

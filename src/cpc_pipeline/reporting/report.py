@@ -68,11 +68,37 @@ def headline(metrics: pd.DataFrame) -> dict[str, float | None]:
         "label_fraction": f,
         "cpc_mlp": _get(metrics, "cpc", "mlp", f),
         "cpc_linear": _get(metrics, "cpc", "linear", f),
+        "simclr_mlp": _get(metrics, "simclr", "mlp", f),
+        "simclr_linear": _get(metrics, "simclr", "linear", f),
         "random_mlp": _get(metrics, "random", "mlp", f),
         "random_linear": _get(metrics, "random", "linear", f),
         "supervised_end_to_end": _get(metrics, "supervised", "end_to_end", f),
         "chance": 0.1,
     }
+
+
+def method_comparison(
+    metrics: pd.DataFrame, cpc_history: pd.DataFrame, simclr_history: pd.DataFrame | None, configuration: dict
+) -> list[str]:
+    """CPC and SimCLR side by side: the same frozen-encoder probes on the same test images."""
+    if simclr_history is None or "simclr" not in set(metrics.encoder):
+        return []
+    dataset = configuration.get("simclr", {}).get("dataset", "mnist")
+    rows = metrics[metrics.encoder.isin(["cpc", "simclr"]) & (metrics.probe != "end_to_end")]
+    table = rows.pivot_table(index=["probe", "label_fraction"], columns="encoder", values="test_accuracy").reset_index()
+    last = simclr_history.iloc[-1]
+    out = [
+        "## CPC vs SimCLR",
+        "",
+        f"SimCLR trained on `{dataset}` with the `{configuration.get('simclr', {}).get('encoder', {}).get('arch')}` "
+        f"encoder for {int(last['epoch'])} epochs ({simclr_history['epoch_seconds'].sum():.0f} s; CPC: "
+        f"{cpc_history['epoch_seconds'].sum():.0f} s). Its last validation k-NN monitor accuracy "
+        f"(k=200, cosine, on the training bank): {last.get('val_knn_accuracy', float('nan')):.4f}.",
+        "",
+    ]
+    if dataset != "mnist":
+        out += ["> SimCLR was trained and probed on a different dataset: the rows below are not comparable.", ""]
+    return out + ["Test accuracy of the same probes on each frozen encoder:", "", _table(table), ""]
 
 
 def write_report(
@@ -82,6 +108,7 @@ def write_report(
     pretraining_history: pd.DataFrame,
     probe_metrics: pd.DataFrame,
     stage_wall_times: dict[str, float],
+    simclr_history: pd.DataFrame | None = None,
 ) -> str:
     h = headline(probe_metrics)
     last = pretraining_history.iloc[-1]
@@ -103,6 +130,11 @@ def write_report(
             f"- **CPC encoder, frozen, reference MLP probe: {_pct(h['cpc_mlp'])}** test accuracy "
             f"(linear probe {_pct(h['cpc_linear']) if h['cpc_linear'] is not None else 'n/a'}).",
         ]
+    if h["simclr_mlp"] is not None:
+        out.append(
+            f"- SimCLR encoder, frozen, the same probes: MLP {_pct(h['simclr_mlp'])}"
+            + (f", linear {_pct(h['simclr_linear'])}" if h["simclr_linear"] is not None else "") + "."
+        )
     if h["random_mlp"] is not None:
         out.append(
             f"- Same architecture at random init, frozen: MLP {_pct(h['random_mlp'])}"
@@ -144,9 +176,12 @@ def write_report(
         )
         + ".",
         "",
+        *method_comparison(probe_metrics, pretraining_history, simclr_history, configuration),
         "## Probes and baselines (MNIST test)",
         "",
-        "One row per (encoder, probe, label fraction); `chosen` is the hyperparameter picked on validation.",
+        "One row per (encoder, probe, label fraction); `chosen` is the hyperparameter picked on validation. "
+        "The label fraction limits the probe's training labels; the `supervised` encoder itself was trained "
+        "with all labels (its `end_to_end` rows are trained end to end with only that fraction).",
         "",
         _table(probe_metrics),
         "",
@@ -157,11 +192,12 @@ def write_report(
         out += [f"### {caption}", "", f"![{caption}]({path})", ""]
     out += ["## Wall time per stage", "", "| stage | seconds |", "|---|---|"]
     for stage, seconds in stage_wall_times.items():
-        out.append(f"| {stage} | {seconds:.1f} |")
+        if stage != "reporting":  # still running while this is written
+            out.append(f"| {stage} | {seconds:.1f} |")
     out += [
         "",
-        "Times are the latest run of each stage (the reporting stage is still running while this is written; "
-        "its time is in the MLflow run as `stage_wall_seconds`).",
+        "Node time of the latest run of each stage; the reporting stage's own time is in its MLflow run "
+        "(`stage_wall_seconds`).",
         "",
         "## Configuration",
         "",

@@ -1,5 +1,5 @@
 """One training loop for every method: device, bf16 autocast, compile, checkpoint/resume, progress,
-per-epoch metrics through a callback, plateau schedule and early stopping.
+per-epoch metrics through a callback, learning-rate schedules and early stopping.
 
 A *method* (CPC, SimCLR, ...) supplies the model, its batches and its loss; the loop owns everything
 else. Metrics are accumulated on the device and read back once per epoch (and at the progress bar's
@@ -33,6 +33,10 @@ class TrainerConfig(StrictModel):
     epochs: int = Field(10, ge=1, le=10_000)
     learning_rate: float = Field(1e-3, gt=0, le=10)
     weight_decay: float = Field(0.0, ge=0)
+    optimizer: Literal["adam", "sgd"] = "adam"
+    momentum: float = Field(0.9, ge=0, lt=1)  # sgd only
+    schedule: Literal["plateau", "warmup_cosine"] = "plateau"  # plateau: per epoch on val monitor
+    warmup_epochs: int = Field(0, ge=0)  # warmup_cosine: linear warmup, then cosine decay per step to 0
     plateau_factor: float = Field(1 / 3, gt=0, lt=1)
     plateau_patience: int = Field(2, ge=0)
     min_learning_rate: float = Field(1e-4, ge=0)
@@ -55,6 +59,8 @@ class TrainerConfig(StrictModel):
             raise ValueError("resume is true but checkpoint_path is empty")
         if self.resume and not Path(self.checkpoint_path).is_file():
             raise ValueError(f"resume is true but there is no checkpoint at {self.checkpoint_path}")
+        if self.schedule == "warmup_cosine" and self.warmup_epochs >= self.epochs:
+            raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be smaller than epochs ({self.epochs})")
         if (self.early_stop_metric is None) != (self.early_stop_target is None):
             raise ValueError("early_stop_metric and early_stop_target must be set together")
         return self
@@ -66,6 +72,7 @@ class Method(Protocol):
     model: nn.Module
     monitor: str  # validation metric the plateau schedule watches (lower is better)
     items_name: str  # what a throughput counts, e.g. "sequences"
+    steps_per_epoch: int  # optimiser steps per epoch (the per-step schedules need it)
 
     def train_batches(self, epoch: int, generator: torch.Generator) -> Iterable[Any]: ...
 
@@ -134,6 +141,29 @@ def save_checkpoint(path: str | Path, **state: Any) -> None:
     os.replace(tmp, path)
 
 
+def make_optimizer(model: nn.Module, config: TrainerConfig, steps_per_epoch: int):
+    """Adam + plateau (the reference CPC's) or SGD/Adam + linear warmup and per-step cosine decay."""
+    if config.optimizer == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(
+            model.parameters(), lr=config.learning_rate, momentum=config.momentum, weight_decay=config.weight_decay
+        )
+    if config.schedule == "plateau":
+        return optimizer, torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=config.plateau_factor, patience=config.plateau_patience,
+            min_lr=config.min_learning_rate,
+        )
+    warm, total = config.warmup_epochs * steps_per_epoch, config.epochs * steps_per_epoch
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def train(
     method: Method,
     config: TrainerConfig,
@@ -144,11 +174,8 @@ def train(
     model = method.model
     if config.num_threads and device.type == "cpu":
         torch.set_num_threads(config.num_threads)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=config.plateau_factor, patience=config.plateau_patience,
-        min_lr=config.min_learning_rate,
-    )
+    optimizer, scheduler = make_optimizer(model, config, method.steps_per_epoch)
+    per_step = config.schedule != "plateau"
     result = TrainResult()
     start_epoch = 0
     if config.resume:
@@ -192,6 +219,8 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if per_step:
+                scheduler.step()
             items += n
             for k, v in metrics.items():
                 sums[k] = sums.get(k, 0) + v.detach()
@@ -209,7 +238,8 @@ def train(
         model.eval()
         with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
             row |= {f"val_{k}": v for k, v in method.evaluate(epoch_generator(device, config.seed, EVAL_EPOCH)).items()}
-        scheduler.step(row[f"val_{method.monitor}"])
+        if not per_step:
+            scheduler.step(row[f"val_{method.monitor}"])
         row |= {
             "learning_rate": optimizer.param_groups[0]["lr"],
             "train_seconds": train_seconds,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import mlflow
 import numpy as np
 import pandas as pd
 import torch
@@ -15,6 +14,7 @@ from cpc_pipeline.data.config import RenderingConfig, SequenceConfig, StrictMode
 from cpc_pipeline.models import CPCModelConfig, build_cpc_model
 from cpc_pipeline.training.cpc import CPCMethod, CPCObjective
 from cpc_pipeline.training.loop import TrainerConfig, pick_device, seed_everything, train
+from cpc_pipeline.training.tracking import mlflow_epoch_logger
 
 logger = logging.getLogger(__name__)
 
@@ -23,11 +23,6 @@ class PretrainingConfig(StrictModel):
     model: CPCModelConfig = CPCModelConfig()
     objective: CPCObjective = CPCObjective()
     trainer: TrainerConfig = TrainerConfig()
-
-
-def _log_epoch(epoch: int, row: dict[str, float]) -> None:
-    if mlflow.active_run() is not None:
-        mlflow.log_metrics({f"pretraining.{k}": v for k, v in row.items() if k != "epoch"}, step=epoch)
 
 
 def pretrain_cpc(
@@ -63,6 +58,6 @@ def pretrain_cpc(
         channels_last=cfg.trainer.channels_last,
     )
     logger.info("Pretraining CPC (%s loss) on %s, %d steps per epoch", cfg.objective.loss, device, method.steps_per_epoch)
-    result = train(method, cfg.trainer, device, on_epoch_end=_log_epoch)
+    result = train(method, cfg.trainer, device, on_epoch_end=mlflow_epoch_logger("pretraining"))
     model = model.cpu().eval()
     return model, model.encoder, model.encoder, pd.DataFrame(result.history)

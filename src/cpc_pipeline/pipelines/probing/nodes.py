@@ -1,8 +1,8 @@
 """Thin nodes wiring the catalog to :mod:`cpc_pipeline.evaluation`.
 
-Three encoders go through the same freeze -> features -> probes nodes (one Kedro namespace each):
+Every encoder goes through the same freeze -> features -> probes nodes (one Kedro namespace each):
 ``cpc`` (pretrained), ``random`` (the same architecture at random init: what the architecture alone
-gives) and ``supervised`` (trained end to end with all labels: the upper bound).
+gives), ``supervised`` (trained end to end with all labels: the upper bound) and ``simclr``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from cpc_pipeline.evaluation import (
     run_probes,
     train_end_to_end,
 )
-from cpc_pipeline.models import build_encoder
+from cpc_pipeline.data.pictures import picture_shape, pictures_for
+from cpc_pipeline.models import build_any_encoder, build_encoder
 from cpc_pipeline.pipelines.pretraining.nodes import PretrainingConfig
 from cpc_pipeline.training.loop import pick_device, seed_everything
 
@@ -84,28 +85,33 @@ def train_supervised_baseline(
     return full_encoder, pd.DataFrame(rows), pd.DataFrame(histories)
 
 
-def freeze_encoder(encoder_weights: dict[str, torch.Tensor], rendering: RenderingConfig, pretraining: PretrainingConfig) -> nn.Module:
-    """Catalog weights -> the encoder, frozen (eval mode, no trainable parameter)."""
-    encoder = build_encoder(pretraining.model, rendering.channels, rendering.image_size)
-    encoder.load_state_dict(encoder_weights)
-    return freeze(encoder)
+def freeze_encoder(
+    encoder_weights: dict[str, torch.Tensor], train_digits: dict, rendering: RenderingConfig, encoder: dict
+) -> nn.Module:
+    """Catalog weights -> the encoder (rebuilt from its parameters ``encoder``), frozen: eval mode, no
+    trainable parameter."""
+    channels, size = picture_shape(np.asarray(train_digits["images"]), rendering)
+    module = build_any_encoder(encoder, channels, size)
+    module.load_state_dict(encoder_weights)
+    return freeze(module)
 
 
 def extract_split_features(
     frozen_encoder: nn.Module, train_digits: dict, validation_digits: dict, test_digits: dict,
     rendering: RenderingConfig, probing: ProbingConfig,
 ) -> dict[str, np.ndarray]:
-    """Features ``{split}_x`` and labels ``{split}_y`` of the three splits, each rendered once."""
+    """Features ``{split}_x`` and labels ``{split}_y`` of the three splits, each turned into pictures once
+    (digits rendered from ``render_seed + split index``)."""
     device = pick_device(probing.device)
     encoder = frozen_encoder.to(device)
-    renderer = _renderer(rendering, device)
     out = {}
-    for i, (name, digits) in enumerate(zip(SPLITS, (train_digits, validation_digits, test_digits))):
-        split = DigitSplit.from_dict(digits)
+    for i, (name, split) in enumerate(zip(SPLITS, (train_digits, validation_digits, test_digits))):
+        images = np.asarray(split["images"])
         out[f"{name}_x"] = extract_features(
-            encoder, split.images, renderer, probing.render_seed + i, probing.feature_batch_size, device
+            encoder, images, pictures_for(images, rendering, device), probing.render_seed + i,
+            probing.feature_batch_size, device,
         )
-        out[f"{name}_y"] = split.labels
+        out[f"{name}_y"] = np.asarray(split["labels"], dtype=np.int64)
     frozen_encoder.cpu()
     return out
 
@@ -125,8 +131,7 @@ def probe_features(features: dict[str, np.ndarray], probing: ProbingConfig) -> t
 
 
 def collect_probe_metrics(
-    cpc_results: pd.DataFrame, random_results: pd.DataFrame, supervised_results: pd.DataFrame,
-    end_to_end_results: pd.DataFrame, test_digits: dict,
+    end_to_end_results: pd.DataFrame, test_digits: dict, **probe_results: pd.DataFrame
 ) -> tuple[pd.DataFrame, dict[str, dict]]:
     """One table (encoder, probe, label fraction) with chance beside, and the same as MLflow metrics."""
     labels = DigitSplit.from_dict(test_digits).labels
@@ -136,7 +141,7 @@ def collect_probe_metrics(
         "chosen": f"majority class would score {majority:.4f}", "val_accuracy": CHANCE,
         "test_accuracy": CHANCE, "test_macro_f1": CHANCE,
     }])
-    parts = [r.assign(encoder=name) for name, r in (("cpc", cpc_results), ("random", random_results), ("supervised", supervised_results))]
+    parts = [r.assign(encoder=name) for name, r in probe_results.items()]
     table = pd.concat([chance, *parts, end_to_end_results], ignore_index=True)
     metrics = {
         f"{r.encoder}.{r.probe}.labels_{r.label_fraction:g}.{m}": {"value": float(getattr(r, m)), "step": 0}

@@ -1,8 +1,9 @@
 """probing: encoders -> frozen feature extractors -> features -> probes -> one metrics table.
 
 The freeze -> features -> probes chain is one template pipeline instantiated once per encoder under
-a Kedro namespace (``cpc``, ``random``, ``supervised``), so the baselines run through the very same
-nodes as the CPC encoder; kedro-viz shows each namespace as a collapsible group.
+a Kedro namespace (``cpc``, ``random``, ``supervised``, ``simclr``), so the baselines and the second
+method run through the very same nodes as the CPC encoder; kedro-viz shows each namespace as a
+collapsible group.
 """
 
 from kedro.pipeline import Node, Pipeline
@@ -17,15 +18,20 @@ from .nodes import (
 )
 
 DIGITS = ["train_digits", "validation_digits", "test_digits"]
-SHARED_PARAMS = {"params:rendering", "params:pretraining", "params:probing"}
-ENCODERS = {"cpc": "cpc_encoder", "random": "random_encoder", "supervised": "supervised_encoder"}
+# encoder namespace -> (its weights, the parameters that rebuild it, the images it is probed on)
+ENCODERS = {
+    "cpc": ("cpc_encoder", "params:pretraining.model", DIGITS),
+    "random": ("random_encoder", "params:pretraining.model", DIGITS),
+    "supervised": ("supervised_encoder", "params:pretraining.model", DIGITS),
+    "simclr": ("simclr_encoder", "params:simclr.encoder", ["simclr_train", "simclr_validation", "simclr_test"]),
+}
 
 
 def probe_template() -> Pipeline:
     return Pipeline(
         [
-            Node(freeze_encoder, ["encoder_weights", "params:rendering", "params:pretraining"], "frozen_encoder",
-                 name="freeze_encoder"),
+            Node(freeze_encoder, ["encoder_weights", "train_digits", "params:rendering", "params:encoder"],
+                 "frozen_encoder", name="freeze_encoder"),
             Node(extract_split_features, ["frozen_encoder", *DIGITS, "params:rendering", "params:probing"], "features",
                  name="extract_features"),
             Node(probe_features, ["features", "params:probing"], ["probe_results", "probe_predictions"],
@@ -47,17 +53,18 @@ def create_pipeline(**kwargs) -> Pipeline:
         Pipeline(
             probe_template(),
             namespace=name,
-            inputs={"encoder_weights": weights, **{d: d for d in DIGITS}},
+            inputs={"encoder_weights": weights, **dict(zip(DIGITS, images))},
             outputs={out: f"{name}_{out}" for out in ("features", "probe_results", "probe_predictions")},
-            parameters=SHARED_PARAMS,
+            parameters={"params:rendering": "params:rendering", "params:probing": "params:probing",
+                        "params:encoder": spec},
         )
-        for name, weights in ENCODERS.items()
+        for name, (weights, spec, images) in ENCODERS.items()
     ]
     collect = Pipeline(
         [
             Node(collect_probe_metrics,
-                 [*(f"{name}_probe_results" for name in ENCODERS), "end_to_end_results",
-                  "test_digits"],
+                 {"end_to_end_results": "end_to_end_results", "test_digits": "test_digits",
+                  **{name: f"{name}_probe_results" for name in ENCODERS}},
                  ["probe_metrics", "probing_metrics"], name="collect_probe_metrics"),
         ]
     )

@@ -12,6 +12,7 @@ from pydantic import Field
 from cpc_pipeline.data.config import RenderingConfig, SequenceConfig, StrictModel
 from cpc_pipeline.pipelines.pretraining.nodes import PretrainingConfig
 from cpc_pipeline.pipelines.probing.nodes import ProbingConfig
+from cpc_pipeline.pipelines.simclr.nodes import SimCLRConfig
 from cpc_pipeline.reporting import plots
 from cpc_pipeline.reporting.report import embed_2d, write_report
 
@@ -57,12 +58,14 @@ def build_report(
     digit_source: dict, sequences: SequenceConfig, pretraining: PretrainingConfig, probing: ProbingConfig,
     rendering: RenderingConfig,
     pretraining_history: pd.DataFrame, probe_metrics: pd.DataFrame, stage_wall_times: dict[str, float],
+    simclr: SimCLRConfig, simclr_history: pd.DataFrame,
 ) -> str:
     configuration = {
         name: cfg.model_dump(mode="json")
         for name, cfg in (("sequences", sequences), ("rendering", rendering), ("pretraining", pretraining),
-                          ("probing", probing))
+                          ("simclr", simclr), ("probing", probing))
     }
     return write_report(
-        digit_source, configuration["sequences"], configuration, pretraining_history, probe_metrics, stage_wall_times
+        digit_source, configuration["sequences"], configuration, pretraining_history, probe_metrics, stage_wall_times,
+        simclr_history,
     )

@@ -26,7 +26,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 build_report,
                 ["digit_source", "params:sequences", "params:pretraining", "params:probing", "params:rendering",
-                 "pretraining_history", "probe_metrics", "stage_wall_times"],
+                 "pretraining_history", "probe_metrics", "stage_wall_times", "params:simclr", "simclr_history"],
                 "report",
                 name="build_report",
             ),

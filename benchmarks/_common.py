@@ -1,0 +1,44 @@
+"""What every benchmark records: the machine, and a JSON file under benchmarks/results/."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine_info(device: torch.device) -> dict[str, object]:
+    info = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": str(device),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def write_results(name: str, payload: dict) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    print(f"wrote {path}")
+    return path
+
+
+def print_table(rows: dict[str, dict[str, float]]) -> None:
+    width = max(len(k) for k in rows)
+    print(f"{'component':<{width}}  {'median/s':>12}  {'min/s':>12}  {'max/s':>12}")
+    for name, r in rows.items():
+        print(f"{name:<{width}}  {r['per_s_median']:>12.1f}  {r['per_s_min']:>12.1f}  {r['per_s_max']:>12.1f}")

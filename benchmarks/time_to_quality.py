@@ -1,0 +1,122 @@
+"""Time to quality: pretraining wall time until the validation sequence-discrimination accuracy first
+reaches 99%, and until a probe on the frozen encoder first reaches 90% and 97% MNIST test accuracy.
+
+    .venv/bin/python benchmarks/time_to_quality.py [--epochs 10] [--probe-train 10000] [--set objective.loss=binary]
+
+Uses conf/base's parameters (the default pipeline's configuration; ``--set`` overrides a key of
+``pretraining``). After every epoch the clock is paused, a copy of the encoder is frozen and the
+reference's MLP probe and the logistic-regression probe are fitted on the features of ``--probe-train``
+training images (validation for model selection) and scored on all 10,000 MNIST test images. The
+probe's own cost is recorded beside the pretraining time. Writes
+benchmarks/results/time_to_quality_<device>_<loss>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+
+import numpy as np
+import torch
+import yaml
+from kedro.config import OmegaConfigLoader
+
+from _common import machine_info, write_results
+from cpc_pipeline.data import DigitRenderer, load_digit_splits, make_sequence_table, table_to_sequences
+from cpc_pipeline.data.config import RenderingConfig, SequenceConfig
+from cpc_pipeline.evaluation import ProbeConfig, extract_features, freeze, run_probes
+from cpc_pipeline.models import build_cpc_model
+from cpc_pipeline.pipelines.pretraining.nodes import PretrainingConfig
+from cpc_pipeline.training.cpc import CPCMethod
+from cpc_pipeline.training.loop import pick_device, seed_everything, train
+
+TARGETS = {"val_sequence_accuracy": [0.99], "probe_test_accuracy": [0.90, 0.97]}
+
+
+def override(config: dict, assignments: list[str]) -> dict:
+    for item in assignments:
+        key, value = item.split("=", 1)
+        node = config
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    return config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--probe-train", type=int, default=10_000)
+    parser.add_argument("--mnist-root", default="../shared/data")
+    parser.add_argument("--set", action="append", default=[], help="pretraining override, e.g. trainer.device=cpu")
+    args = parser.parse_args()
+
+    params = OmegaConfigLoader("conf", base_env="base", default_run_env="local")["parameters"]
+    sequences = SequenceConfig.model_validate(params["sequences"])
+    rendering = RenderingConfig.model_validate(params["rendering"])
+    raw = override(params["pretraining"], args.set + [f"trainer.epochs={args.epochs}", "trainer.checkpoint_path=null"])
+    cfg = PretrainingConfig.model_validate(raw)
+    device = pick_device(cfg.trainer.device)
+    seed_everything(cfg.trainer.seed)
+    splits = load_digit_splits("mnist", [args.mnist_root, "data/01_raw"], download=True, fallback=False)
+    t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
+    train_table = make_sequence_table(splits.train.labels, sequences.train_sequences, sequences.terms,
+                                      sequences.predict_terms, sequences.seed)
+    val_table = make_sequence_table(splits.validation.labels, sequences.validation_sequences, sequences.terms,
+                                    sequences.predict_terms, sequences.seed + 1)
+    model = build_cpc_model(cfg.model, rendering.channels, rendering.image_size, sequences.predict_terms).to(device)
+    renderer = DigitRenderer.from_config(rendering, device)
+    method = CPCMethod(
+        model, renderer, cfg.objective, sequences.terms, sequences.predict_terms, t(splits.train.images),
+        t(splits.train.labels), t(splits.validation.images), table_to_sequences(val_table, device),
+        table_to_sequences(train_table.head(cfg.objective.threshold_sequences), device),
+        table_to_sequences(train_table, device), cfg.trainer.channels_last,
+    )
+    probe_config = ProbeConfig(probes=["mlp", "linear"], label_fractions=[1.0])
+    rng = np.random.default_rng(0)
+    subset = np.sort(rng.choice(len(splits.train.labels), args.probe_train, replace=False))
+    epochs: list[dict] = []
+    clock = {"pretraining_s": 0.0}
+
+    def after_epoch(epoch: int, row: dict[str, float]) -> None:
+        clock["pretraining_s"] += row["epoch_seconds"]
+        start = time.perf_counter()
+        encoder = freeze(copy.deepcopy(model.encoder))
+        features = {}
+        for i, (name, images, labels) in enumerate((("train", splits.train.images[subset], splits.train.labels[subset]),
+                                                    ("validation", splits.validation.images, splits.validation.labels),
+                                                    ("test", splits.test.images, splits.test.labels))):
+            features[f"{name}_x"] = extract_features(encoder, images, renderer, seed=2024 + i, device=device)
+            features[f"{name}_y"] = labels
+        probes = {r.probe: r.test_accuracy for r in run_probes(features, probe_config, device)}
+        entry = {
+            "epoch": epoch, "pretraining_s": clock["pretraining_s"], "probe_s": time.perf_counter() - start,
+            "val_sequence_accuracy": row["val_sequence_accuracy"],
+            "probe_test_accuracy": max(probes.values()), **{f"{k}_test_accuracy": v for k, v in probes.items()},
+        }
+        epochs.append(entry)
+        print(", ".join(f"{k} {v:.4g}" for k, v in entry.items()), flush=True)
+
+    model.train()
+    train(method, cfg.trainer, device, on_epoch_end=after_epoch)
+    reached = {}
+    for metric, targets in TARGETS.items():
+        for target in targets:
+            first = next((e for e in epochs if e[metric] >= target), None)
+            reached[f"{metric}>={target}"] = (
+                {"epoch": first["epoch"], "pretraining_s": first["pretraining_s"],
+                 "pretraining_plus_one_probe_s": first["pretraining_s"] + first["probe_s"]}
+                if first else None
+            )
+    for key, value in reached.items():
+        print(f"{key:<32} {value}")
+    write_results(f"time_to_quality_{device.type}_{cfg.objective.loss}", {
+        "machine": machine_info(device), "config": {"pretraining": cfg.model_dump(mode="json"), **vars(args)},
+        "epochs": epochs, "reached": reached,
+    })
+
+
+if __name__ == "__main__":
+    main()
