@@ -28,9 +28,6 @@ from cpc_pipeline.losses import binary_sequence_loss, info_nce
 from cpc_pipeline.losses.binary import sequence_scores
 from cpc_pipeline.models import CPCModel
 
-LOSSES = ("infonce", "binary")
-
-
 class CPCObjective(StrictModel):
     loss: Literal["infonce", "binary"] = "infonce"
     negatives: Literal["batch", "different_digit"] = "different_digit"  # infonce only
@@ -156,17 +153,21 @@ class CPCMethod:
         predictions = self.model.predict(seq_codes[:, : self.terms])  # (B, K, D)
         return codes, predictions, seq_codes[:, self.terms :]
 
-    def _metrics(self, batch: PoolBatch, codes, predictions, futures) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
+    def _metrics(
+        self, batch: PoolBatch, codes, predictions, futures, all_positive: bool = False
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
         """Loss and metric *sums* over the batch (the loop divides by the counts)."""
         if self.objective.loss == "binary":
             out = binary_sequence_loss(predictions, futures, batch.labels)
             n = len(batch.labels)
             return out.loss, {"loss": out.loss * n, "accuracy": out.correct.float().sum()}, n
-        pos = batch.labels == 1
-        out = info_nce(
-            predictions[pos], codes, batch.sequences[pos, self.terms :], batch.digits, self.objective.negatives
-        )
-        n = int(pos.sum()) if not torch.compiler.is_compiling() else predictions[pos].shape[0]
+        if all_positive:  # training batches for infonce: no boolean mask, so no host sync per step
+            targets = batch.sequences[:, self.terms :]
+        else:  # validation tables mix in negative sequences: only positives have a true future
+            pos = batch.labels == 1
+            predictions, targets = predictions[pos], batch.sequences[pos, self.terms :]
+        out = info_nce(predictions, codes, targets, batch.digits, self.objective.negatives)
+        n = predictions.shape[0]
         k = self.predict_terms
         metrics = {
             "loss": out.loss * n,
@@ -179,7 +180,8 @@ class CPCMethod:
         return out.loss, metrics, n
 
     def training_step(self, batch: PoolBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
-        return self._metrics(batch, *self._forward(batch))
+        # infonce training batches are drawn all positive (_n_positive); binary ones half and half
+        return self._metrics(batch, *self._forward(batch), all_positive=self.objective.loss == "infonce")
 
     # ------------------------------------------------------------------ validation
     def _score_table(self, table: SequenceBatch, images: torch.Tensor, generator, collect=None):

@@ -1,8 +1,9 @@
 """SimCLR (Chen et al., 2020) as a training method for :func:`cpc_pipeline.training.loop.train`.
 
-Each step takes N stored images, turns them into float pictures on the device (the digit renderer for
-MNIST, a plain conversion for CIFAR-10), draws two independent augmentations of every image, encodes
-and projects both views in one forward pass (so BatchNorm sees all 2N) and applies NT-Xent.
+Each step takes N stored images, turns each into two pictures on the device (the digit renderer, which
+draws a new background per call, for MNIST; a plain conversion for CIFAR-10), augments each picture
+independently, encodes and projects both views in one forward pass (so BatchNorm sees all 2N) and
+applies NT-Xent.
 
 Validation: the NT-Xent loss and accuracy on augmented validation pairs (fixed draws), and the
 standard k-NN monitor (Wu et al., 2018, as in SimCLR/MoCo code bases): cosine similarity of the
@@ -75,9 +76,12 @@ class SimCLRMethod:
         self.steps_per_epoch = max(1, n // objective.batch_size)  # full batches only: NT-Xent's N is fixed
 
     def _views(self, images: torch.Tensor, generator) -> torch.Tensor:
-        pictures = (self.to_pictures(images, generator) + 1) / 2  # augmentations work in [0, 1]
-        views = torch.cat([self.augment(pictures, generator), self.augment(pictures, generator)])
-        return views * 2 - 1
+        """Two views per image. Each view is rendered anew: for digits every rendering draws its own
+        background crop and colour shift, so the views share only the digit. Rendering once and
+        augmenting twice let SimCLR match views by their common background texture (measured: validation
+        k-NN 13.9% after one epoch, below the random-init encoder)."""
+        views = [self.augment((self.to_pictures(images, generator) + 1) / 2, generator) for _ in range(2)]
+        return torch.cat(views) * 2 - 1  # augmentations work in [0, 1], the encoder in [-1, 1]
 
     def train_batches(self, epoch: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
         n, b = len(self.train_images), self.objective.batch_size

@@ -39,7 +39,7 @@ class SimCLRConfig(StrictModel):
     projection_dim: int = Field(128, ge=1)
     objective: SimCLRObjective = SimCLRObjective()
     trainer: TrainerConfig = TrainerConfig(
-        optimizer="sgd", learning_rate=0.3, weight_decay=1e-4, schedule="warmup_cosine", warmup_epochs=1, epochs=5,
+        optimizer="sgd", learning_rate=0.3, weight_decay=1e-4, schedule="warmup_cosine", warmup_epochs=1, epochs=3,
         checkpoint_path="data/06_models/simclr_checkpoint.pt",
     )
 
