@@ -94,7 +94,9 @@ def run_kedro(project: Path, pipeline: str | None = None, params: dict | None = 
 def write_cifar(root, n_per_batch=12, seed=0):
     """CIFAR-10's python format: 5 training batches and a test batch of pickled dicts, plus the meta file."""
     rng = np.random.default_rng(seed)
-    folder = root / "cifar-10-batches-py"
+    from cpc_pipeline.data.cifar import FOLDER
+
+    folder = root / FOLDER
     folder.mkdir(parents=True)
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     for name in names:

@@ -70,6 +70,7 @@ class StageRunsHook:
         self.node_started = 0.0
         self.wall_times: dict[str, float] = {}
         self.catalog: DataCatalog | None = None
+        self.recorded: dict[str, float] = {}
 
     # ------------------------------------------------------------------ runs
     def _close_stage(self, status: str) -> None:
@@ -95,6 +96,8 @@ class StageRunsHook:
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog: DataCatalog) -> None:
         self._reset()
         self.catalog = catalog
+        if WALL_TIMES in catalog and catalog.exists(WALL_TIMES):  # earlier runs' stages, read once
+            self.recorded = catalog.load(WALL_TIMES)
 
     @hook_impl(tryfirst=True)
     def before_node_run(self, node: Node, catalog: DataCatalog, inputs: dict[str, Any], is_async: bool) -> None:
@@ -112,8 +115,7 @@ class StageRunsHook:
             return
         self.wall_times[stage] = self.wall_times.get(stage, 0.0) + time.perf_counter() - self.node_started
         if self.catalog is not None and WALL_TIMES in self.catalog:
-            recorded = self.catalog.load(WALL_TIMES) if self.catalog.exists(WALL_TIMES) else {}
-            merged = recorded | {k: round(v, 2) for k, v in self.wall_times.items()}
+            merged = self.recorded | {k: round(v, 2) for k, v in self.wall_times.items()}
             self.catalog.save(WALL_TIMES, {s: merged[s] for s in (*STAGES, *merged) if s in merged})  # stage order
 
     @hook_impl(tryfirst=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from torchvision.datasets import CIFAR10
 
 from cpc_pipeline.data.sources import DataSourceError
@@ -97,6 +98,6 @@ def _missing(roots: Sequence[Path], why: str) -> str:
     )
 
 
-def cifar_pictures(images: "torch.Tensor", generator=None) -> "torch.Tensor":
+def cifar_pictures(images: torch.Tensor, generator=None) -> torch.Tensor:
     """uint8 ``(N, 32, 32, 3)`` -> float ``(N, 3, 32, 32)`` in [-1, 1] (the renderer's range)."""
     return images.permute(0, 3, 1, 2).float() / 127.5 - 1

@@ -204,32 +204,38 @@ def fit_mlp_probe(x_train, y_train, x_val, y_val, x_test, config: MLPProbeConfig
     )
     history = train_keeping_best(method, trainer, device)
     best = next(r for r in history if r["selected"])
-    predict = lambda x: method.predict(t(x)).argmax(1).cpu().numpy()  # noqa: E731
-    return f"epoch={int(best['epoch'])}", float((predict(x_val) == y_val).mean()), predict(x_test)
+    test_predictions = method.predict(t(x_test)).argmax(1).cpu().numpy()
+    return f"epoch={int(best['epoch'])}", best["val_accuracy"], test_predictions  # the loop scored validation
+
+
+def _select_on_validation(candidates, make_model, x_train, y_train, x_val, y_val, x_test) -> tuple:
+    """Fit one model per candidate hyperparameter; keep the best on validation (first on ties)."""
+    best = None
+    for value in candidates:
+        model = make_model(value).fit(x_train, y_train)
+        acc = float((model.predict(x_val) == y_val).mean())
+        if best is None or acc > best[1]:
+            best = (value, acc, model)
+    value, acc, model = best
+    return value, acc, model.predict(x_test)
 
 
 def fit_linear_probe(x_train, y_train, x_val, y_val, x_test, config: LinearProbeConfig, seed: int) -> tuple:
-    best = None
-    for c in config.c_grid:
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=config.max_iter, random_state=seed))
-        model.fit(x_train, y_train)
-        acc = float((model.predict(x_val) == y_val).mean())
-        if best is None or acc > best[1]:
-            best = (c, acc, model)
-    c, acc, model = best
-    return f"C={c:g}", acc, model.predict(x_test)
+    c, acc, pred = _select_on_validation(
+        config.c_grid,
+        lambda c: make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=config.max_iter, random_state=seed)),
+        x_train, y_train, x_val, y_val, x_test,
+    )
+    return f"C={c:g}", acc, pred
 
 
 def fit_knn_probe(x_train, y_train, x_val, y_val, x_test, config: KNNProbeConfig) -> tuple:
-    best = None
-    for k in config.k_grid:
-        model = make_pipeline(Normalizer(), KNeighborsClassifier(n_neighbors=min(k, len(x_train)), algorithm="brute"))
-        model.fit(x_train, y_train)
-        acc = float((model.predict(x_val) == y_val).mean())
-        if best is None or acc > best[1]:
-            best = (k, acc, model)
-    k, acc, model = best
-    return f"k={k}", acc, model.predict(x_test)
+    k, acc, pred = _select_on_validation(
+        config.k_grid,
+        lambda k: make_pipeline(Normalizer(), KNeighborsClassifier(n_neighbors=min(k, len(x_train)), algorithm="brute")),
+        x_train, y_train, x_val, y_val, x_test,
+    )
+    return f"k={k}", acc, pred
 
 
 def run_probes(features: dict[str, np.ndarray], config: ProbeConfig, device="cpu") -> list[ProbeResult]:
