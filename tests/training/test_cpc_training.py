@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from cpc_pipeline.data import DigitRenderer, make_sequence_table, table_to_sequences
+from cpc_pipeline.losses.binary import sequence_scores
 from cpc_pipeline.models import CPCModelConfig, build_cpc_model
 from cpc_pipeline.training.cpc import CPCMethod, CPCObjective, best_threshold
 from cpc_pipeline.training.loop import TrainerConfig, seed_everything, train
@@ -89,3 +90,20 @@ def test_best_threshold_separates():
     scores = torch.tensor([0.1, 0.2, 0.3, 0.9, 1.0, 1.1])
     labels = torch.tensor([0, 0, 0, 1, 1, 1])
     assert 0.3 < best_threshold(scores, labels) < 0.9
+
+
+
+def test_evaluation_encodes_each_distinct_image_once_with_unchanged_scores(mnist_splits):
+    """Grey rendering is deterministic, so one shared code per distinct image must leave every score as the
+    per-sequence forward pass (each sequence its own 8 images) computes it."""
+    method = make_method(mnist_splits, loss="binary", pool=None)
+    method.model.eval()
+    table = method.validation_sequences
+    encoded = []
+    hook = method.model.encoder.register_forward_hook(lambda module, args, out: encoded.append(len(args[0])))
+    with torch.no_grad():
+        shared, _ = method._score_table(table, method.validation_images, None)
+        hook.remove()
+        _, predictions, futures = method._forward(method._own_images(table, method.validation_images, None))
+    assert sum(encoded) == len(torch.unique(table.image_indices)) < table.image_indices.numel()
+    torch.testing.assert_close(shared, sequence_scores(predictions, futures), rtol=1e-4, atol=1e-5)
