@@ -8,6 +8,8 @@ collapsible group.
 
 from kedro.pipeline import Node, Pipeline
 
+from cpc_pipeline.pipelines.simclr.nodes import select_simclr_images
+
 from .nodes import (
     collect_probe_metrics,
     extract_split_features,
@@ -23,7 +25,8 @@ ENCODERS = {
     "cpc": ("cpc_encoder", "params:pretraining.model", DIGITS),
     "random": ("random_encoder", "params:pretraining.model", DIGITS),
     "supervised": ("supervised_encoder", "params:pretraining.model", DIGITS),
-    "simclr": ("simclr_encoder", "params:simclr.encoder", ["simclr_train", "simclr_validation", "simclr_test"]),
+    "simclr": ("simclr_encoder", "params:simclr.encoder", ["simclr_probe_train", "simclr_probe_validation",
+                                                             "simclr_probe_test"]),
 }
 
 
@@ -45,6 +48,9 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(initialise_random_encoder, ["params:rendering", "params:pretraining", "params:probing"],
                  "random_encoder", name="initialise_random_encoder"),
+            # SimCLR's images (digits or CIFAR-10) selected here too, so `kedro run --pipeline probing` runs
+            # on its own after the simclr stage (the simclr pipeline's selection is in memory only)
+            Node(select_simclr_images, [*DIGITS, "params:simclr"], ENCODERS["simclr"][2], name="select_simclr_probe_images"),
             Node(train_supervised_baseline, [*DIGITS, "params:rendering", "params:pretraining", "params:probing"],
                  ["supervised_encoder", "end_to_end_results", "supervised_history"], name="train_supervised_baseline"),
         ]
