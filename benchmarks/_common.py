@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -42,3 +43,31 @@ def print_table(rows: dict[str, dict[str, float]]) -> None:
     print(f"{'component':<{width}}  {'median/s':>12}  {'min/s':>12}  {'max/s':>12}")
     for name, r in rows.items():
         print(f"{name:<{width}}  {r['per_s_median']:>12.1f}  {r['per_s_min']:>12.1f}  {r['per_s_max']:>12.1f}")
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, device, repeats: int, warmup: int = 2) -> dict[str, float]:
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return {"median_s": times[len(times) // 2], "min_s": times[0], "max_s": times[-1]}
+
+
+def rate(stats: dict[str, float], items: int) -> dict[str, float]:
+    return stats | {
+        "items": items,
+        "per_s_median": items / stats["median_s"],
+        "per_s_min": items / stats["max_s"],
+        "per_s_max": items / stats["min_s"],
+    }

@@ -10,46 +10,17 @@ Each figure: warm-up, then ``repeats`` timed runs; median, min and max are repor
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from _common import machine_info, print_table, write_results
+from _common import machine_info, print_table, rate, timed, write_results
 from cpc_pipeline.data import DigitRenderer, load_digit_splits, make_sequence_table, table_to_sequences
 from cpc_pipeline.evaluation import extract_features, freeze
 from cpc_pipeline.losses import info_nce
 from cpc_pipeline.models import CPCModelConfig, build_cpc_model
 from cpc_pipeline.training.cpc import CPCMethod, CPCObjective
 from cpc_pipeline.training.loop import pick_device, seed_everything
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def timed(fn, device, repeats: int, warmup: int = 2) -> dict[str, float]:
-    for _ in range(warmup):
-        fn()
-    sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    times.sort()
-    return {"median_s": times[len(times) // 2], "min_s": times[0], "max_s": times[-1]}
-
-
-def rate(stats: dict[str, float], items: int) -> dict[str, float]:
-    return stats | {
-        "items": items,
-        "per_s_median": items / stats["median_s"],
-        "per_s_min": items / stats["max_s"],
-        "per_s_max": items / stats["min_s"],
-    }
 
 
 def matmul_peak(device: torch.device, dtype: torch.dtype, repeats: int) -> float:

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/end_to_end.py [--env smoke] [--params "source.roots=[../shared/data]"]
 
-Runs `kedro run --pipelines <stage>` for data_processing, pretraining, probing and reporting in turn
+Runs `kedro run --pipelines <stage>` for data_processing, pretraining, simclr, probing and reporting in turn
 (each reads what the previous wrote), and records per stage: the process's wall time, the node time
 the pipeline's hook measured (data/08_reporting/stage_wall_times.json) and the process's peak resident memory (RSS). Writes
 benchmarks/results/end_to_end_<env>.json.
@@ -22,7 +22,7 @@ import torch
 
 from _common import machine_info, write_results
 
-STAGES = ("data_processing", "pretraining", "probing", "reporting")
+STAGES = ("data_processing", "pretraining", "simclr", "probing", "reporting")
 ROOT = Path(__file__).resolve().parents[1]
 
 
