@@ -21,6 +21,9 @@ run: $(STAMP)            ## the whole default pipeline on conf/base
 test: $(STAMP)           ## the test suite (what .ci/run calls)
 	$(BIN)/python -m pytest $(ARGS)
 
+bench-%: $(STAMP)        ## a benchmark: make bench-time_to_quality | bench-speed_steps | bench-components | bench-end_to_end
+	$(BIN)/python benchmarks/$*.py $(ARGS)
+
 viz: $(STAMP)
 	$(BIN)/kedro viz run
 
