@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from _common import machine_info, write_results
+from cpc_pipeline.hooks import STAGES  # the pipeline's stages, in run order
 
-STAGES = ("data_processing", "pretraining", "simclr", "probing", "reporting")
 ROOT = Path(__file__).resolve().parents[1]
 
 

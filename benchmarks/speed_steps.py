@@ -28,7 +28,14 @@ import scipy.ndimage
 import torch
 
 from _common import machine_info, rate, timed, write_results
-from cpc_pipeline.data import DigitRenderer, load_digit_splits, make_sequence_table, make_texture, table_to_sequences
+from cpc_pipeline.data import (
+    DigitRenderer,
+    SequenceBatch,
+    load_digit_splits,
+    make_sequence_table,
+    make_texture,
+    table_to_sequences,
+)
 from cpc_pipeline.losses.binary import sequence_scores
 from cpc_pipeline.models import CPCModelConfig, build_cpc_model
 from cpc_pipeline.training.cpc import CPCMethod, CPCObjective
@@ -179,7 +186,7 @@ def main() -> None:
         size = default.objective.eval_batch_size
         for start in range(0, len(val), size):
             sl = slice(start, start + size)
-            batch = default._own_images(type(val)(val.digits[sl], val.image_indices[sl], val.labels[sl]), val_images, gen)
+            batch = default._own_images(SequenceBatch(val.digits[sl], val.image_indices[sl], val.labels[sl]), val_images, gen)
             _, predictions, futures = default._forward(batch)
             sequence_scores(predictions, futures)
 
