@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 import torch
 
-from cpc_pipeline.data import DigitIndex, make_sequence_table, sample_sequences, table_to_sequences
+from cpc_pipeline.data import (
+    DigitIndex,
+    make_sequence_table,
+    paired_negatives,
+    sample_sequences,
+    table_to_sequences,
+)
 
 TERMS, PREDICT = 4, 4
 
@@ -82,3 +88,18 @@ def test_sizes_must_be_positive(labels, bad):
     n, terms, predict = bad
     with pytest.raises(ValueError):
         sample_sequences(n, terms, predict, DigitIndex.from_labels(labels))
+
+
+def test_paired_negatives_keep_the_context_images_and_draw_every_future_wrong(labels):
+    index = DigitIndex.from_labels(labels)
+    g = torch.Generator().manual_seed(0)
+    positives = sample_sequences(500, TERMS, PREDICT, index, g, n_positive=500)
+    negatives = paired_negatives(positives, TERMS, index, g)
+    assert (negatives.labels == 0).all()
+    assert torch.equal(negatives.image_indices[:, :TERMS], positives.image_indices[:, :TERMS])
+    assert torch.equal(negatives.digits[:, :TERMS], positives.digits[:, :TERMS])
+    assert (negatives.digits[:, TERMS:] != positives.digits[:, TERMS:]).all()
+    # each future image shows its (wrong) digit
+    assert torch.equal(torch.as_tensor(labels)[negatives.image_indices], negatives.digits)
+    offsets = ((negatives.digits[:, TERMS:] - positives.digits[:, TERMS:]) % 10).flatten()
+    assert set(offsets.tolist()) == set(range(1, 10))

@@ -10,13 +10,14 @@ from cpc_pipeline.training.cpc import CPCMethod, CPCObjective, best_threshold
 from cpc_pipeline.training.loop import TrainerConfig, seed_everything, train
 
 
-def make_method(splits, loss="infonce", pool=128, batch=128, per_epoch=1280, seed=0):
+def make_method(splits, loss="infonce", pool=128, batch=128, per_epoch=1280, seed=0, **objective):
     seed_everything(seed)
     model = build_cpc_model(CPCModelConfig(padding=1), 1, 28, predict_terms=4)
     val = table_to_sequences(make_sequence_table(splits.validation.labels, 256, 4, 4, seed=1))
     thr = table_to_sequences(make_sequence_table(splits.train.labels, 256, 4, 4, seed=0))
     objective = CPCObjective(
-        loss=loss, batch_size=batch, images_per_batch=pool, sequences_per_epoch=per_epoch, threshold_sequences=256
+        loss=loss, batch_size=batch, images_per_batch=pool, sequences_per_epoch=per_epoch, threshold_sequences=256,
+        **objective,
     )
     return CPCMethod(
         model, DigitRenderer(28, color=False), objective, 4, 4,
@@ -46,6 +47,28 @@ def test_binary_training_on_genuine_mnist_leaves_ln2(mnist_splits):
     history = train(method, quiet(epochs=2), torch.device("cpu")).history
     assert history[-1]["train_loss"] < 0.7 * math.log(2)  # off the ln 2 plateau
     assert history[-1]["val_sequence_accuracy"] > 0.8
+
+
+@pytest.mark.parametrize("pool", [None, 64])
+def test_binary_paired_negatives_share_their_positive_context_images(mnist_splits, pool):
+    method = make_method(mnist_splits, loss="binary", pool=pool, batch=32)
+    assert method.objective.binary_negatives == "paired"  # the default
+    batch = next(method.train_batches(0, torch.Generator().manual_seed(0)))
+    h = 16
+    assert batch.labels.tolist() == [1] * h + [0] * h
+    assert torch.equal(batch.sequences[h:, :4], batch.sequences[:h, :4])  # the very same rendered images
+    digits = batch.digits[batch.sequences]
+    assert (digits[:h].diff(dim=1) % 10 == 1).all()
+    assert (digits[h:, 4:] != digits[:h, 4:]).all()
+    if pool is None:  # a positive renders its 8 images, its negative only 4 futures
+        assert len(batch.images) == len(torch.unique(batch.sequences)) == h * 12
+
+
+def test_binary_independent_negatives_have_their_own_context(mnist_splits):
+    method = make_method(mnist_splits, loss="binary", pool=None, batch=32, binary_negatives="independent")
+    batch = next(method.train_batches(0, torch.Generator().manual_seed(0)))
+    assert len(batch.images) == len(torch.unique(batch.sequences)) == 32 * 8
+    assert batch.labels.sum() == 16
 
 
 def test_resume_ends_where_an_uninterrupted_run_ends(mnist_splits, tmp_path):

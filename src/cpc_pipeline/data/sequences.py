@@ -79,11 +79,28 @@ def sample_sequences(
     digits = (start + torch.arange(length, device=device)) % N_DIGITS  # (n, T) counting up
     labels = torch.zeros(n, dtype=torch.int64, device=device)
     labels[torch.randperm(n, generator=generator, device=device)[:n_positive]] = 1
-    # negatives: every future digit shifted by 1..9, i.e. uniform over the nine wrong digits
-    shift = torch.randint(1, N_DIGITS, (n, predict_terms), generator=generator, device=device)
-    wrong = (digits[:, terms:] + shift) % N_DIGITS
+    wrong = wrong_digits(digits[:, terms:], generator)
     digits[:, terms:] = torch.where(labels[:, None].bool(), digits[:, terms:], wrong)
     return SequenceBatch(digits=digits, image_indices=index.sample(digits, generator), labels=labels)
+
+
+def wrong_digits(digits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Every digit shifted by 1..9 mod 10, i.e. uniform over the nine digits it is not."""
+    shift = torch.randint(1, N_DIGITS, digits.shape, generator=generator, device=digits.device)
+    return (digits + shift) % N_DIGITS
+
+
+def paired_negatives(
+    positives: SequenceBatch, terms: int, index: DigitIndex, generator: torch.Generator | None = None
+) -> SequenceBatch:
+    """One negative per positive sequence that keeps its context *images* and draws every future digit
+    wrong (images from ``index``). The binary loss then contrasts right and wrong futures of one context,
+    as InfoNCE does, instead of sequences whose backgrounds and digits all differ."""
+    digits = positives.digits.clone()
+    digits[:, terms:] = wrong_digits(digits[:, terms:], generator)
+    image_indices = positives.image_indices.clone()
+    image_indices[:, terms:] = index.sample(digits[:, terms:], generator)
+    return SequenceBatch(digits, image_indices, torch.zeros_like(positives.labels))
 
 
 def sequences_to_table(batch: SequenceBatch) -> pd.DataFrame:

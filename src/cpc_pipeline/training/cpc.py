@@ -9,7 +9,11 @@ by the renderer, encoded, and the sequences' codes gathered. Two batch shapes:
   encoder, the costly part, then runs P times per step instead of 8 x batch_size times.
 
 For ``infonce`` the candidates of every prediction are all the images of the pool; for ``binary`` the
-batch holds positive and negative sequences 50/50 as the reference does.
+batch holds positive and negative sequences 50/50 as the reference does. ``binary_negatives: paired``
+(the default) makes each negative reuse a positive's context images with every future digit wrong, so
+the loss compares right and wrong futures of one context; ``independent`` (the reference) gives every
+negative its own context. On the 64x64 colour task only ``paired`` with many sequences per step leaves
+the ln 2 plateau (README, "The binary loss").
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Literal
 import torch
 from pydantic import Field, model_validator
 
-from cpc_pipeline.data import DigitIndex, DigitRenderer, SequenceBatch, sample_sequences
+from cpc_pipeline.data import DigitIndex, DigitRenderer, SequenceBatch, paired_negatives, sample_sequences
 from cpc_pipeline.data.config import StrictModel
 from cpc_pipeline.losses import binary_sequence_loss, info_nce
 from cpc_pipeline.losses.binary import sequence_scores
@@ -31,6 +35,7 @@ from cpc_pipeline.models import CPCModel
 class CPCObjective(StrictModel):
     loss: Literal["infonce", "binary"] = "infonce"
     negatives: Literal["batch", "different_digit"] = "different_digit"  # infonce only
+    binary_negatives: Literal["paired", "independent"] = "paired"  # binary only
     batch_size: int = Field(64, ge=2, le=65_536)  # sequences per step
     images_per_batch: int | None = Field(64, ge=20)  # pool size; None = own images per sequence
     sequences_per_epoch: int = Field(390 * 32, ge=2)
@@ -94,16 +99,46 @@ class CPCMethod:
     def steps_per_epoch(self) -> int:
         return math.ceil(self.objective.sequences_per_epoch / self.objective.batch_size)
 
-    def _n_positive(self, n: int) -> int:
-        return n if self.objective.loss == "infonce" else n // 2
+    @property
+    def _paired(self) -> bool:
+        return self.objective.loss == "binary" and self.objective.binary_negatives == "paired"
 
-    def _own_images(self, seqs: SequenceBatch, images: torch.Tensor, generator) -> PoolBatch:
+    @property
+    def _positives_only(self) -> bool:
+        """Training draws positives only: infonce's negatives are other candidates, paired ones are derived."""
+        return self.objective.loss == "infonce" or self._paired
+
+    def _with_paired_negatives(self, positives: SequenceBatch, index: DigitIndex, generator) -> SequenceBatch:
+        """``positives`` then, row for row, their paired negatives (same context images, wrong futures)."""
+        negatives = paired_negatives(positives, self.terms, index, generator)
+        return SequenceBatch(*(torch.cat(pair) for pair in zip(
+            (positives.digits, positives.image_indices, positives.labels),
+            (negatives.digits, negatives.image_indices, negatives.labels),
+        )))
+
+    def _draw(self, n: int, index: DigitIndex, generator) -> SequenceBatch:
+        """The ``n`` training sequences of one step (``n - n % 2`` when paired)."""
+        if self._paired:
+            positives = sample_sequences(n // 2, self.terms, self.predict_terms, index, generator, n_positive=n // 2)
+            return self._with_paired_negatives(positives, index, generator)
+        n_positive = n if self._positives_only else n // 2
+        return sample_sequences(n, self.terms, self.predict_terms, index, generator, n_positive=n_positive)
+
+    def _own_images(self, seqs: SequenceBatch, images: torch.Tensor, generator, paired: bool = False) -> PoolBatch:
+        """Every position its own rendered image. ``paired``: rows b/2.. are the negatives of rows ..b/2
+        (:meth:`_with_paired_negatives`) and their contexts *are* those rows' rendered images."""
         b, t = seqs.digits.shape
-        pool = self.renderer(images[seqs.image_indices.flatten()], generator)
+        slots = torch.arange(b * t, device=seqs.digits.device).view(b, t)
+        if paired:
+            slots[b // 2 :, : self.terms] = slots[: b // 2, : self.terms]
+            used, slots = torch.unique(slots, return_inverse=True)
+        else:
+            used = slots.flatten()
+        pool = self.renderer(images[seqs.image_indices.flatten()[used]], generator)
         return PoolBatch(
             images=pool.contiguous(memory_format=self.memory_format),
-            digits=seqs.digits.flatten(),
-            sequences=torch.arange(b * t, device=pool.device).view(b, t),
+            digits=seqs.digits.flatten()[used],
+            sequences=slots.to(pool.device),
             labels=seqs.labels,
         )
 
@@ -112,10 +147,7 @@ class CPCMethod:
         device = self.train_images.device
         pool_digits = torch.arange(p, device=device) % 10  # class-balanced pool
         pool_indices = self.train_index.sample(pool_digits, generator)
-        seqs = sample_sequences(
-            n, self.terms, self.predict_terms, DigitIndex.from_labels(pool_digits), generator,
-            n_positive=self._n_positive(n),
-        )
+        seqs = self._draw(n, DigitIndex.from_labels(pool_digits), generator)
         pool = self.renderer(self.train_images[pool_indices], generator)
         return PoolBatch(pool.contiguous(memory_format=self.memory_format), pool_digits, seqs.image_indices, seqs.labels)
 
@@ -124,14 +156,16 @@ class CPCMethod:
         remaining = obj.sequences_per_epoch
         if obj.train_sampling == "fixed":
             table = self.train_table
-            keep = table.labels == 1 if obj.loss == "infonce" else torch.ones_like(table.labels, dtype=torch.bool)
+            keep = table.labels == 1 if self._positives_only else torch.ones_like(table.labels, dtype=torch.bool)
             rows = keep.nonzero().flatten()
             rows = rows[torch.randperm(len(rows), generator=generator, device=rows.device)]
-            for start in range(0, len(rows), obj.batch_size):
-                r = rows[start : start + obj.batch_size]
-                yield self._own_images(
-                    SequenceBatch(table.digits[r], table.image_indices[r], table.labels[r]), self.train_images, generator
-                )
+            size = max(obj.batch_size // 2, 1) if self._paired else obj.batch_size
+            for start in range(0, len(rows), size):
+                r = rows[start : start + size]
+                seqs = SequenceBatch(table.digits[r], table.image_indices[r], table.labels[r])
+                if self._paired:
+                    seqs = self._with_paired_negatives(seqs, self.train_index, generator)
+                yield self._own_images(seqs, self.train_images, generator, paired=self._paired)
             return
         while remaining > 0:
             n = min(obj.batch_size, remaining)
@@ -139,10 +173,8 @@ class CPCMethod:
             if n < 2:
                 return
             if obj.images_per_batch is None:
-                seqs = sample_sequences(
-                    n, self.terms, self.predict_terms, self.train_index, generator, n_positive=self._n_positive(n)
-                )
-                yield self._own_images(seqs, self.train_images, generator)
+                seqs = self._draw(n, self.train_index, generator)
+                yield self._own_images(seqs, self.train_images, generator, paired=self._paired)
             else:
                 yield self._pooled(n, generator)
 
@@ -183,7 +215,7 @@ class CPCMethod:
         return out.loss, metrics, n
 
     def training_step(self, batch: PoolBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
-        # infonce training batches are drawn all positive (_n_positive); binary ones half and half
+        # infonce training batches are drawn all positive (_draw); binary ones half and half
         return self._metrics(batch, *self._forward(batch), all_positive=self.objective.loss == "infonce")
 
     # ------------------------------------------------------------------ validation
