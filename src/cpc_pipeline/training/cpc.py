@@ -12,8 +12,8 @@ For ``infonce`` the candidates of every prediction are all the images of the poo
 batch holds positive and negative sequences 50/50 as the reference does. ``binary_negatives: paired``
 (the default) makes each negative reuse a positive's context images with every future digit wrong, so
 the loss compares right and wrong futures of one context; ``independent`` (the reference) gives every
-negative its own context. On the 64x64 colour task only ``paired`` with many sequences per step leaves
-the ln 2 plateau (README, "The binary loss").
+negative its own context. On the 64x64 colour task the binary loss leaves its ln 2 plateau only with
+many sequences per step; ``paired`` left it sooner in the one seed compared (README, "The binary loss").
 """
 
 from __future__ import annotations
@@ -128,12 +128,14 @@ class CPCMethod:
         """Every position its own rendered image. ``paired``: rows b/2.. are the negatives of rows ..b/2
         (:meth:`_with_paired_negatives`) and their contexts *are* those rows' rendered images."""
         b, t = seqs.digits.shape
-        slots = torch.arange(b * t, device=seqs.digits.device).view(b, t)
-        if paired:
-            slots[b // 2 :, : self.terms] = slots[: b // 2, : self.terms]
-            used, slots = torch.unique(slots, return_inverse=True)
-        else:
-            used = slots.flatten()
+        device = seqs.digits.device
+        used = torch.arange(b * t, device=device)  # pool image -> sequence position
+        slots = used.view(b, t).clone()  # sequence position -> pool image
+        if paired:  # render the positives' 8 images and the negatives' futures only
+            h, k = b // 2, t - self.terms
+            slots[h:, : self.terms] = slots[:h, : self.terms]
+            slots[h:, self.terms :] = h * t + torch.arange(h * k, device=device).view(h, k)
+            used = torch.cat([used[: h * t], used.view(b, t)[h:, self.terms :].flatten()])
         pool = self.renderer(images[seqs.image_indices.flatten()[used]], generator)
         return PoolBatch(
             images=pool.contiguous(memory_format=self.memory_format),
