@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export KEDRO_DISABLE_TELEMETRY := 1
 
-.PHONY: install run test viz mlflow-ui clean-data
+.PHONY: install run test viz mlflow-ui clean-data readme
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,11 @@ run: $(STAMP)            ## the whole default pipeline on conf/base
 test: $(STAMP)           ## the test suite (what .ci/run calls)
 	$(BIN)/python -m pytest $(ARGS)
 
-bench-%: $(STAMP)        ## a benchmark: make bench-time_to_quality | bench-speed_steps | bench-components | bench-end_to_end
+bench-%: $(STAMP)        ## a benchmark: make bench-headline | bench-time_to_quality | bench-speed_steps | bench-components | bench-end_to_end
 	$(BIN)/python benchmarks/$*.py $(ARGS)
+
+readme: $(STAMP)         ## rewrite the README's generated result tables from benchmarks/results/*.json
+	$(BIN)/python benchmarks/readme_tables.py
 
 viz: $(STAMP)
 	$(BIN)/kedro viz run

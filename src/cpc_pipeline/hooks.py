@@ -15,12 +15,19 @@ MLflow's run stack), so the child stays open across the stage's nodes.
 Wall times: the hook adds up the run time of each stage's nodes and, after every node, merges the
 totals into the catalog dataset ``stage_wall_times`` (the latest time of each stage that ran), which
 the report reads. They are also logged to each stage run as ``stage_wall_seconds``.
+
+Provenance: the parent run is tagged with what produced it (:mod:`cpc_pipeline.provenance`): the
+configuration environment, the pipelines, the seed, the code commit and a hash of the parameters as
+they are at the default seed (so the seeds of one study share a hash), and named after them
+(``base · cpc-infonce · seed 0``). ``benchmarks/headline.py`` finds earlier seeds by these tags.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -29,6 +36,8 @@ from kedro.io import DataCatalog
 from kedro.pipeline import Node
 from mlflow.entities import RunStatus
 from pydantic import BaseModel
+
+from cpc_pipeline.provenance import code_commit, config_hash
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +68,27 @@ def node_stage(node: Node) -> str | None:
     return stages[0] if stages else None
 
 
+def default_seed_parameters(config_loader) -> dict[str, Any]:
+    """The run's parameters with every runtime override but ``seed``: what a study's seeds have in common."""
+    loader = copy.copy(config_loader)
+    loader.runtime_params = {k: v for k, v in (config_loader.runtime_params or {}).items() if k != "seed"}
+    return loader["parameters"]
+
+
+def run_config_hash(project_path: str | Path, env: str | None, runtime_params: dict | None = None) -> str:
+    """The ``cpc.config_hash`` a ``kedro run --env env --params ...`` in ``project_path`` is tagged with."""
+    from kedro.config import OmegaConfigLoader
+
+    from cpc_pipeline.settings import CONFIG_LOADER_ARGS
+
+    loader = OmegaConfigLoader(str(Path(project_path) / "conf"), env=env, runtime_params=runtime_params,
+                               **CONFIG_LOADER_ARGS)
+    return config_hash(default_seed_parameters(loader))
+
+
 class StageRunsHook:
     def __init__(self) -> None:
+        self.provenance: dict[str, str] = {}
         self._reset()
 
     def _reset(self) -> None:
@@ -71,6 +99,8 @@ class StageRunsHook:
         self.wall_times: dict[str, float] = {}
         self.catalog: DataCatalog | None = None
         self.recorded: dict[str, float] = {}
+        self.parent_tagged = False
+        self.pipelines = "__default__"
 
     # ------------------------------------------------------------------ runs
     def _close_stage(self, status: str) -> None:
@@ -85,6 +115,7 @@ class StageRunsHook:
         self._close_stage(RunStatus.to_string(RunStatus.FINISHED))
         if mlflow.active_run() is None:  # tracking disabled for this pipeline: nothing to nest in
             return
+        self._tag_parent()
         if stage in self.stage_runs:  # Kedro's topological order may interleave independent stages
             run = mlflow.start_run(run_id=self.stage_runs[stage], nested=True)
         else:
@@ -93,8 +124,32 @@ class StageRunsHook:
         self.stage_runs[stage] = run.info.run_id
 
     @hook_impl
+    def after_context_created(self, context) -> None:
+        params = context.config_loader["parameters"]  # plain values (context.params holds validated models)
+        loss = params.get("pretraining", {}).get("objective", {}).get("loss", "infonce")  # the model's default
+        self.provenance = {
+            "cpc.env": context.env or "base",
+            "cpc.seed": str(params.get("seed", "")),
+            "cpc.method": f"cpc-{loss}",
+            "cpc.code_commit": code_commit(Path(context.project_path)),
+            "cpc.config_hash": config_hash(default_seed_parameters(context.config_loader)),
+        }
+
+    def _tag_parent(self) -> None:
+        """Once per run, on the parent run (the active one before any stage run is nested in it)."""
+        if self.parent_tagged or mlflow.active_run() is None or not self.provenance:
+            return
+        p = self.provenance | {"cpc.pipelines": self.pipelines}
+        name = f"{p['cpc.env']} · {p['cpc.method']} · seed {p['cpc.seed']}"
+        if self.pipelines != "__default__":
+            name += f" · {self.pipelines}"
+        mlflow.set_tags(p | {"mlflow.runName": name})
+        self.parent_tagged = True
+
+    @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog: DataCatalog) -> None:
         self._reset()
+        self.pipelines = ",".join(run_params.get("pipeline_names") or ["__default__"])
         self.catalog = catalog
         if WALL_TIMES in catalog and catalog.exists(WALL_TIMES):  # earlier runs' stages, read once
             self.recorded = catalog.load(WALL_TIMES)

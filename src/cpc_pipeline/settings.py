@@ -12,4 +12,6 @@ CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # an environment (conf/smoke, conf/local) overrides only the keys it names; the rest comes from base
+    "merge_strategy": {"parameters": "soft"},
 }

@@ -5,11 +5,14 @@ import torch
 from cpc_pipeline.data import DigitRenderer
 from cpc_pipeline.evaluation import (
     ProbeConfig,
+    ProbeResult,
     SupervisedConfig,
+    estimate_batchnorm_statistics,
     extract_features,
     freeze,
     label_subset,
     run_probes,
+    select_on_validation,
     state_fingerprint,
     train_end_to_end,
 )
@@ -45,7 +48,9 @@ def test_probes_learn_pixels_and_stay_at_chance_on_shuffled_labels(mnist_splits)
     results = {(r.probe, r.label_fraction): r for r in run_probes(features, TINY)}
     assert set(results) == {(p, f) for p in ("mlp", "linear", "knn") for f in (0.1, 1.0)}
     for (probe, fraction), r in results.items():
-        assert abs(r.labels_used - 2000 * fraction) <= 5  # stratified: rounded per class
+        # the label budget: a fraction of the train labels to fit, the same fraction of validation to choose
+        assert abs(r.train_labels - 2000 * fraction) <= 5 and abs(r.selection_labels - 500 * fraction) <= 5
+        assert r.labels_used == r.train_labels + r.selection_labels
         assert r.test_accuracy > (0.8 if fraction == 1.0 else 0.6), (probe, fraction, r.test_accuracy)
         assert 0 < r.test_macro_f1 <= 1 and len(r.test_predictions) == 500
     assert results[("knn", 1.0)].chosen in {"k=1", "k=5"}
@@ -54,6 +59,49 @@ def test_probes_learn_pixels_and_stay_at_chance_on_shuffled_labels(mnist_splits)
     shuffled = features | {"train_y": rng.permutation(features["train_y"])}
     for r in run_probes(shuffled, TINY.model_copy(update={"label_fractions": [1.0]})):
         assert r.test_accuracy < 0.25, (r.probe, r.test_accuracy)  # no signal left: near 10% chance
+
+
+def test_test_labels_choose_nothing(mnist_splits):
+    """Permuting the test labels moves no selected hyperparameter, no validation figure and no choice of
+    probe: test labels only score predictions made before they are read."""
+    features = pixel_features(mnist_splits, n=1000)
+    permuted = features | {"test_y": np.random.default_rng(0).permutation(features["test_y"])}
+    config = ProbeConfig(label_fractions=[0.1, 1.0], mlp={"epochs": 3}, linear={"c_grid": [0.01, 1.0]},
+                         knn={"k_grid": [1, 5, 20]})
+    honest, shuffled = run_probes(features, config), run_probes(permuted, config)
+    for a, b in zip(honest, shuffled):
+        assert (a.probe, a.label_fraction, a.chosen, a.val_accuracy) == (b.probe, b.label_fraction, b.chosen, b.val_accuracy)
+        np.testing.assert_array_equal(a.test_predictions, b.test_predictions)
+    assert [r.test_accuracy for r in honest] != [r.test_accuracy for r in shuffled]  # the scores did move
+    full = lambda results: [r for r in results if r.label_fraction == 1.0]  # noqa: E731
+    assert select_on_validation(full(honest)).probe == select_on_validation(full(shuffled)).probe
+
+
+def test_select_on_validation_ignores_test_accuracy():
+    make = lambda probe, val, test: ProbeResult(probe, 1.0, 10, 10, "", val, test, test, np.zeros(1))  # noqa: E731
+    results = [make("mlp", 0.90, 0.99), make("linear", 0.95, 0.50), make("knn", 0.95, 0.10)]
+    assert select_on_validation(results).probe == "linear"  # best validation, first on ties
+
+
+def test_batchnorm_statistics_are_estimated_without_labels_or_weight_changes(mnist_splits):
+    torch.manual_seed(0)
+    encoder = build_encoder(CPCModelConfig(padding=1), 1, 28)
+    weights = {k: v.clone() for k, v in encoder.named_parameters()}
+    bn = encoder.features[1]
+    assert torch.equal(bn.running_mean, torch.zeros(64)) and torch.equal(bn.running_var, torch.ones(64))
+    images = mnist_splits.train.images[:600]
+    renderer = DigitRenderer(28, color=False)
+    estimate_batchnorm_statistics(encoder, images, renderer, seed=0, batch_size=200)
+    assert not encoder.training and bn.momentum == 0.1  # eval mode, momentum restored
+    for name, value in encoder.named_parameters():
+        assert torch.equal(value, weights[name]), name
+    # the running statistics are the averages of the three batches' statistics of the first conv's output
+    with torch.no_grad():
+        pre = encoder.features[0](renderer(torch.as_tensor(images)))
+        batches = pre.split(200)
+    torch.testing.assert_close(bn.running_mean, torch.stack([b.mean((0, 2, 3)) for b in batches]).mean(0))
+    unbiased = [b.transpose(0, 1).flatten(1).var(1) for b in batches]
+    torch.testing.assert_close(bn.running_var, torch.stack(unbiased).mean(0))
 
 
 def test_probing_leaves_the_frozen_encoder_bit_for_bit_unchanged(mnist_splits):
@@ -92,6 +140,6 @@ def test_supervised_end_to_end_learns_digits(mnist_splits):
         DigitRenderer(28, color=False), CPCModelConfig(padding=1), 1.0,
         SupervisedConfig(epochs=2, min_steps=1, batch_size=64), seed=0, test_render_seed=2, device=torch.device("cpu"),
     )
-    assert used == 3000 and len(history) == 2 and sum(r["selected"] for r in history) == 1
+    assert used == (3000, 500) and len(history) == 2  # trained on 3,000 labels, the epoch chosen on 500 and sum(r["selected"] for r in history) == 1
     assert (predictions == mnist_splits.test.labels[:500]).mean() > 0.8
     assert not encoder.training

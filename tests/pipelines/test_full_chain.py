@@ -15,7 +15,7 @@ from nbclient import NotebookClient
 
 from cpc_pipeline.hooks import STAGES
 from cpc_pipeline.models import CPCModelConfig, build_encoder
-from tests.conftest import REPO, make_project, run_kedro
+from tests.conftest import REPO, SHARED_DATA as SHARED, make_project, run_kedro
 
 pytestmark = pytest.mark.slow
 
@@ -72,6 +72,13 @@ def test_report_metrics_and_plots_are_written(smoke_run):
                     "## Wall time per stage", "## Configuration"):
         assert section in report
     assert "genuine MNIST" in report and "embedding_plot.png" in report and "## CPC vs SimCLR" in report
+    assert "## What each encoder was trained with" in report and "| cpc | weak |" in report
+    assert "| simclr | none |" in report and "Label-free encoders compared" in report
+    assert "Cited, not measured by this run" in report and "81.6%" in report
+    assert set(metrics.encoder_supervision) == {"none", "weak", "full"}
+    assert (metrics.labels_used == metrics.train_labels + metrics.selection_labels).all()
+    budget = metrics[(metrics.encoder == "cpc") & (metrics.label_fraction == 0.01)]
+    assert budget.labels_used.between(590, 610).all()  # 1% of the training AND of the validation labels (per class)
     times = json.loads((reporting / "stage_wall_times.json").read_text())
     assert list(times) == list(STAGES) and all(t > 0 for t in times.values())
     for stage in STAGES[:-1]:
@@ -113,6 +120,44 @@ def test_one_mlflow_run_with_a_finished_child_per_stage(smoke_run):
     images = torch.randn(5, 1, 28, 28)
     with torch.no_grad():
         torch.testing.assert_close(loaded(images), encoder.eval()(images))
+
+
+def test_the_run_records_what_produced_it_and_the_study_reads_it_back(smoke_run):
+    """The parent run's provenance tags, and benchmarks/headline.py's aggregation over them."""
+    import sys
+
+    from cpc_pipeline.hooks import run_config_hash
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import headline
+
+    (parent,), _ = runs_of(smoke_run)
+    tags = parent.data.tags
+    assert parent.info.run_name == "smoke · cpc-infonce · seed 0"
+    assert (tags["cpc.env"], tags["cpc.seed"], tags["cpc.pipelines"]) == ("smoke", "0", "__default__")
+    assert tags["cpc.code_commit"] == "unknown"  # the test's copy of the project is no git checkout
+    overrides = {"source": {"roots": [str(smoke_run.parent.parent / "x")]}}  # any other override changes the hash
+    assert tags["cpc.config_hash"] == run_config_hash(smoke_run, "smoke", {"source": {"roots": [str(SHARED)]}} )
+    assert tags["cpc.config_hash"] == run_config_hash(smoke_run, "smoke", {"source": {"roots": [str(SHARED)]}, "seed": 5})
+    assert tags["cpc.config_hash"] != run_config_hash(smoke_run, "smoke", overrides)
+
+    client = mlflow.MlflowClient()
+    found = headline.find_run(client, parent.info.experiment_id, {k: tags[k] for k in headline_tags(tags)})
+    assert found.info.run_id == parent.info.run_id
+    record = headline.read_seed(client, parent.info.experiment_id, found)
+    assert record["pretraining"]["epochs"] == 2 and len(record["pretraining"]["history"]["val_sequence_accuracy"]) == 2
+    assert set(record["stage_wall_seconds"]) == set(STAGES)
+    table = pd.read_csv(smoke_run / "data" / "08_reporting" / "probe_metrics.csv")
+    cpc_mlp = table[(table.encoder == "cpc") & (table.probe == "mlp") & (table.label_fraction == 0.01)].iloc[0]
+    study = headline.aggregate({0: record, 1: record})
+    row = next(r for r in study["probes"] if (r["encoder"], r["probe"], r["label_fraction"]) == ("cpc", "mlp", 0.01))
+    assert row["test_accuracy"]["mean"] == pytest.approx(cpc_mlp.test_accuracy, abs=5e-5)  # the CSV keeps 4 digits
+    assert row["test_accuracy"]["std"] == 0 and row["test_accuracy"]["per_seed"].keys() == {"0", "1"}
+    assert row["labels_used"] == cpc_mlp.labels_used and row["encoder_supervision"] == "weak"
+
+
+def headline_tags(tags):
+    return ("cpc.code_commit", "cpc.config_hash", "cpc.env", "cpc.pipelines", "cpc.seed")
 
 
 def test_kedro_viz_api_lists_every_pipeline(smoke_run):

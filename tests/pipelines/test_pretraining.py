@@ -3,6 +3,7 @@ from kedro.config import OmegaConfigLoader
 from kedro.validation.exceptions import ParameterValidationError
 
 from cpc_pipeline.pipelines.pretraining.nodes import PretrainingConfig
+from cpc_pipeline.settings import CONFIG_LOADER_ARGS
 from tests.conftest import REPO, run_kedro
 
 
@@ -25,8 +26,19 @@ def test_bad_pretraining_parameters_fail_up_front(kedro_project, params, message
 
 @pytest.mark.parametrize("env", ["base", "smoke", "binary"])
 def test_every_configuration_environment_validates(env):
-    params = OmegaConfigLoader(str(REPO / "conf"), base_env="base", default_run_env=env)["parameters"]
+    params = OmegaConfigLoader(str(REPO / "conf"), env=env, **CONFIG_LOADER_ARGS)["parameters"]
     config = PretrainingConfig.model_validate(params["pretraining"])
     if env == "binary":
         assert (config.objective.loss, config.objective.binary_negatives) == ("binary", "paired")
         assert config.trainer.plateau_patience >= config.trainer.epochs  # no learning-rate cut on the plateau
+
+
+@pytest.mark.parametrize("env", ["base", "smoke", "binary"])
+def test_one_seed_parameter_drives_every_stage(env):
+    """`--params seed=S` reaches every training seed, in every environment (they override only what they name)."""
+    def seeds(**runtime):
+        p = OmegaConfigLoader(str(REPO / "conf"), env=env, runtime_params=runtime, **CONFIG_LOADER_ARGS)["parameters"]
+        return (p["seed"], p["pretraining"]["trainer"]["seed"], p["simclr"]["trainer"]["seed"],
+                p["probing"]["probes"]["seed"], p["probing"]["random_encoder_seed"])
+    assert seeds() == (0,) * 5
+    assert seeds(seed=7) == (7,) * 5

@@ -11,6 +11,7 @@ from cpc_pipeline.pipelines.simclr.nodes import SimCLRConfig, pretrain_simclr, s
 from cpc_pipeline.training.loop import TrainerConfig, seed_everything, train
 from cpc_pipeline.training.simclr import SimCLRMethod, SimCLRObjective, knn_predict
 from tests.conftest import write_cifar
+from tests.training.test_cpc_training import Interrupted, interrupt_at
 
 
 def test_knn_predict_votes_by_weighted_similarity():
@@ -69,3 +70,34 @@ def test_cifar_path_pretrains_and_probes_on_test_built_files(tmp_path):
     features = extract_split_features(frozen, train_split, val_split, test_split, rendering, probing)
     assert features["train_x"].shape == (64, 512) and features["test_x"].shape == (16, 512)
     np.testing.assert_array_equal(features["test_y"], test_split["labels"])
+
+
+def tiny_simclr(splits, seed=0):
+    seed_everything(seed)
+    model = SimCLRModel(build_encoder(CPCModelConfig(padding=1, width=16, hidden=32), 1, 28), 16)
+    objective = SimCLRObjective(batch_size=32, images_per_epoch=32 * 4, knn_k=5, knn_bank_images=200,
+                                augment={"crop_scale": (0.4, 1.0), "flip_p": 0.0})
+    t = torch.as_tensor
+    return SimCLRMethod(model, objective, DigitRenderer(28, color=False), t(splits.train.images[:2000]),
+                        t(splits.train.labels[:2000]), t(splits.validation.images[:200]),
+                        t(splits.validation.labels[:200]))
+
+
+def test_simclr_resume_equals_the_uninterrupted_run_under_warmup_cosine(mnist_splits, tmp_path):
+    config = dict(epochs=3, optimizer="sgd", learning_rate=0.3, schedule="warmup_cosine", warmup_epochs=1,
+                  progress=False)
+    straight = tiny_simclr(mnist_splits)
+    full = train(straight, TrainerConfig(checkpoint_path=None, **config), torch.device("cpu")).history
+    ckpt = str(tmp_path / "simclr.pt")
+    with pytest.raises(Interrupted):  # the same 3-epoch run, killed after its 2nd epoch's checkpoint
+        train(tiny_simclr(mnist_splits), TrainerConfig(checkpoint_path=ckpt, **config), torch.device("cpu"),
+              on_epoch_end=interrupt_at(3))
+    resumed_method = tiny_simclr(mnist_splits, seed=7)
+    resumed = train(resumed_method, TrainerConfig(checkpoint_path=ckpt, resume=True, **config), torch.device("cpu"))
+    assert resumed.resumed_from_epoch == 2
+    timing = ("train_seconds", "epoch_seconds", "train_images_per_s")
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in timing} for r in rows]  # noqa: E731
+    assert strip(resumed.history) == strip(full)
+    assert full[0]["learning_rate"] > full[1]["learning_rate"] > full[2]["learning_rate"]  # cosine across the cut
+    for (key, a), b in zip(straight.model.state_dict().items(), resumed_method.model.state_dict().values()):
+        assert torch.equal(a, b), key

@@ -22,6 +22,40 @@ def freeze(encoder: nn.Module) -> nn.Module:
     return encoder
 
 
+@torch.no_grad()
+def estimate_batchnorm_statistics(
+    encoder: nn.Module,
+    images: np.ndarray | torch.Tensor,
+    to_pictures: Callable[[torch.Tensor, torch.Generator | None], torch.Tensor],
+    seed: int,
+    batch_size: int = 512,
+    device: torch.device | str = "cpu",
+) -> nn.Module:
+    """Set every BatchNorm layer's running mean and variance to their averages over ``images`` (unlabelled;
+    no gradient, no weight changes), in place.
+
+    A freshly built encoder's running statistics are mean 0 and variance 1, which no input has: frozen
+    like that, a random-init baseline measures a mis-scaled network rather than what the architecture
+    alone gives. Each layer's statistics are the cumulative average over all batches (``momentum=None``),
+    taken in train mode as in training; the encoder is returned in eval mode.
+    """
+    norms = [m for m in encoder.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return encoder.eval()
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average: every batch counts alike
+    encoder.to(device).train()
+    images = torch.as_tensor(images)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    for start in range(0, len(images), batch_size):
+        encoder(to_pictures(images[start : start + batch_size].to(device), generator))
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    return encoder.eval()
+
+
 def state_fingerprint(module: nn.Module) -> dict[str, torch.Tensor]:
     """A detached copy of every parameter and buffer, to prove later that nothing moved."""
     return {k: v.detach().clone() for k, v in module.state_dict().items()}

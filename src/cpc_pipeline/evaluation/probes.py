@@ -1,7 +1,10 @@
 """Probes on frozen features and the supervised end-to-end baseline (plain PyTorch and scikit-learn).
 
-Every probe is trained on (a stratified fraction of) the train split, tuned on the validation split,
-and only then scored on the test split:
+At label fraction ``f`` every probe is trained on a stratified fraction ``f`` of the train split, tuned
+on a stratified fraction ``f`` of the validation split, and only then scored on the test split. So the
+labels a result touched (``labels_used``: training plus selection) are a fraction ``f`` of all of them:
+at 1% that is 500 + 100 MNIST labels, not 500 plus 10,000 for choosing the hyperparameters. Test labels
+only ever score predictions that were fixed before (a test permutes them and checks that no choice moves).
 
 - ``mlp``: the reference's head (dense 128, BatchNorm, LeakyReLU, dense 10; Adam 1e-3, batch 64,
   15 epochs), the epoch kept is the one with the best validation accuracy;
@@ -74,22 +77,43 @@ class ProbeConfig(StrictModel):
 class ProbeResult:
     probe: str
     label_fraction: float
-    labels_used: int
+    train_labels: int  # labels the probe was fitted on
+    selection_labels: int  # validation labels its hyperparameter was chosen on
     chosen: str  # the hyperparameter picked on validation
-    val_accuracy: float
+    val_accuracy: float  # on those selection labels
     test_accuracy: float
     test_macro_f1: float
     test_predictions: np.ndarray
 
+    @property
+    def labels_used(self) -> int:
+        """Every label the result touched: training plus selection."""
+        return self.train_labels + self.selection_labels
+
     @classmethod
-    def score(cls, probe, fraction, labels_used, chosen, val_accuracy, y_test, predictions) -> ProbeResult:
+    def score(cls, probe, fraction, train_labels, selection_labels, chosen, val_accuracy, y_test, predictions):
         """Test accuracy and macro-F1 of ``predictions``."""
         accuracy = float((np.asarray(y_test) == predictions).mean())
         f1 = float(f1_score(y_test, predictions, average="macro"))
-        return cls(probe, fraction, labels_used, chosen, float(val_accuracy), accuracy, f1, np.asarray(predictions))
+        return cls(probe, fraction, train_labels, selection_labels, chosen, float(val_accuracy), accuracy, f1,
+                   np.asarray(predictions))
 
     def row(self) -> dict[str, object]:
-        return {k: v for k, v in self.__dict__.items() if k != "test_predictions"}
+        row = {k: v for k, v in self.__dict__.items() if k != "test_predictions"}
+        return row | {"labels_used": self.labels_used}
+
+
+def select_on_validation(results: list[ProbeResult]) -> ProbeResult:
+    """The result with the best validation accuracy (the first on ties): how to report one probe out of
+    several without looking at test labels."""
+    return max(results, key=lambda r: r.val_accuracy)
+
+
+def label_subsets(
+    train_labels: np.ndarray, validation_labels: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The labelled train images and the labelled validation images of a run at label ``fraction``."""
+    return label_subset(train_labels, fraction, seed), label_subset(validation_labels, fraction, seed + 1)
 
 
 def label_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -244,11 +268,11 @@ def run_probes(features: dict[str, np.ndarray], config: ProbeConfig, device="cpu
     ``features`` holds ``{split}_x`` (N, D) and ``{split}_y`` (N,) for train, validation and test.
     """
     results = []
-    x_val, y_val = features["validation_x"], features["validation_y"]
     x_test, y_test = features["test_x"], features["test_y"]
     for fraction in config.label_fractions:
-        keep = label_subset(features["train_y"], fraction, config.seed)
+        keep, keep_val = label_subsets(features["train_y"], features["validation_y"], fraction, config.seed)
         x_train, y_train = features["train_x"][keep], features["train_y"][keep]
+        x_val, y_val = features["validation_x"][keep_val], features["validation_y"][keep_val]
         for probe in config.probes:
             if probe == "mlp":
                 chosen, val_acc, pred = fit_mlp_probe(
@@ -258,10 +282,10 @@ def run_probes(features: dict[str, np.ndarray], config: ProbeConfig, device="cpu
                 chosen, val_acc, pred = fit_linear_probe(x_train, y_train, x_val, y_val, x_test, config.linear, config.seed)
             else:
                 chosen, val_acc, pred = fit_knn_probe(x_train, y_train, x_val, y_val, x_test, config.knn)
-            result = ProbeResult.score(probe, fraction, len(keep), chosen, val_acc, y_test, pred)
+            result = ProbeResult.score(probe, fraction, len(keep), len(keep_val), chosen, val_acc, y_test, pred)
             logger.info(
-                "%s probe, %g of labels (%d): val %.4f, test %.4f (%s)",
-                probe, fraction, len(keep), val_acc, result.test_accuracy, chosen,
+                "%s probe, %g of labels (%d train + %d selection): val %.4f, test %.4f (%s)",
+                probe, fraction, len(keep), len(keep_val), val_acc, result.test_accuracy, chosen,
             )
             results.append(result)
     return results

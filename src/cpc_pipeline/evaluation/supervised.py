@@ -12,7 +12,7 @@ from torch import nn
 
 from cpc_pipeline.data import DigitRenderer, DigitSplit
 from cpc_pipeline.data.config import StrictModel
-from cpc_pipeline.evaluation.probes import ClassificationMethod, label_subset, train_keeping_best
+from cpc_pipeline.evaluation.probes import ClassificationMethod, label_subsets, train_keeping_best
 from cpc_pipeline.models import CPCModelConfig, build_encoder, mlp_head
 from cpc_pipeline.training.loop import TrainerConfig, seed_everything
 
@@ -36,14 +36,16 @@ def train_end_to_end(
     seed: int,
     test_render_seed: int,
     device: torch.device,
-) -> tuple[nn.Module, list[dict], np.ndarray, int]:
-    """Encoder + head trained on a ``fraction`` of the train labels.
+) -> tuple[nn.Module, list[dict], np.ndarray, tuple[int, int]]:
+    """Encoder + head trained on a ``fraction`` of the train labels, its epoch chosen on the same
+    ``fraction`` of the validation labels (the probes' label budget).
 
     Returns the trained encoder (eval mode, CPU), the epoch history, the test predictions (test digits
-    rendered from ``test_render_seed``, as for the probes) and the number of labels used.
+    rendered from ``test_render_seed``, as for the probes) and the numbers of training and selection
+    labels used.
     """
     seed_everything(seed)
-    keep = label_subset(train.labels, fraction, seed)
+    keep, keep_val = label_subsets(train.labels, validation.labels, fraction, seed)
     encoder = build_encoder(model_config, renderer.channels, renderer.image_size)
     model = nn.Sequential(encoder, mlp_head(encoder.code_size)).to(device)
     t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
@@ -51,7 +53,7 @@ def train_end_to_end(
     if config.max_steps is not None:
         steps = min(steps, math.ceil(config.max_steps / config.epochs))
     method = ClassificationMethod(
-        model, t(train.images[keep]), t(train.labels[keep]), t(validation.images), t(validation.labels),
+        model, t(train.images[keep]), t(train.labels[keep]), t(validation.images[keep_val]), t(validation.labels[keep_val]),
         config.batch_size, transform=renderer, steps_per_epoch=steps, eval_batch_size=512,
     )
     trainer = TrainerConfig(
@@ -60,4 +62,4 @@ def train_end_to_end(
     history = train_keeping_best(method, trainer, device)
     generator = torch.Generator(device=device).manual_seed(test_render_seed)
     predictions = method.predict(t(test.images), generator).argmax(1).cpu().numpy()
-    return encoder.cpu().eval(), history, predictions, len(keep)
+    return encoder.cpu().eval(), history, predictions, (len(keep), len(keep_val))

@@ -212,6 +212,7 @@ class CPCMethod:
             "digit_accuracy": out.digit_correct.float().sum() / k,
             "mi_bound": (out.log_candidates.mean(1) - out.loss).sum(),
             "chance_accuracy": (1 / out.log_candidates.exp()).mean(1).sum(),
+            "candidates": out.log_candidates.exp().mean(1).sum(),  # valid ones: different_digit masks the rest
         }
         metrics |= {f"accuracy_k{i + 1}": out.correct[:, i].float().sum() for i in range(k)}
         return out.loss, metrics, n

@@ -1,19 +1,28 @@
 """One training loop for every method: device, bf16 autocast, compile, checkpoint/resume, progress,
-per-epoch metrics through a callback, learning-rate schedules and early stopping.
+per-epoch metrics through a callback, learning-rate schedules, early stopping and determinism.
 
 A *method* (CPC, SimCLR, ...) supplies the model, its batches and its loss; the loop owns everything
 else. Metrics are accumulated on the device and read back once per epoch (and at the progress bar's
 refresh), so the inner loop never waits for the host.
+
+Determinism (``deterministic``, on by default on the CPU): every random draw of a method comes from the
+generator the loop hands it, seeded by ``(seed, epoch)``; initialisation comes from the seeded global
+RNG; the thread count is pinned; and ``torch.use_deterministic_algorithms`` makes PyTorch choose
+kernels that reduce in a fixed order. Without the last, two identical CPU runs drift apart in the low
+bits after a few steps (measured: the gradient of the gather ``codes[sequences]`` accumulates in a
+thread-dependent order) and end at visibly different losses. With it, two runs with the same seed and
+configuration give identical weights, and a resumed run equals the uninterrupted one bit for bit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -44,7 +53,8 @@ class TrainerConfig(StrictModel):
     bf16: bool = True  # bf16 autocast, used on CUDA only
     compile: bool = False  # torch.compile the model (falls back to eager if it fails)
     channels_last: bool = True
-    num_threads: int | None = Field(None, ge=1)  # CPU intra-op threads; None = torch's default
+    num_threads: int | None = Field(None, ge=1)  # CPU intra-op threads; None = torch's default, pinned
+    deterministic: bool | Literal["auto"] = "auto"  # auto: on for the CPU, off on CUDA (README: the cost)
     seed: int = Field(0, ge=0)
     checkpoint_path: str | None = "data/06_models/cpc_checkpoint.pt"
     resume: bool = False
@@ -100,6 +110,28 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def wants_determinism(config: TrainerConfig, device: torch.device) -> bool:
+    return device.type != "cuda" if config.deterministic == "auto" else config.deterministic
+
+
+@contextlib.contextmanager
+def deterministic_algorithms(enabled: bool) -> Iterator[None]:
+    """``torch.use_deterministic_algorithms(enabled)`` (and cuDNN's matching flags) for the block only:
+    the setting is process-wide, and a probe or a test run afterwards must not inherit it."""
+    if enabled:  # cuBLAS needs a fixed workspace for reproducible matmuls; read when cuBLAS starts
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+              torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    torch.use_deterministic_algorithms(enabled)
+    torch.backends.cudnn.deterministic = enabled
+    torch.backends.cudnn.benchmark = not enabled and before[3]
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before[2], before[3]
 
 
 EVAL_EPOCH = 10**6  # validation draws the same renders every epoch
@@ -171,9 +203,15 @@ def train(
     on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
 ) -> TrainResult:
     """Train ``method.model`` (already on ``device``) for ``config.epochs`` epochs."""
+    with deterministic_algorithms(wants_determinism(config, device)):
+        return _train(method, config, device, on_epoch_end)
+
+
+def _train(method: Method, config: TrainerConfig, device: torch.device, on_epoch_end) -> TrainResult:
     model = method.model
-    if config.num_threads and device.type == "cpu":
-        torch.set_num_threads(config.num_threads)
+    if device.type == "cpu":  # pinned: CPU kernels split their reductions by the thread count
+        torch.set_num_threads(config.num_threads or torch.get_num_threads())
+    threads = torch.get_num_threads()
     optimizer, scheduler = make_optimizer(model, config, method.steps_per_epoch)
     per_step = config.schedule != "plateau"
     result = TrainResult()
@@ -188,6 +226,10 @@ def train(
         start_epoch = ckpt["epoch"] + 1
         result.resumed_from_epoch = start_epoch
         logger.info("Resumed from %s after epoch %d", config.checkpoint_path, ckpt["epoch"])
+        if device.type == "cpu" and ckpt.get("threads", threads) != threads:
+            logger.warning("The checkpoint was written with %d CPU threads, this run has %d: the resumed run can "
+                           "differ from an uninterrupted one in the last bits (set trainer.num_threads)",
+                           ckpt["threads"], threads)
 
     use_bf16 = config.bf16 and device.type == "cuda"
     step = method.training_step
@@ -259,6 +301,7 @@ def train(
             save_checkpoint(
                 config.checkpoint_path, model=model.state_dict(), optimizer=optimizer.state_dict(),
                 scheduler=scheduler.state_dict(), rng=_rng_state(), history=result.history, epoch=epoch,
+                threads=threads,
             )
         if _reached(result.history, config):
             result.stopped_early = epoch + 1 < config.epochs

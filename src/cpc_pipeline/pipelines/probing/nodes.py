@@ -21,11 +21,13 @@ from cpc_pipeline.evaluation import (
     ProbeConfig,
     ProbeResult,
     SupervisedConfig,
+    estimate_batchnorm_statistics,
     extract_features,
     freeze,
     run_probes,
     train_end_to_end,
 )
+from cpc_pipeline.evaluation.supervision import supervision_level
 from cpc_pipeline.data.pictures import picture_shape, pictures_for
 from cpc_pipeline.models import build_any_encoder, build_encoder
 from cpc_pipeline.pipelines.pretraining.nodes import PretrainingConfig
@@ -40,7 +42,8 @@ CHANCE = 0.1
 class ProbingConfig(StrictModel):
     probes: ProbeConfig = ProbeConfig()
     supervised: SupervisedConfig = SupervisedConfig()
-    random_encoder_seed: int = Field(1, ge=0)
+    random_encoder_seed: int = Field(0, ge=0)  # = pretraining's seed: the random encoder is CPC's starting point
+    random_encoder_statistics_images: int = Field(10_000, ge=0)  # unlabelled train images for its BatchNorm
     render_seed: int = Field(2024, ge=0)  # split i is rendered once from render_seed + i
     feature_batch_size: int = Field(512, ge=1)
     device: str = "auto"
@@ -50,10 +53,24 @@ def _renderer(rendering: RenderingConfig, device) -> DigitRenderer:
     return DigitRenderer.from_config(rendering, device)
 
 
-def initialise_random_encoder(rendering: RenderingConfig, pretraining: PretrainingConfig, probing: ProbingConfig) -> nn.Module:
-    """The CPC encoder's architecture with its initial (random) weights: the no-learning baseline."""
+def initialise_random_encoder(
+    train_digits: dict, rendering: RenderingConfig, pretraining: PretrainingConfig, probing: ProbingConfig
+) -> nn.Module:
+    """The CPC encoder's architecture with its initial (random) weights, BatchNorm statistics averaged over
+    unlabelled training images: what the architecture gives without learning."""
     seed_everything(probing.random_encoder_seed)
-    return build_encoder(pretraining.model, rendering.channels, rendering.image_size).eval()
+    encoder = build_encoder(pretraining.model, rendering.channels, rendering.image_size)
+    images = np.asarray(train_digits["images"])
+    n = min(probing.random_encoder_statistics_images, len(images))
+    if n == 0:
+        return encoder.eval()
+    subset = np.sort(np.random.default_rng(probing.random_encoder_seed).choice(len(images), n, replace=False))
+    device = pick_device(probing.device)
+    estimate_batchnorm_statistics(
+        encoder, images[subset], pictures_for(images, rendering, device), probing.render_seed,
+        probing.feature_batch_size, device,
+    )
+    return encoder.cpu().eval()
 
 
 def train_supervised_baseline(
@@ -69,14 +86,14 @@ def train_supervised_baseline(
     splits = [DigitSplit.from_dict(d) for d in (train_digits, validation_digits, test_digits)]
     rows, histories, full_encoder = [], [], None
     for fraction in sorted(probing.probes.label_fractions):
-        encoder, history, predictions, n_labels = train_end_to_end(
+        encoder, history, predictions, (n_train, n_selection) = train_end_to_end(
             *splits, _renderer(rendering, device), pretraining.model, fraction, probing.supervised,
             probing.probes.seed, probing.render_seed + 2, device,
         )
         histories += [{"label_fraction": fraction, **row} for row in history]
         best = next(r for r in history if r["selected"])
         result = ProbeResult.score(
-            "end_to_end", fraction, n_labels, f"epoch={int(best['epoch'])}", best["val_accuracy"],
+            "end_to_end", fraction, n_train, n_selection, f"epoch={int(best['epoch'])}", best["val_accuracy"],
             splits[2].labels, predictions,
         )
         rows.append({"encoder": "supervised", **result.row()})
@@ -133,19 +150,21 @@ def probe_features(features: dict[str, np.ndarray], probing: ProbingConfig) -> t
 def collect_probe_metrics(
     end_to_end_results: pd.DataFrame, test_digits: dict, **probe_results: pd.DataFrame
 ) -> tuple[pd.DataFrame, dict[str, dict]]:
-    """One table (encoder, probe, label fraction) with chance beside, and the same as MLflow metrics."""
+    """One table (encoder, probe, label fraction) with chance beside, and the same as MLflow metrics.
+    ``encoder_supervision`` says what labels the encoder's own training used (none, weak, full)."""
     labels = DigitSplit.from_dict(test_digits).labels
     majority = float(np.bincount(labels).max() / len(labels))
     chance = pd.DataFrame([{
-        "encoder": "chance", "probe": "uniform_guess", "label_fraction": 0.0, "labels_used": 0,
-        "chosen": f"majority class would score {majority:.4f}", "val_accuracy": CHANCE,
-        "test_accuracy": CHANCE, "test_macro_f1": CHANCE,
+        "encoder": "chance", "probe": "uniform_guess", "label_fraction": 0.0, "train_labels": 0,
+        "selection_labels": 0, "labels_used": 0, "chosen": f"majority class would score {majority:.4f}",
+        "val_accuracy": CHANCE, "test_accuracy": CHANCE, "test_macro_f1": CHANCE,
     }])
     parts = [r.assign(encoder=name) for name, r in probe_results.items()]
     table = pd.concat([chance, *parts, end_to_end_results], ignore_index=True)
+    table.insert(1, "encoder_supervision", table.encoder.map(supervision_level))
     metrics = {
         f"{r.encoder}.{r.probe}.labels_{r.label_fraction:g}.{m}": {"value": float(getattr(r, m)), "step": 0}
         for r in table.itertuples() if r.encoder != "chance"
-        for m in ("test_accuracy", "test_macro_f1", "val_accuracy")
+        for m in ("test_accuracy", "test_macro_f1", "val_accuracy", "labels_used")
     }
     return table, metrics

@@ -46,7 +46,7 @@ def probe_template() -> Pipeline:
 def create_pipeline(**kwargs) -> Pipeline:
     baselines = Pipeline(
         [
-            Node(initialise_random_encoder, ["params:rendering", "params:pretraining", "params:probing"],
+            Node(initialise_random_encoder, ["train_digits", "params:rendering", "params:pretraining", "params:probing"],
                  "random_encoder", name="initialise_random_encoder"),
             # SimCLR's images (digits or CIFAR-10) selected here too, so `kedro run --pipeline probing` runs
             # on its own after the simclr stage (the simclr pipeline's selection is in memory only)

@@ -1,0 +1,279 @@
+"""The README's measured figures, generated from the committed JSON under benchmarks/results/.
+
+    .venv/bin/python benchmarks/readme_tables.py          # rewrite README.md's generated blocks (make readme)
+    .venv/bin/python benchmarks/readme_tables.py --check  # exit 1 when README.md differs from the JSON
+
+A generated block sits between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``: edit this script,
+never the block. The test suite runs ``--check``, so a README figure that disagrees with its JSON fails CI.
+Figures the project did not measure come from ``cpc_pipeline.reporting.cited`` and say "cited".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from cpc_pipeline.evaluation.supervision import SUPERVISION
+from cpc_pipeline.reporting.cited import cited
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+README = ROOT / "README.md"
+BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end: (?P=name) -->)", re.S)
+ENCODERS = {  # row label, in table order
+    "cpc": "CPC (this project)",
+    "simclr": "SimCLR (this project, same encoder)",
+    "random": "same architecture, random init",
+    "supervised": "same architecture, trained with all labels",
+}
+PROBES = {"mlp": "MLP", "linear": "linear", "knn": "k-NN"}
+
+
+def load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def missing(name: str) -> str:
+    return f"Not measured yet: `benchmarks/results/{name}.json` is missing.\n"
+
+
+def pct(x: float | None, digits: int = 1) -> str:
+    return "" if x is None else f"{100 * x:.{digits}f}"
+
+
+def pm(s: dict | None, scale: float = 100, digits: int = 2, unit: str = "") -> str:
+    """``mean ± std`` of a statistics block (``n/a`` when no seed has it)."""
+    if not s or not s.get("n"):
+        return "n/a"
+    return f"{scale * s['mean']:.{digits}f} ± {scale * s['std']:.{digits}f}{unit}"
+
+
+def source_line(d: dict, name: str, command: str) -> str:
+    m = d["machine"]
+    return (f"`{command}` → `benchmarks/results/{name}.json`: seeds {', '.join(map(str, d['seeds']))}, code commit "
+            f"`{d['code_commit'][:10]}`, configuration hash `{d['config_hash']}`, {m['cpu_count']}-core "
+            f"{m['device'].upper()}, torch {m['torch'].split('+')[0]}, {m['date'][:10]}.")
+
+
+# ------------------------------------------------------------------ results
+def headline() -> str:
+    d = load("headline_cpu")
+    if d is None:
+        return missing("headline_cpu")
+    rows = {(r["encoder"], r["probe"], r["label_fraction"]): r for r in d["probes"]}
+    fractions = sorted({f for (_, _, f) in rows})
+    labels = {f: rows[("cpc", "mlp", f)]["labels_used"] for f in fractions if ("cpc", "mlp", f) in rows}
+    head = ["encoder (frozen unless noted)", "its own training used", "probe"]
+    head += [f"{f:.0%} labels ({labels.get(f, 0):,})" for f in fractions]
+    out = [
+        source_line(d, "headline_cpu", 'make bench-headline ARGS="--seeds ' + " ".join(map(str, d["seeds"])) + '"'),
+        "MNIST **test** accuracy (%), mean ± sample standard deviation over the seeds (min, max and each seed's "
+        "value are in the JSON). At label fraction f a probe is fitted on a fraction f of the 50,000 training "
+        "labels and its hyperparameter (the MLP's epoch, C, k) is chosen on the same fraction of the 10,000 "
+        "validation labels; the column heads count both.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for encoder, label in ENCODERS.items():
+        for probe, probe_label in PROBES.items():
+            cells = [pm(rows[(encoder, probe, f)]["test_accuracy"]) if (encoder, probe, f) in rows else ""
+                     for f in fractions]
+            if any(cells):
+                name = f"**{label}**" if encoder == "cpc" else label
+                out.append(f"| {name} | {SUPERVISION[encoder].level} | {probe_label} | " + " | ".join(cells) + " |")
+    end_to_end = [pm(rows[("supervised", "end_to_end", f)]["test_accuracy"]) if ("supervised", "end_to_end", f) in rows
+                  else "" for f in fractions]
+    out.append("| same architecture trained end to end on those labels (not frozen) | full | MLP head | "
+               + " | ".join(end_to_end) + " |")
+    out.append("| chance | none | | " + " | ".join(pct(d["chance"]["probe_accuracy"]) for _ in fractions) + " |")
+    blank = " | ".join("" for _ in fractions[:-1])
+    for key, probe in (("reference_frozen_probe", "linear"), ("reference_published_mlp_probe", "MLP")):
+        c = cited(key)
+        out.append(f"| Keras reference CPC: {c.what.split(': ', 1)[1]} (**cited**, not measured here) | weak | "
+                   f"{probe} | {blank} | {pct(c.value)} |")
+    return "\n".join(out) + "\n"
+
+
+def pretraining() -> str:
+    d = load("headline_cpu")
+    if d is None:
+        return missing("headline_cpu")
+    p, s = d["pretraining"], d.get("simclr", {})
+    stage = d["stage_wall_seconds"]
+    reached = p["epoch_to_99"]
+    when = (f"reached 99% after {pm(p['seconds_to_99'], 1, 0, ' s')} of pretraining (epoch "
+            f"{reached['min']:.0f}–{reached['max']:.0f})" if reached.get("n") else "never reached 99%")
+    if p["not_reached_99"]:
+        when += f"; seeds {p['not_reached_99']} never did"
+    out = [
+        f"CPC pretraining, last of {p['epochs']['mean']:.0f} epochs, on the 2,496 held-out validation sequences "
+        f"(mean ± std over the seeds): sequence-discrimination **{pm(p['val_sequence_accuracy'])}%** (chance 50%), "
+        f"{when}; InfoNCE top-1 {pm(p['val_accuracy'])}% among {pm(p['val_candidates'], 1, 0)} valid candidates "
+        f"(the `different_digit` mask removes the others; chance {pm(p['val_chance_accuracy'], 100, 2)}%), "
+        f"MI bound log N - L = {pm(p['val_mi_bound'], 1, 2)} nats; {pm(p['train_sequences_per_s'], 1, 0)} training "
+        "sequences/s.",
+    ]
+    if s:
+        out.append(f"SimCLR: validation k-NN monitor {pm(s['val_knn_accuracy'])}% after {s['epochs']['mean']:.0f} "
+                   f"epochs ({pm(s['train_seconds'], 1, 0, ' s')} of training).")
+    times = ", ".join(f"{name} {pm(stage[name], 1, 0, ' s')}" for name in
+                      ("data_processing", "pretraining", "simclr", "probing", "reporting") if name in stage)
+    out.append(f"Node time per stage: {times}; the whole `kedro run` {pm(d['run_wall_s'], 1 / 60, 1, ' min')}.")
+    return "\n".join(out) + "\n"
+
+
+def binary() -> str:
+    d = load("headline_cpu_binary")
+    if d is None:
+        return missing("headline_cpu_binary")
+    runs = d["per_seed"]
+    epochs = max(len(r["pretraining"]["history"]["val_sequence_accuracy"]) for r in runs.values())
+    out = [
+        source_line(d, "headline_cpu_binary", 'make bench-headline ARGS="--env binary --pipelines '
+                    'data_processing,pretraining --seeds ' + " ".join(map(str, d["seeds"])) + '"'),
+        "Validation sequence-discrimination (%) after each epoch on the 2,496 held-out validation sequences "
+        "(chance 50%); bold: the first epoch at 99% or more.",
+        "",
+        "| seed | " + " | ".join(str(e + 1) for e in range(epochs)) + " | 99% after |",
+        "|" + "---|" * (epochs + 2),
+    ]
+    for seed, r in runs.items():
+        h, p = r["pretraining"]["history"]["val_sequence_accuracy"], r["pretraining"]
+        first = p["epoch_to_99"]
+        cells = [(f"**{pct(v)}**" if i + 1 == first else pct(v)) for i, v in enumerate(h)]
+        cells += [""] * (epochs - len(cells))
+        after = f"{p['seconds_to_99']:.0f} s (epoch {first})" if first else "not within the run"
+        out.append(f"| {seed} | " + " | ".join(cells) + f" | {after} |")
+    return "\n".join(out) + "\n"
+
+
+# ------------------------------------------------------------------ performance
+def time_to_quality() -> str:
+    d = load("time_to_quality_cpu_infonce")
+    if d is None:
+        return missing("time_to_quality_cpu_infonce")
+    r = d["reached"]
+
+    def at(key: str) -> str:
+        hit = r.get(key)
+        if not hit:
+            return "not within the run"
+        entry = next(e for e in d["epochs"] if e["epoch"] == hit["epoch"])
+        probe = f": {pct(entry['probe_test_accuracy'])}%, {entry.get('probe_selected', '')} probe" if "probe" in key else ""
+        return f"{hit['pretraining_s']:.0f} s (epoch {hit['epoch']}{probe})"
+
+    rate = sum(e.get("train_sequences_per_s", 0) for e in d["epochs"]) / len(d["epochs"])
+    rate_cell = f"{rate:.0f}" if rate else "see speed steps"
+    ref = cited("reference_seconds_to_99"), cited("reference_frozen_probe"), cited("reference_sequences_per_s")
+    return "\n".join([
+        f"`benchmarks/time_to_quality.py --epochs {d['config']['epochs']}` → "
+        f"`benchmarks/results/time_to_quality_cpu_infonce.json` ({d['machine']['date'][:10]}, "
+        f"{d['machine']['cpu_count']}-core CPU, seed {d['config']['pretraining']['trainer']['seed']}). After each "
+        f"epoch, with the clock paused, an MLP and a linear probe are fitted on {d['config']['probe_train']:,} "
+        "training images' features; all 10,000 validation labels choose each probe's hyperparameter *and* which "
+        "of the two probes is reported; the chosen one is scored on the 10,000 MNIST test images.",
+        "",
+        "| | 99% validation sequence-discrimination | probe reaches 90% MNIST test | probe reaches 97% | "
+        "training sequences/s |",
+        "|---|---|---|---|---|",
+        f"| Keras reference (binary loss, batch 32; **cited**: {ref[0].source.split(':')[0]}) | about "
+        f"{ref[0].value:,.0f} s (epoch {cited('reference_epoch_to_99').value:.0f}) | never, truly frozen "
+        f"({pct(ref[1].value)}%) | never | about {ref[2].value:.0f} |",
+        f"| this project, default (InfoNCE, pooled batches) | **{at('val_sequence_accuracy>=0.99')}** | "
+        f"{at('probe_test_accuracy>=0.9')} | {at('probe_test_accuracy>=0.97')} | {rate_cell} |",
+    ]) + "\n"
+
+
+def speed_steps() -> str:
+    d = load("speed_steps_cpu")
+    if d is None:
+        return missing("speed_steps_cpu")
+    out = [
+        f"`benchmarks/speed_steps.py --compile` → `benchmarks/results/speed_steps_cpu.json` ({d['machine']['date'][:10]}; "
+        "items/s, median of 5 timings of 10 train steps, before and after timed alternately; ranges in the JSON):",
+        "",
+        "| step | before | after | speed-up |",
+        "|---|---|---|---|",
+    ]
+    for name, r in d["results"].items():
+        if "error" in r:
+            out.append(f"| {name} | {r['error']} | | |")
+            continue
+        out.append(f"| {name} | {r['before']}: {r['before_per_s']:.0f}/s | {r['after']}: {r['after_per_s']:.0f}/s | "
+                   f"{r['speedup']:.1f}x |")
+    return "\n".join(out) + "\n"
+
+
+def components() -> str:
+    d = load("components_cpu")
+    if d is None:
+        return missing("components_cpu")
+    r = d["results"]
+    step = r["CPC train step, pooled P=64, 64 seq (sequences)"]
+    return (
+        f"`benchmarks/components.py` → `benchmarks/results/components_cpu.json` ({d['machine']['date'][:10]}): renderer "
+        f"{r['renderer 64x64 colour (images)']['per_s_median']:,.0f} images/s (64x64 colour); "
+        f"{step['model_flops_per_step'] / 1e9:.1f} GFLOP per pooled train step at {step['achieved_flop_s'] / 1e9:.0f} "
+        f"GFLOP/s, {step['fraction_of_matmul_peak']:.0%} of the measured fp32 matmul peak "
+        f"({d['matmul_peak']['matmul_fp32_flop_s'] / 1e9:.0f} GFLOP/s); frozen feature extraction "
+        f"{r['feature extraction, frozen encoder (images)']['per_s_median']:,.0f} images/s.\n"
+    )
+
+
+def end_to_end() -> str:
+    out = []
+    for env in ("smoke", "base"):
+        d = load(f"end_to_end_{env}")
+        if d is None:
+            continue
+        stages = ", ".join(f"{s} {r['process_wall_s']:.0f} s / {r['peak_rss_mib'] / 1024:.1f} GB"
+                           for s, r in d["results"].items())
+        flag = f" --env {env}" if env != "base" else ""
+        out.append(f"`benchmarks/end_to_end.py{flag}` → `benchmarks/results/end_to_end_{env}.json` "
+                   f"({d['machine']['date'][:10]}; each stage a separate `kedro run --pipelines <stage>` process, wall "
+                   f"time including Python and Kedro start-up, peak RSS): {stages}; {d['total_wall_s']:.0f} s in all.")
+    return "\n".join(out) + "\n" if out else missing("end_to_end_smoke")
+
+
+GENERATORS: dict[str, Callable[[], str]] = {
+    "headline": headline, "pretraining": pretraining, "binary": binary, "time-to-quality": time_to_quality,
+    "speed-steps": speed_steps, "components": components, "end-to-end": end_to_end,
+}
+
+
+def render(text: str) -> str:
+    """``text`` with every generated block replaced by what the JSON says now."""
+    def block(m: re.Match) -> str:
+        if m["name"] not in GENERATORS:
+            raise SystemExit(f"README block {m['name']!r} has no generator; known: {sorted(GENERATORS)}")
+        return m.group(1) + GENERATORS[m["name"]]() + m.group(4)
+
+    return BLOCK.sub(block, text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="exit 1 if README.md differs from the JSON")
+    args = parser.parse_args()
+    text = README.read_text()
+    found = {m["name"] for m in BLOCK.finditer(text)}
+    if found != set(GENERATORS):
+        raise SystemExit(f"README.md's generated blocks {sorted(found)} differ from {sorted(GENERATORS)}")
+    new = render(text)
+    if args.check:
+        if new != text:
+            sys.exit("README.md differs from benchmarks/results/*.json: run `make readme` (benchmarks/readme_tables.py)")
+        print("README.md agrees with benchmarks/results/*.json")
+        return
+    README.write_text(new)
+    print("README.md regenerated" if new != text else "README.md already agreed with the JSON")
+
+
+if __name__ == "__main__":
+    main()
