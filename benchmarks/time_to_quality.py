@@ -97,6 +97,7 @@ def main() -> None:
         entry = {
             "epoch": epoch, "pretraining_s": clock["pretraining_s"], "probe_s": time.perf_counter() - start,
             "val_sequence_accuracy": row["val_sequence_accuracy"],
+            "train_sequences_per_s": row["train_sequences_per_s"],
             "probe_selected": selected.probe, "probe_test_accuracy": selected.test_accuracy,
             "probe_labels_used": selected.labels_used,
             **{f"{r.probe}_val_accuracy": r.val_accuracy for r in results},
