@@ -18,8 +18,8 @@ from _common import machine_info, print_table, rate, timed, write_results
 from cpc_pipeline.data import DigitRenderer, load_digit_splits, make_sequence_table, table_to_sequences
 from cpc_pipeline.evaluation import extract_features, freeze
 from cpc_pipeline.losses import info_nce
-from cpc_pipeline.models import CPCModelConfig, build_cpc_model
-from cpc_pipeline.training.cpc import CPCMethod, CPCObjective
+from cpc_pipeline.models import CPCModelConfig
+from cpc_pipeline.training.cpc import CPCData, CPCObjective, make_cpc_method
 from cpc_pipeline.training.loop import pick_device, seed_everything
 
 
@@ -49,17 +49,15 @@ def main() -> None:
     batch = train_images[:512]
     rows["renderer 64x64 colour (images)"] = rate(timed(lambda: renderer(batch, gen), device, args.repeats), 512)
 
-    model = build_cpc_model(CPCModelConfig(), 3, 64, predict_terms=4).to(device, memory_format=torch.channels_last)
+    model = CPCModelConfig().build(3, 64, predict_terms=4).to(device, memory_format=torch.channels_last)
     val = table_to_sequences(make_sequence_table(splits.validation.labels, 256, 4, 4, seed=1), device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     use_bf16 = device.type == "cuda"
     flops = {}
     for name, pool, batch_size in (("pooled P=64, 64 seq", 64, 64), ("reference, 32 seq x 8 images", None, 32)):
-        method = CPCMethod(
-            model, renderer, CPCObjective(batch_size=batch_size, images_per_batch=pool, sequences_per_epoch=10**9),
-            4, 4, train_images, train_labels, torch.as_tensor(splits.validation.images, device=device), val, val,
-            channels_last=True,
-        )
+        objective = CPCObjective(sequences_per_batch=batch_size, images_per_batch=pool, sequences_per_epoch=10**9)
+        data = CPCData(train_images, train_labels, torch.as_tensor(splits.validation.images, device=device), val, val)
+        method = make_cpc_method(model, objective, data, renderer, terms=4, channels_last=True)
         batches = method.train_batches(0, gen)
 
         def step():

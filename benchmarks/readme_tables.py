@@ -33,13 +33,17 @@ ENCODERS = {  # row label, in table order
 PROBES = {"mlp": "MLP", "linear": "linear", "knn": "k-NN"}
 
 
-def load(name: str) -> dict | None:
-    path = RESULTS / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def missing(name: str) -> str:
-    return f"Not measured yet: `benchmarks/results/{name}.json` is missing.\n"
+def from_json(name: str) -> Callable[[Callable[[dict], list[str]]], Callable[[], str]]:
+    """A block generator fed with ``benchmarks/results/<name>.json`` (its lines joined), or a line saying the
+    JSON is missing."""
+    def wrap(render: Callable[[dict], list[str]]) -> Callable[[], str]:
+        def block() -> str:
+            path = RESULTS / f"{name}.json"
+            if not path.exists():
+                return f"Not measured yet: `benchmarks/results/{name}.json` is missing.\n"
+            return "\n".join(render(json.loads(path.read_text()))) + "\n"
+        return block
+    return wrap
 
 
 def pct(x: float | None, digits: int = 1) -> str:
@@ -61,10 +65,8 @@ def source_line(d: dict, name: str, command: str) -> str:
 
 
 # ------------------------------------------------------------------ results
-def headline() -> str:
-    d = load("headline_cpu")
-    if d is None:
-        return missing("headline_cpu")
+@from_json("headline_cpu")
+def headline(d: dict) -> list[str]:
     rows = {(r["encoder"], r["probe"], r["label_fraction"]): r for r in d["probes"]}
     fractions = sorted({f for (_, _, f) in rows})
     labels = {f: rows[("cpc", "mlp", f)]["labels_used"] for f in fractions if ("cpc", "mlp", f) in rows}
@@ -97,13 +99,11 @@ def headline() -> str:
         c = cited(key)
         out.append(f"| Keras reference CPC: {c.what.split(': ', 1)[1]} (**cited**, not measured here) | weak | "
                    f"{probe} | {blank} | {pct(c.value)} |")
-    return "\n".join(out) + "\n"
+    return out
 
 
-def pretraining() -> str:
-    d = load("headline_cpu")
-    if d is None:
-        return missing("headline_cpu")
+@from_json("headline_cpu")
+def pretraining(d: dict) -> list[str]:
     p, s = d["pretraining"], d.get("simclr", {})
     stage = d["stage_wall_seconds"]
     reached = p["epoch_to_99"]
@@ -125,13 +125,11 @@ def pretraining() -> str:
     times = ", ".join(f"{name} {pm(stage[name], 1, 0, ' s')}" for name in
                       ("data_processing", "pretraining", "simclr", "probing", "reporting") if name in stage)
     out.append(f"Node time per stage: {times}; the whole `kedro run` {pm(d['run_wall_s'], 1 / 60, 1, ' min')}.")
-    return "\n".join(out) + "\n"
+    return out
 
 
-def binary() -> str:
-    d = load("headline_cpu_binary")
-    if d is None:
-        return missing("headline_cpu_binary")
+@from_json("headline_cpu_binary")
+def binary(d: dict) -> list[str]:
     runs = d["per_seed"]
     epochs = max(len(r["pretraining"]["history"]["val_sequence_accuracy"]) for r in runs.values())
     out = [
@@ -150,14 +148,12 @@ def binary() -> str:
         cells += [""] * (epochs - len(cells))
         after = f"{p['seconds_to_99']:.0f} s (epoch {first})" if first else "not within the run"
         out.append(f"| {seed} | " + " | ".join(cells) + f" | {after} |")
-    return "\n".join(out) + "\n"
+    return out
 
 
 # ------------------------------------------------------------------ performance
-def time_to_quality() -> str:
-    d = load("time_to_quality_cpu_infonce")
-    if d is None:
-        return missing("time_to_quality_cpu_infonce")
+@from_json("time_to_quality_cpu_infonce")
+def time_to_quality(d: dict) -> list[str]:
     r = d["reached"]
 
     def at(key: str) -> str:
@@ -171,7 +167,7 @@ def time_to_quality() -> str:
     rate = sum(e.get("train_sequences_per_s", 0) for e in d["epochs"]) / len(d["epochs"])
     rate_cell = f"{rate:.0f}" if rate else "see speed steps"
     ref = cited("reference_seconds_to_99"), cited("reference_frozen_probe"), cited("reference_sequences_per_s")
-    return "\n".join([
+    return [
         f"`benchmarks/time_to_quality.py --epochs {d['config']['epochs']}` → "
         f"`benchmarks/results/time_to_quality_cpu_infonce.json` ({d['machine']['date'][:10]}, "
         f"{d['machine']['cpu_count']}-core CPU, seed {d['config']['pretraining']['trainer']['seed']}). After each "
@@ -187,13 +183,11 @@ def time_to_quality() -> str:
         f"({pct(ref[1].value)}%) | never | about {ref[2].value:.0f} |",
         f"| this project, default (InfoNCE, pooled batches) | **{at('val_sequence_accuracy>=0.99')}** | "
         f"{at('probe_test_accuracy>=0.9')} | {at('probe_test_accuracy>=0.97')} | {rate_cell} |",
-    ]) + "\n"
+    ]
 
 
-def speed_steps() -> str:
-    d = load("speed_steps_cpu")
-    if d is None:
-        return missing("speed_steps_cpu")
+@from_json("speed_steps_cpu")
+def speed_steps(d: dict) -> list[str]:
     out = [
         f"`benchmarks/speed_steps.py --compile` → `benchmarks/results/speed_steps_cpu.json` ({d['machine']['date'][:10]}; "
         "items/s, median of 5 timings of 10 train steps, before and after timed alternately; ranges in the JSON):",
@@ -207,38 +201,37 @@ def speed_steps() -> str:
             continue
         out.append(f"| {name} | {r['before']}: {r['before_per_s']:.0f}/s | {r['after']}: {r['after_per_s']:.0f}/s | "
                    f"{r['speedup']:.1f}x |")
-    return "\n".join(out) + "\n"
+    return out
 
 
-def components() -> str:
-    d = load("components_cpu")
-    if d is None:
-        return missing("components_cpu")
+@from_json("components_cpu")
+def components(d: dict) -> list[str]:
     r = d["results"]
     step = r["CPC train step, pooled P=64, 64 seq (sequences)"]
-    return (
+    return [
         f"`benchmarks/components.py` → `benchmarks/results/components_cpu.json` ({d['machine']['date'][:10]}): renderer "
         f"{r['renderer 64x64 colour (images)']['per_s_median']:,.0f} images/s (64x64 colour); "
         f"{step['model_flops_per_step'] / 1e9:.1f} GFLOP per pooled train step at {step['achieved_flop_s'] / 1e9:.0f} "
         f"GFLOP/s, {step['fraction_of_matmul_peak']:.0%} of the measured fp32 matmul peak "
         f"({d['matmul_peak']['matmul_fp32_flop_s'] / 1e9:.0f} GFLOP/s); frozen feature extraction "
-        f"{r['feature extraction, frozen encoder (images)']['per_s_median']:,.0f} images/s.\n"
-    )
+        f"{r['feature extraction, frozen encoder (images)']['per_s_median']:,.0f} images/s."
+    ]
 
 
 def end_to_end() -> str:
     out = []
     for env in ("smoke", "base"):
-        d = load(f"end_to_end_{env}")
-        if d is None:
+        path = RESULTS / f"end_to_end_{env}.json"
+        if not path.exists():
             continue
+        d = json.loads(path.read_text())
         stages = ", ".join(f"{s} {r['process_wall_s']:.0f} s / {r['peak_rss_mib'] / 1024:.1f} GB"
                            for s, r in d["results"].items())
         flag = f" --env {env}" if env != "base" else ""
         out.append(f"`benchmarks/end_to_end.py{flag}` → `benchmarks/results/end_to_end_{env}.json` "
                    f"({d['machine']['date'][:10]}; each stage a separate `kedro run --pipelines <stage>` process, wall "
                    f"time including Python and Kedro start-up, peak RSS): {stages}; {d['total_wall_s']:.0f} s in all.")
-    return "\n".join(out) + "\n" if out else missing("end_to_end_smoke")
+    return "\n".join(out) + "\n" if out else "Not measured yet: no `benchmarks/results/end_to_end_*.json`.\n"
 
 
 GENERATORS: dict[str, Callable[[], str]] = {

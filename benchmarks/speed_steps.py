@@ -37,8 +37,8 @@ from cpc_pipeline.data import (
     table_to_sequences,
 )
 from cpc_pipeline.losses.binary import sequence_scores
-from cpc_pipeline.models import CPCModelConfig, build_cpc_model
-from cpc_pipeline.training.cpc import CPCMethod, CPCObjective
+from cpc_pipeline.models import CPCModelConfig
+from cpc_pipeline.training.cpc import CPCData, CPCMethod, CPCObjective, make_cpc_method
 from cpc_pipeline.training.loop import pick_device, seed_everything
 
 STEPS_PER_TIMING = 10  # train steps per timed run: single steps of ~80 ms on a CPU time too noisily
@@ -108,10 +108,10 @@ def main() -> None:
     device = pick_device(args.device)
     seed_everything(0)
     splits = load_digit_splits("mnist", [args.mnist_root, "data/01_raw"], download=True, fallback=False)
-    train_images = torch.as_tensor(splits.train.images, device=device)
-    train_labels = torch.as_tensor(splits.train.labels, device=device)
     val_images = torch.as_tensor(splits.validation.images, device=device)
     val = table_to_sequences(make_sequence_table(splits.validation.labels, 2496, 4, 4, seed=1), device)
+    data = CPCData(torch.as_tensor(splits.train.images, device=device), torch.as_tensor(splits.train.labels, device=device),
+                   val_images, val, val)
     renderer = DigitRenderer(64, color=True, device=device)
     gen = torch.Generator(device=device).manual_seed(0)
     use_bf16 = device.type == "cuda"
@@ -119,10 +119,9 @@ def main() -> None:
 
     def make(pool: int | None, batch: int, channels_last: bool = True) -> tuple[CPCMethod, torch.optim.Optimizer]:
         fmt = torch.channels_last if channels_last else torch.contiguous_format
-        model = build_cpc_model(CPCModelConfig(), 3, 64, predict_terms=4).to(device, memory_format=fmt)
-        objective = CPCObjective(batch_size=batch, images_per_batch=pool, sequences_per_epoch=10**9)
-        method = CPCMethod(model, renderer, objective, 4, 4, train_images, train_labels, val_images, val, val,
-                           channels_last=channels_last)
+        model = CPCModelConfig().build(3, 64, predict_terms=4).to(device, memory_format=fmt)
+        objective = CPCObjective(sequences_per_batch=batch, images_per_batch=pool, sequences_per_epoch=10**9)
+        method = make_cpc_method(model, objective, data, renderer, terms=4, channels_last=channels_last)
         return method, torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def train_rate(method: CPCMethod, opt, host_sync: bool = False, step_fn=None) -> tuple:
@@ -143,7 +142,7 @@ def main() -> None:
             if host_sync:  # what logging every step's numbers costs: one device->host copy per metric
                 _ = {k: float(v.detach()) for k, v in metrics.items()}
 
-        return steps, STEPS_PER_TIMING * method.objective.batch_size
+        return steps, STEPS_PER_TIMING * method.objective.sequences_per_batch
 
     rows: dict[str, dict] = {}
     texture = make_texture(256, 0).permute(1, 2, 0).numpy()
@@ -182,12 +181,15 @@ def main() -> None:
         rows[f"batch {size}"] = cmp(train_rate(default, opt), train_rate(big, big_opt), "64 sequences, pool 64",
                                     f"{size} sequences, pool {size}")
 
+    reference_batches = own.batches  # OwnImageBatches: renders every position's image
+
     def per_position():
-        size = default.objective.eval_batch_size
+        size = default.objective.eval_sequences_per_batch
         for start in range(0, len(val), size):
             sl = slice(start, start + size)
-            batch = default._own_images(SequenceBatch(val.digits[sl], val.image_indices[sl], val.labels[sl]), val_images, gen)
-            _, predictions, futures = default._forward(batch)
+            batch = reference_batches.render(SequenceBatch(val.digits[sl], val.image_indices[sl], val.labels[sl]),
+                                             val_images, gen)
+            _, predictions, futures = default.model(batch.images, batch.slots)
             sequence_scores(predictions, futures)
 
     def evaluation(fn):
@@ -198,7 +200,7 @@ def main() -> None:
         return run, len(val)
 
     rows["evaluation, 2,496 validation sequences"] = cmp(
-        evaluation(per_position), evaluation(lambda: default._score_table(val, val_images, gen)),
+        evaluation(per_position), evaluation(lambda: default.evaluator.score_table(val, val_images, gen)),
         "8 images rendered and encoded per sequence", "each distinct image once",
     )
     if args.compile:

@@ -24,13 +24,11 @@ import yaml
 from kedro.config import OmegaConfigLoader
 
 from _common import machine_info, write_results
-from cpc_pipeline.data import DigitRenderer, load_digit_splits, make_sequence_table, table_to_sequences
+from cpc_pipeline.data import SPLITS, DigitRenderer, load_digit_splits, make_sequence_table
 from cpc_pipeline.data.config import RenderingConfig, SequenceConfig
-from cpc_pipeline.evaluation import ProbeConfig, extract_features, freeze, run_probes, select_on_validation
-from cpc_pipeline.models import build_cpc_model
-from cpc_pipeline.pipelines.pretraining.nodes import PretrainingConfig
-from cpc_pipeline.training.cpc import CPCMethod
+from cpc_pipeline.evaluation import ProbeConfig, ProbingConfig, extract_features, freeze, run_probes, select_on_validation
 from cpc_pipeline.settings import CONFIG_LOADER_ARGS
+from cpc_pipeline.training.cpc import CPCData, PretrainingConfig, make_cpc_method
 from cpc_pipeline.training.loop import pick_device, seed_everything, train
 
 TARGETS = {"val_sequence_accuracy": [0.99], "probe_test_accuracy": [0.90, 0.97]}
@@ -63,19 +61,17 @@ def main() -> None:
     device = pick_device(cfg.trainer.device)
     seed_everything(cfg.trainer.seed)
     splits = load_digit_splits("mnist", [args.mnist_root, "data/01_raw"], download=True, fallback=False)
-    t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
-    train_table = make_sequence_table(splits.train.labels, sequences.train_sequences, sequences.terms,
-                                      sequences.predict_terms, sequences.seed)
-    val_table = make_sequence_table(splits.validation.labels, sequences.validation_sequences, sequences.terms,
-                                    sequences.predict_terms, sequences.seed + 1)
-    model = build_cpc_model(cfg.model, rendering.channels, rendering.image_size, sequences.predict_terms).to(device)
-    renderer = DigitRenderer.from_config(rendering, device)
-    method = CPCMethod(
-        model, renderer, cfg.objective, sequences.terms, sequences.predict_terms, t(splits.train.images),
-        t(splits.train.labels), t(splits.validation.images), table_to_sequences(val_table, device),
-        table_to_sequences(train_table.head(cfg.objective.threshold_sequences), device),
-        table_to_sequences(train_table, device), cfg.trainer.channels_last,
+    train_table, val_table = (
+        make_sequence_table(split.labels, sequences.table_size(name), sequences.terms, sequences.predict_terms,
+                            sequences.table_seed(name))
+        for name, split in (("train", splits.train), ("validation", splits.validation))
     )
+    model = cfg.model.build(rendering.channels, rendering.image_size, sequences.predict_terms).to(device)
+    renderer = DigitRenderer.from_config(rendering, device)
+    data = CPCData.from_tables(splits.train, splits.validation, train_table, val_table,
+                               cfg.objective.threshold_sequences, device)
+    method = make_cpc_method(model, cfg.objective, data, renderer, sequences.terms, cfg.trainer.channels_last)
+    probing = ProbingConfig.model_validate(params["probing"])  # the pipeline's render seeds for each split
     probe_config = ProbeConfig(probes=["mlp", "linear"], label_fractions=[1.0])
     rng = np.random.default_rng(0)
     subset = np.sort(rng.choice(len(splits.train.labels), args.probe_train, replace=False))
@@ -87,10 +83,10 @@ def main() -> None:
         start = time.perf_counter()
         encoder = freeze(copy.deepcopy(model.encoder))
         features = {}
-        for i, (name, images, labels) in enumerate((("train", splits.train.images[subset], splits.train.labels[subset]),
-                                                    ("validation", splits.validation.images, splits.validation.labels),
-                                                    ("test", splits.test.images, splits.test.labels))):
-            features[f"{name}_x"] = extract_features(encoder, images, renderer, seed=2024 + i, device=device)
+        for name, images, labels in zip(SPLITS, (splits.train.images[subset], splits.validation.images, splits.test.images),
+                                        (splits.train.labels[subset], splits.validation.labels, splits.test.labels)):
+            features[f"{name}_x"] = extract_features(encoder, images, renderer, seed=probing.split_render_seed(name),
+                                                     device=device)
             features[f"{name}_y"] = labels
         results = run_probes(features, probe_config, device)
         selected = select_on_validation(results)  # the probe reported is chosen on validation, never on test

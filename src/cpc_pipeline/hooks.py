@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,17 @@ def typed_params(inputs: dict[str, Any]) -> dict[str, Any]:
 def node_stage(node: Node) -> str | None:
     stages = [s for s in STAGES if s in node.tags]
     return stages[0] if stages else None
+
+
+def mlflow_epoch_logger(prefix: str) -> Callable[[int, dict[str, float]], None]:
+    """An ``on_epoch_end`` callback for the training loop: ``{prefix}.{metric}`` at step ``epoch``, into the
+    active MLflow run (the stage's). The loop itself knows nothing of MLflow."""
+
+    def log(epoch: int, row: dict[str, float]) -> None:
+        if mlflow.active_run() is not None:
+            mlflow.log_metrics({f"{prefix}.{k}": v for k, v in row.items() if k != "epoch"}, step=epoch)
+
+    return log
 
 
 def default_seed_parameters(config_loader) -> dict[str, Any]:

@@ -11,12 +11,13 @@ from cpc_pipeline.evaluation import (
     extract_features,
     freeze,
     label_subset,
+    picture_batches,
     run_probes,
     select_on_validation,
     state_fingerprint,
     train_end_to_end,
 )
-from cpc_pipeline.models import CPCModelConfig, build_encoder
+from cpc_pipeline.models import EncoderSpec, ReferenceEncoderSpec
 
 TINY = ProbeConfig(
     label_fractions=[0.1, 1.0], mlp={"epochs": 3}, linear={"c_grid": [0.1]}, knn={"k_grid": [1, 5]}
@@ -85,13 +86,13 @@ def test_select_on_validation_ignores_test_accuracy():
 
 def test_batchnorm_statistics_are_estimated_without_labels_or_weight_changes(mnist_splits):
     torch.manual_seed(0)
-    encoder = build_encoder(CPCModelConfig(padding=1), 1, 28)
+    encoder = ReferenceEncoderSpec(padding=1).build(1, 28)
     weights = {k: v.clone() for k, v in encoder.named_parameters()}
     bn = encoder.features[1]
     assert torch.equal(bn.running_mean, torch.zeros(64)) and torch.equal(bn.running_var, torch.ones(64))
     images = mnist_splits.train.images[:600]
     renderer = DigitRenderer(28, color=False)
-    estimate_batchnorm_statistics(encoder, images, renderer, seed=0, batch_size=200)
+    estimate_batchnorm_statistics(encoder, picture_batches(images, renderer, seed=0, batch_size=200, device="cpu"))
     assert not encoder.training and bn.momentum == 0.1  # eval mode, momentum restored
     for name, value in encoder.named_parameters():
         assert torch.equal(value, weights[name]), name
@@ -106,7 +107,7 @@ def test_batchnorm_statistics_are_estimated_without_labels_or_weight_changes(mni
 
 def test_probing_leaves_the_frozen_encoder_bit_for_bit_unchanged(mnist_splits):
     torch.manual_seed(0)
-    encoder = build_encoder(CPCModelConfig(padding=1), 1, 28)
+    encoder = ReferenceEncoderSpec(padding=1).build(1, 28)
     renderer = DigitRenderer(28, color=False)
     with torch.no_grad():  # move BatchNorm's running statistics away from their initial values
         encoder.train()(renderer(torch.as_tensor(mnist_splits.train.images[:256])))
@@ -137,8 +138,8 @@ def test_supervised_end_to_end_learns_digits(mnist_splits):
     small = lambda s, n: type(s)(s.images[:n], s.labels[:n])  # noqa: E731
     encoder, history, predictions, used = train_end_to_end(
         small(mnist_splits.train, 3000), small(mnist_splits.validation, 500), small(mnist_splits.test, 500),
-        DigitRenderer(28, color=False), CPCModelConfig(padding=1), 1.0,
-        SupervisedConfig(epochs=2, min_steps=1, batch_size=64), seed=0, test_render_seed=2, device=torch.device("cpu"),
+        DigitRenderer(28, color=False), EncoderSpec(ReferenceEncoderSpec(padding=1)), 1.0,
+        SupervisedConfig(epochs=2, min_steps=1, images_per_batch=64), seed=0, test_render_seed=2, device=torch.device("cpu"),
     )
     assert used == (3000, 500) and len(history) == 2  # trained on 3,000 labels, the epoch chosen on 500 and sum(r["selected"] for r in history) == 1
     assert (predictions == mnist_splits.test.labels[:500]).mean() > 0.8

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from cpc_pipeline.models import CPCModel, CPCModelConfig, ReferenceEncoder, build_cpc_model
+from cpc_pipeline.models import CPCModel, CPCModelConfig, ReferenceEncoder
 
 
 @pytest.mark.parametrize("norm", ["batch", "layer", "group", "none"])
@@ -18,8 +18,9 @@ def test_encoder_on_28px_grey_needs_padding():
 
 
 def test_cpc_model_shapes_and_zero_initial_predictions():
-    model = build_cpc_model(CPCModelConfig(), 3, 64, predict_terms=4)
-    preds, futures = model(torch.randn(2, 8, 3, 64, 64), terms=4)
+    model = CPCModelConfig().build(3, 64, predict_terms=4)
+    codes, preds, futures = model(torch.randn(16, 3, 64, 64), torch.arange(16).view(2, 8))  # a pool of 16 images
+    assert codes.shape == (16, 128)
     assert preds.shape == futures.shape == (2, 4, 128)
     assert torch.count_nonzero(preds) == 0  # W_k start at zero: InfoNCE starts at log N
     assert model.context(torch.randn(2, 4, 128)).shape == (2, 256)

@@ -14,7 +14,7 @@ from mlflow.entities import RunStatus
 from nbclient import NotebookClient
 
 from cpc_pipeline.hooks import STAGES
-from cpc_pipeline.models import CPCModelConfig, build_encoder
+from cpc_pipeline.models import ReferenceEncoderSpec
 from tests.conftest import REPO, SHARED_DATA as SHARED, make_project, run_kedro
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ def runs_of(project):
 
 def test_pretraining_writes_weights_checkpoint_and_history(smoke_run):
     models = smoke_run / "data" / "06_models"
-    encoder = build_encoder(CPCModelConfig(padding=1), 1, 28)
+    encoder = ReferenceEncoderSpec(padding=1).build(1, 28)
     encoder.load_state_dict(torch.load(models / "cpc_encoder.pt", weights_only=True))  # rebuilds the config
     assert (models / "cpc_checkpoint.pt").exists()
     history = pd.read_csv(smoke_run / "data" / "07_model_output" / "pretraining_history.csv")
@@ -114,7 +114,7 @@ def test_one_mlflow_run_with_a_finished_child_per_stage(smoke_run):
         experiment_ids=[parent.info.experiment_id], filter_string="name = 'cpc_encoder'", output_format="list"
     )
     assert [m.source_run_id for m in logged] == [pre.info.run_id]
-    encoder = build_encoder(CPCModelConfig(padding=1), 1, 28)
+    encoder = ReferenceEncoderSpec(padding=1).build(1, 28)
     encoder.load_state_dict(torch.load(smoke_run / "data" / "06_models" / "cpc_encoder.pt", weights_only=True))
     loaded = mlflow.pytorch.load_model(logged[0].model_uri).eval()
     images = torch.randn(5, 1, 28, 28)

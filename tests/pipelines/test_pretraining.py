@@ -2,7 +2,7 @@ import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.validation.exceptions import ParameterValidationError
 
-from cpc_pipeline.pipelines.pretraining.nodes import PretrainingConfig
+from cpc_pipeline.training.cpc import PretrainingConfig
 from cpc_pipeline.settings import CONFIG_LOADER_ARGS
 from tests.conftest import REPO, run_kedro
 
@@ -11,9 +11,9 @@ from tests.conftest import REPO, run_kedro
     ("params", "message"),
     [
         ({"pretraining.objective.loss": "triplet"}, "Input should be 'infonce' or 'binary'"),
-        ({"pretraining.model.norm": "instance"}, "Input should be 'batch', 'layer', 'group' or 'none'"),
+        ({"pretraining.model.encoder.norm": "instance"}, "Input should be 'batch', 'layer', 'group' or 'none'"),
         ({"pretraining.trainer.learning_rate": 0}, "learning_rate\n  Input should be greater than 0"),
-        ({"pretraining.objective.batch_size": 0}, "batch_size\n  Input should be greater than or equal to 2"),
+        ({"pretraining.objective.sequences_per_batch": 0}, "sequences_per_batch\n  Input should be greater than or equal to 2"),
         ({"pretraining.objective.binary_negatives": "shared"}, "Input should be 'paired' or 'independent'"),
         ({"pretraining.trainer.resume": True}, "resume is true but there is no checkpoint"),
     ],

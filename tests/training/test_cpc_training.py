@@ -5,25 +5,23 @@ import torch
 
 from cpc_pipeline.data import DigitRenderer, make_sequence_table, table_to_sequences
 from cpc_pipeline.losses.binary import sequence_scores
-from cpc_pipeline.models import CPCModelConfig, build_cpc_model
-from cpc_pipeline.training.cpc import CPCMethod, CPCObjective, best_threshold
+from cpc_pipeline.models import CPCModelConfig, ReferenceEncoderSpec
+from cpc_pipeline.training.cpc import CPCData, CPCObjective, OwnImageBatches, best_threshold, make_cpc_method
 from cpc_pipeline.training.loop import TrainerConfig, seed_everything, train
 
 
 def make_method(splits, loss="infonce", pool=128, batch=128, per_epoch=1280, seed=0, **objective):
     seed_everything(seed)
-    model = build_cpc_model(CPCModelConfig(padding=1), 1, 28, predict_terms=4)
+    model = CPCModelConfig(encoder=ReferenceEncoderSpec(padding=1)).build(1, 28, predict_terms=4)
     val = table_to_sequences(make_sequence_table(splits.validation.labels, 256, 4, 4, seed=1))
     thr = table_to_sequences(make_sequence_table(splits.train.labels, 256, 4, 4, seed=0))
     objective = CPCObjective(
-        loss=loss, batch_size=batch, images_per_batch=pool, sequences_per_epoch=per_epoch, threshold_sequences=256,
-        **objective,
+        loss=loss, sequences_per_batch=batch, images_per_batch=pool, sequences_per_epoch=per_epoch,
+        threshold_sequences=256, **objective,
     )
-    return CPCMethod(
-        model, DigitRenderer(28, color=False), objective, 4, 4,
-        torch.as_tensor(splits.train.images), torch.as_tensor(splits.train.labels),
-        torch.as_tensor(splits.validation.images), val, thr,
-    )
+    data = CPCData(torch.as_tensor(splits.train.images), torch.as_tensor(splits.train.labels),
+                   torch.as_tensor(splits.validation.images), val, thr, train_sequences=thr)
+    return make_cpc_method(model, objective, data, DigitRenderer(28, color=False), terms=4)
 
 
 def quiet(**kw):
@@ -56,18 +54,18 @@ def test_binary_paired_negatives_share_their_positive_context_images(mnist_split
     batch = next(method.train_batches(0, torch.Generator().manual_seed(0)))
     h = 16
     assert batch.labels.tolist() == [1] * h + [0] * h
-    assert torch.equal(batch.sequences[h:, :4], batch.sequences[:h, :4])  # the very same rendered images
-    digits = batch.digits[batch.sequences]
+    assert torch.equal(batch.slots[h:, :4], batch.slots[:h, :4])  # the very same rendered images
+    digits = batch.digits[batch.slots]
     assert (digits[:h].diff(dim=1) % 10 == 1).all()
     assert (digits[h:, 4:] != digits[:h, 4:]).all()
     if pool is None:  # a positive renders its 8 images, its negative only 4 futures
-        assert len(batch.images) == len(torch.unique(batch.sequences)) == h * 12
+        assert len(batch.images) == len(torch.unique(batch.slots)) == h * 12
 
 
 def test_binary_independent_negatives_have_their_own_context(mnist_splits):
     method = make_method(mnist_splits, loss="binary", pool=None, batch=32, binary_negatives="independent")
     batch = next(method.train_batches(0, torch.Generator().manual_seed(0)))
-    assert len(batch.images) == len(torch.unique(batch.sequences)) == 32 * 8
+    assert len(batch.images) == len(torch.unique(batch.slots)) == 32 * 8
     assert batch.labels.sum() == 16
 
 
@@ -147,12 +145,24 @@ def test_evaluation_encodes_each_distinct_image_once_with_unchanged_scores(mnist
     per-sequence forward pass (each sequence its own 8 images) computes it."""
     method = make_method(mnist_splits, loss="binary", pool=None)
     method.model.eval()
-    table = method.validation_sequences
+    table, images = method.evaluator.data.validation_sequences, method.evaluator.data.validation_images
     encoded = []
     hook = method.model.encoder.register_forward_hook(lambda module, args, out: encoded.append(len(args[0])))
     with torch.no_grad():
-        shared, _ = method._score_table(table, method.validation_images, None)
+        shared, _ = method.evaluator.score_table(table, images, None)
         hook.remove()
-        _, predictions, futures = method._forward(method._own_images(table, method.validation_images, None))
+        assert isinstance(method.batches, OwnImageBatches)  # images_per_batch None: every position its own
+        batch = method.batches.render(table, images, None)
+        _, predictions, futures = method.model(batch.images, batch.slots)
     assert sum(encoded) == len(torch.unique(table.image_indices)) < table.image_indices.numel()
     torch.testing.assert_close(shared, sequence_scores(predictions, futures), rtol=1e-4, atol=1e-5)
+
+
+def test_fixed_sampling_walks_the_train_table_once_per_epoch(mnist_splits):
+    method = make_method(mnist_splits, pool=None, batch=32, train_sampling="fixed")
+    table = method.evaluator.data.train_sequences
+    batches = list(method.train_batches(0, torch.Generator().manual_seed(0)))
+    shown = torch.cat([b.digits[b.slots] for b in batches])  # every position its own rendered image
+    positives = table.digits[table.labels == 1]
+    assert len(shown) == len(positives) and all(len(b.images) == 8 * len(b.labels) for b in batches)
+    assert sorted(map(tuple, shown.tolist())) == sorted(map(tuple, positives.tolist()))  # each row once

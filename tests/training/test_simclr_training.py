@@ -4,12 +4,12 @@ import torch
 
 from cpc_pipeline.data import DigitRenderer
 from cpc_pipeline.data.config import RenderingConfig
-from cpc_pipeline.models import CPCModelConfig, build_encoder
-from cpc_pipeline.models.resnet import SimCLRModel
-from cpc_pipeline.pipelines.probing.nodes import ProbingConfig, extract_split_features, freeze_encoder
-from cpc_pipeline.pipelines.simclr.nodes import SimCLRConfig, pretrain_simclr, select_simclr_images
+from cpc_pipeline.evaluation import ProbingConfig
+from cpc_pipeline.models import ReferenceEncoderSpec, SimCLRModel
+from cpc_pipeline.pipelines.probing.nodes import extract_split_features, freeze_encoder
+from cpc_pipeline.pipelines.simclr.nodes import pretrain_simclr, select_simclr_images
 from cpc_pipeline.training.loop import TrainerConfig, seed_everything, train
-from cpc_pipeline.training.simclr import SimCLRMethod, SimCLRObjective, knn_predict
+from cpc_pipeline.training.simclr import SimCLRConfig, SimCLRMethod, SimCLRObjective, knn_predict
 from tests.conftest import write_cifar
 from tests.training.test_cpc_training import Interrupted, interrupt_at
 
@@ -26,8 +26,8 @@ def test_knn_predict_votes_by_weighted_similarity():
 def test_simclr_learns_digits_on_genuine_mnist(mnist_splits):
     seed_everything(0)
     t = torch.as_tensor
-    model = SimCLRModel(build_encoder(CPCModelConfig(padding=1), 1, 28), 64)
-    objective = SimCLRObjective(batch_size=128, images_per_epoch=128 * 70, knn_k=20, knn_bank_images=2000,
+    model = SimCLRModel(ReferenceEncoderSpec(padding=1).build(1, 28), 64)
+    objective = SimCLRObjective(images_per_batch=128, images_per_epoch=128 * 70, knn_k=20, knn_bank_images=2000,
                                 augment={"crop_scale": (0.4, 1.0), "flip_p": 0.0})
     method = SimCLRMethod(model, objective, DigitRenderer(28, color=False), t(mnist_splits.train.images),
                           t(mnist_splits.train.labels), t(mnist_splits.validation.images[:1000]),
@@ -54,7 +54,7 @@ def test_cifar_path_pretrains_and_probes_on_test_built_files(tmp_path):
         "dataset": "cifar10",
         "cifar": {"roots": [str(tmp_path)], "download": False, "verify_checksums": False, "validation_size": 16},
         "encoder": {"arch": "resnet18", "cifar_stem": True},
-        "objective": {"batch_size": 8, "knn_k": 5, "knn_bank_images": 16, "augment": {"flip_p": 0.5}},
+        "objective": {"images_per_batch": 8, "knn_k": 5, "knn_bank_images": 16, "augment": {"flip_p": 0.5}},
         "trainer": {"epochs": 1, "optimizer": "sgd", "learning_rate": 0.1, "checkpoint_path": None,
                     "progress": False, "device": "cpu"},
     })
@@ -65,8 +65,8 @@ def test_cifar_path_pretrains_and_probes_on_test_built_files(tmp_path):
     assert len(history) == 1 and np.isfinite(history.train_loss).all() and 0 <= history.val_knn_accuracy[0] <= 1
     assert encoder.code_size == 512
 
-    frozen = freeze_encoder(encoder.state_dict(), train_split, rendering, simclr.encoder.model_dump())
-    probing = ProbingConfig.model_validate({"device": "cpu", "feature_batch_size": 16})
+    frozen = freeze_encoder(encoder.state_dict(), train_split, rendering, simclr.encoder)
+    probing = ProbingConfig.model_validate({"device": "cpu", "extraction_images_per_batch": 16})
     features = extract_split_features(frozen, train_split, val_split, test_split, rendering, probing)
     assert features["train_x"].shape == (64, 512) and features["test_x"].shape == (16, 512)
     np.testing.assert_array_equal(features["test_y"], test_split["labels"])
@@ -74,8 +74,8 @@ def test_cifar_path_pretrains_and_probes_on_test_built_files(tmp_path):
 
 def tiny_simclr(splits, seed=0):
     seed_everything(seed)
-    model = SimCLRModel(build_encoder(CPCModelConfig(padding=1, width=16, hidden=32), 1, 28), 16)
-    objective = SimCLRObjective(batch_size=32, images_per_epoch=32 * 4, knn_k=5, knn_bank_images=200,
+    model = SimCLRModel(ReferenceEncoderSpec(padding=1, width=16, hidden=32).build(1, 28), 16)
+    objective = SimCLRObjective(images_per_batch=32, images_per_epoch=32 * 4, knn_k=5, knn_bank_images=200,
                                 augment={"crop_scale": (0.4, 1.0), "flip_p": 0.0})
     t = torch.as_tensor
     return SimCLRMethod(model, objective, DigitRenderer(28, color=False), t(splits.train.images[:2000]),

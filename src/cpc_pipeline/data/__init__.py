@@ -1,5 +1,6 @@
 """Digit sources, the reference task's sequence rule and its renderer (plain PyTorch, no Kedro)."""
 
+from cpc_pipeline.data.config import SPLITS
 from cpc_pipeline.data.renderer import DigitRenderer, make_texture
 from cpc_pipeline.data.sequences import (
     DigitIndex,
@@ -13,6 +14,7 @@ from cpc_pipeline.data.sequences import (
 from cpc_pipeline.data.sources import DataSourceError, DigitSplit, DigitSplits, load_digit_splits
 
 __all__ = [
+    "SPLITS",
     "DataSourceError",
     "DigitIndex",
     "DigitRenderer",

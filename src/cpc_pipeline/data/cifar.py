@@ -16,12 +16,24 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pydantic import Field
 from torchvision.datasets import CIFAR10
 
+from cpc_pipeline.config import StrictModel
 from cpc_pipeline.data.sources import DataSourceError
 
 FOLDER = "cifar-10-batches-py"
-CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+class CIFARSourceConfig(StrictModel):
+    """``params:simclr.cifar``: where CIFAR-10 is, and how it is split."""
+
+    roots: list[str] = Field(default_factory=lambda: ["data/01_raw"], min_length=1)
+    download: bool = True
+    verify_checksums: bool = True
+    validation_size: int = Field(5000, ge=1)
+    seed: int = Field(0, ge=0)
+    download_timeout_s: float = Field(30.0, gt=0)
 
 
 class _UncheckedCIFAR10(CIFAR10):
@@ -94,10 +106,16 @@ def _missing(roots: Sequence[Path], why: str) -> str:
     return (
         f"CIFAR-10 was not found ({places}) and {why}. Download cifar-10-python.tar.gz from "
         f"https://www.cs.toronto.edu/~kriz/cifar.html, extract it so that <root>/{FOLDER}/data_batch_1 exists, "
-        "and list <root> under simclr.source.roots (e.g. in conf/local/parameters_simclr.yml)."
+        "and list <root> under simclr.cifar.roots (e.g. in conf/local/parameters_simclr.yml)."
     )
 
 
 def cifar_pictures(images: torch.Tensor, generator=None) -> torch.Tensor:
     """uint8 ``(N, 32, 32, 3)`` -> float ``(N, 3, 32, 32)`` in [-1, 1] (the renderer's range)."""
     return images.permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def load_cifar10_splits(config: CIFARSourceConfig) -> ImageSplits:
+    """:func:`load_cifar10` with the settings of ``config``."""
+    return load_cifar10(config.roots, config.download, config.validation_size, config.seed, config.verify_checksums,
+                        config.download_timeout_s)

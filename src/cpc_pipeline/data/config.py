@@ -1,23 +1,14 @@
-"""Validated settings of the digit data, shared by every pipeline that reads or renders digits.
-
-Kedro validates a node's ``params:`` input against these Pydantic models before any node runs, so a
-bad YAML value stops ``kedro run`` at once with one error naming the parameter and its allowed range.
-"""
+"""Validated settings of the digit data, shared by every pipeline that reads or renders digits."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from cpc_pipeline.config import StrictModel
 
-class StrictModel(BaseModel):
-    """Unknown keys are errors (a typo must not silently fall back to a default)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    def __str__(self) -> str:  # compact, for logs and MLflow params
-        return self.model_dump_json()
+SPLITS = ("train", "validation", "test")  # every split, in this order wherever a seed depends on it
 
 
 class SourceConfig(StrictModel):
@@ -42,6 +33,14 @@ class SequenceConfig(StrictModel):
     def length(self) -> int:
         return self.terms + self.predict_terms
 
+    def table_size(self, split: str) -> int:
+        return {"train": self.train_sequences, "validation": self.validation_sequences,
+                "test": self.test_sequences}[split]
+
+    def table_seed(self, split: str) -> int:
+        """Each split's fixed table has its own seed: ``seed`` + the split's place in SPLITS."""
+        return self.seed + SPLITS.index(split)
+
 
 class RenderingConfig(StrictModel):
     image_size: int = Field(64, ge=8, le=512)
@@ -60,3 +59,10 @@ class RenderingConfig(StrictModel):
     @property
     def channels(self) -> int:
         return 3 if self.color else 1
+
+
+class PreviewConfig(StrictModel):
+    """The rendered sample sequences of the data_processing stage."""
+
+    sequences_per_label: int = Field(3, ge=1, le=16)
+    seed: int = Field(0, ge=0)

@@ -61,12 +61,6 @@ class DigitRenderer:
     def from_config(cls, config: RenderingConfig, device: torch.device | str = "cpu") -> DigitRenderer:
         return cls(config.image_size, config.color, config.texture_size, config.texture_seed, device)
 
-    def to(self, device: torch.device | str) -> DigitRenderer:
-        self.device = torch.device(device)
-        if self.texture is not None:
-            self.texture = self.texture.to(self.device)
-        return self
-
     def _resize(self, digits: torch.Tensor) -> torch.Tensor:
         """uint8 (B, 28, 28) -> float (B, 1, S, S) in [0, 1]."""
         x = digits.to(self.device, torch.float32).unsqueeze(1) / 255.0

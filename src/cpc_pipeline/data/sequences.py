@@ -38,9 +38,6 @@ class DigitIndex:
         start = torch.cumsum(counts, 0) - counts
         return cls(order=torch.argsort(labels, stable=True), start=start, count=counts)
 
-    def to(self, device: torch.device | str) -> DigitIndex:
-        return DigitIndex(self.order.to(device), self.start.to(device), self.count.to(device))
-
     def sample(self, digits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """A uniformly random image index for every entry of ``digits`` (any shape)."""
         u = torch.rand(digits.shape, generator=generator, device=digits.device)
@@ -51,7 +48,9 @@ class DigitIndex:
 @dataclass(frozen=True)
 class SequenceBatch:
     digits: torch.Tensor  # (n, terms + predict_terms) int64
-    image_indices: torch.Tensor  # (n, terms + predict_terms) int64, into the split's images
+    # (n, terms + predict_terms) int64: rows of the images the DigitIndex it was drawn on describes (a
+    # split's images for the tables; a step's pool when training draws on a pool)
+    image_indices: torch.Tensor
     labels: torch.Tensor  # (n,) int64, 1 = positive (counting up), 0 = negative
 
     def __len__(self) -> int:

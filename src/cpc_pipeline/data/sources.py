@@ -157,7 +157,7 @@ def _read_mnist(root: Path, validation_size: int) -> DigitSplits:
     n_train = len(train.targets) - validation_size
     if not 0 < n_train:
         raise DataSourceError(
-            f"data_processing.source.validation_size={validation_size} leaves no training images "
+            f"source.validation_size={validation_size} leaves no training images "
             f"(MNIST train has {len(train.targets)})."
         )
     images, labels = train.data.numpy(), train.targets.numpy().astype(np.int64)
@@ -253,7 +253,7 @@ def load_digit_splits(
             "upscaled to 28x28): results are NOT comparable with MNIST. To use MNIST, place the files "
             "train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), t10k-images-idx3-ubyte(.gz), "
             "t10k-labels-idx1-ubyte(.gz) in <root>/MNIST/raw/ and list <root> under "
-            "data_processing.source.roots (e.g. in conf/local/parameters_data_processing.yml), or allow "
+            "source.roots (e.g. in conf/local/parameters_data_processing.yml), or allow "
             "the download.",
             err,
         )

@@ -4,6 +4,7 @@ from cpc_pipeline.evaluation.features import (
     estimate_batchnorm_statistics,
     extract_features,
     freeze,
+    picture_batches,
     state_fingerprint,
 )
 from cpc_pipeline.evaluation.probes import (
@@ -14,19 +15,23 @@ from cpc_pipeline.evaluation.probes import (
     run_probes,
     select_on_validation,
 )
+from cpc_pipeline.evaluation.protocol import ProbingConfig, split_render_seed
 from cpc_pipeline.evaluation.supervised import SupervisedConfig, train_end_to_end
 
 __all__ = [
     "ProbeConfig",
+    "ProbingConfig",
     "ProbeResult",
     "SupervisedConfig",
     "estimate_batchnorm_statistics",
     "extract_features",
     "freeze",
+    "picture_batches",
     "label_subset",
     "label_subsets",
     "run_probes",
     "select_on_validation",
+    "split_render_seed",
     "state_fingerprint",
     "train_end_to_end",
 ]

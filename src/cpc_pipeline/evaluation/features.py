@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
+
+from cpc_pipeline.data.pictures import Pictures
 
 
 def freeze(encoder: nn.Module) -> nn.Module:
@@ -23,16 +25,9 @@ def freeze(encoder: nn.Module) -> nn.Module:
 
 
 @torch.no_grad()
-def estimate_batchnorm_statistics(
-    encoder: nn.Module,
-    images: np.ndarray | torch.Tensor,
-    to_pictures: Callable[[torch.Tensor, torch.Generator | None], torch.Tensor],
-    seed: int,
-    batch_size: int = 512,
-    device: torch.device | str = "cpu",
-) -> nn.Module:
-    """Set every BatchNorm layer's running mean and variance to their averages over ``images`` (unlabelled;
-    no gradient, no weight changes), in place.
+def estimate_batchnorm_statistics(encoder: nn.Module, pictures: Iterable[torch.Tensor]) -> nn.Module:
+    """Set every BatchNorm layer's running mean and variance to their averages over the batches of
+    ``pictures`` (unlabelled, e.g. :func:`picture_batches`; no gradient, no weight changes), in place.
 
     A freshly built encoder's running statistics are mean 0 and variance 1, which no input has: frozen
     like that, a random-init baseline measures a mis-scaled network rather than what the architecture
@@ -46,11 +41,9 @@ def estimate_batchnorm_statistics(
     for m in norms:
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average: every batch counts alike
-    encoder.to(device).train()
-    images = torch.as_tensor(images)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    for start in range(0, len(images), batch_size):
-        encoder(to_pictures(images[start : start + batch_size].to(device), generator))
+    encoder.train()
+    for batch in pictures:
+        encoder(batch)
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
     return encoder.eval()
@@ -65,7 +58,7 @@ def state_fingerprint(module: nn.Module) -> dict[str, torch.Tensor]:
 def extract_features(
     encoder: nn.Module,
     images: np.ndarray | torch.Tensor,
-    to_pictures: Callable[[torch.Tensor, torch.Generator | None], torch.Tensor],
+    to_pictures: Pictures,
     seed: int,
     batch_size: int = 512,
     device: torch.device | str = "cpu",
@@ -78,11 +71,17 @@ def extract_features(
     """
     if encoder.training or any(p.requires_grad for p in encoder.parameters()):
         raise ValueError("extract_features needs a frozen encoder: call freeze(encoder) first")
+    out = [encoder(pictures).float().cpu() for pictures in picture_batches(images, to_pictures, seed, batch_size, device)]
+    return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def picture_batches(
+    images: np.ndarray | torch.Tensor, to_pictures: Pictures, seed: int, batch_size: int, device: torch.device | str
+) -> Iterator[torch.Tensor]:
+    """``images`` turned into pictures on ``device``, ``batch_size`` at a time, every random draw from one
+    generator seeded with ``seed``: the same images and seed always give the same pictures."""
     device = torch.device(device)
     images = torch.as_tensor(images)
     generator = torch.Generator(device=device).manual_seed(seed)
-    out = []
     for start in range(0, len(images), batch_size):
-        batch = to_pictures(images[start : start + batch_size].to(device), generator)
-        out.append(encoder(batch).float().cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
+        yield to_pictures(images[start : start + batch_size].to(device), generator)

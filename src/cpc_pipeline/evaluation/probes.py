@@ -1,4 +1,5 @@
-"""Probes on frozen features and the supervised end-to-end baseline (plain PyTorch and scikit-learn).
+"""Probes on frozen features (plain PyTorch and scikit-learn), and the classification method that the
+MLP probe and the supervised baseline (:mod:`cpc_pipeline.evaluation.supervised`) train with.
 
 At label fraction ``f`` every probe is trained on a stratified fraction ``f`` of the train split, tuned
 on a stratified fraction ``f`` of the validation split, and only then scored on the test split. So the
@@ -30,7 +31,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer, StandardScaler
 from torch import nn
 
-from cpc_pipeline.data.config import StrictModel
+from cpc_pipeline.config import StrictModel
 from cpc_pipeline.models import mlp_head
 from cpc_pipeline.training.loop import TrainerConfig, seed_everything, train
 
@@ -43,7 +44,7 @@ class MLPProbeConfig(StrictModel):
     hidden: int = Field(128, ge=1)
     norm: Literal["batch", "layer", "none"] = "batch"
     epochs: int = Field(15, ge=1)
-    batch_size: int = Field(64, ge=2)
+    features_per_batch: int = Field(64, ge=2)
     learning_rate: float = Field(1e-3, gt=0)
 
 
@@ -220,7 +221,7 @@ def fit_mlp_probe(x_train, y_train, x_val, y_val, x_test, config: MLPProbeConfig
     t = lambda a, dtype=torch.float32: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
     model = mlp_head(x_train.shape[1], config.hidden, config.norm).to(device)
     method = ClassificationMethod(
-        model, t(x_train), t(y_train, torch.long), t(x_val), t(y_val, torch.long), config.batch_size
+        model, t(x_train), t(y_train, torch.long), t(x_val), t(y_val, torch.long), config.features_per_batch
     )
     trainer = TrainerConfig(
         epochs=config.epochs, learning_rate=config.learning_rate, checkpoint_path=None, progress=False,

@@ -11,9 +11,9 @@ from pydantic import Field
 from torch import nn
 
 from cpc_pipeline.data import DigitRenderer, DigitSplit
-from cpc_pipeline.data.config import StrictModel
+from cpc_pipeline.config import StrictModel
 from cpc_pipeline.evaluation.probes import ClassificationMethod, label_subsets, train_keeping_best
-from cpc_pipeline.models import CPCModelConfig, build_encoder, mlp_head
+from cpc_pipeline.models import EncoderSpec, mlp_head
 from cpc_pipeline.training.loop import TrainerConfig, seed_everything
 
 
@@ -21,7 +21,7 @@ class SupervisedConfig(StrictModel):
     epochs: int = Field(3, ge=1)  # passes over the labelled images...
     min_steps: int = Field(600, ge=1)  # ...but at least this many steps (small label fractions)
     max_steps: int | None = Field(None, ge=1)  # and at most this many (null: no cap; for quick configs)
-    batch_size: int = Field(64, ge=2)
+    images_per_batch: int = Field(64, ge=2)
     learning_rate: float = Field(1e-3, gt=0)
 
 
@@ -30,7 +30,7 @@ def train_end_to_end(
     validation: DigitSplit,
     test: DigitSplit,
     renderer: DigitRenderer,
-    model_config: CPCModelConfig,
+    encoder_spec: EncoderSpec,
     fraction: float,
     config: SupervisedConfig,
     seed: int,
@@ -46,15 +46,15 @@ def train_end_to_end(
     """
     seed_everything(seed)
     keep, keep_val = label_subsets(train.labels, validation.labels, fraction, seed)
-    encoder = build_encoder(model_config, renderer.channels, renderer.image_size)
+    encoder = encoder_spec.build(renderer.channels, renderer.image_size)
     model = nn.Sequential(encoder, mlp_head(encoder.code_size)).to(device)
     t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
-    steps = max(math.ceil(len(keep) / config.batch_size), math.ceil(config.min_steps / config.epochs))
+    steps = max(math.ceil(len(keep) / config.images_per_batch), math.ceil(config.min_steps / config.epochs))
     if config.max_steps is not None:
         steps = min(steps, math.ceil(config.max_steps / config.epochs))
     method = ClassificationMethod(
         model, t(train.images[keep]), t(train.labels[keep]), t(validation.images[keep_val]), t(validation.labels[keep_val]),
-        config.batch_size, transform=renderer, steps_per_epoch=steps, eval_batch_size=512,
+        config.images_per_batch, transform=renderer, steps_per_epoch=steps, eval_batch_size=512,
     )
     trainer = TrainerConfig(
         epochs=config.epochs, learning_rate=config.learning_rate, checkpoint_path=None, progress=False, seed=seed,

@@ -1,24 +1,27 @@
-"""Models: the reference CPC encoder, the CPC model (encoder + GRU + one W_k per future step), heads."""
+"""Models: the encoders and their spec, the CPC model (encoder + GRU + one W_k per future step), SimCLR's
+projection, the probe head."""
 
-from cpc_pipeline.models.cpc import (
-    CPCModel,
-    CPCModelConfig,
+from cpc_pipeline.models.cpc import CPCModel, CPCModelConfig, CPCOutput
+from cpc_pipeline.models.encoders import (
+    EncoderSpec,
     ReferenceEncoder,
-    build_cpc_model,
-    build_encoder,
+    ReferenceEncoderSpec,
+    ResNetEncoderSpec,
     make_norm,
 )
-from cpc_pipeline.models.encoders import EncoderSpec, build_any_encoder
 from cpc_pipeline.models.heads import mlp_head
+from cpc_pipeline.models.resnet import ResNetEncoder, SimCLRModel
 
 __all__ = [
     "CPCModel",
     "CPCModelConfig",
+    "CPCOutput",
     "EncoderSpec",
     "ReferenceEncoder",
-    "build_any_encoder",
-    "build_cpc_model",
-    "build_encoder",
+    "ReferenceEncoderSpec",
+    "ResNetEncoder",
+    "ResNetEncoderSpec",
+    "SimCLRModel",
     "make_norm",
     "mlp_head",
 ]

@@ -1,33 +1,140 @@
-"""One way to rebuild any encoder of the project from its parameters (to load saved weights into)."""
+"""The project's encoders, and the one validated spec that rebuilds any of them.
+
+- :class:`ReferenceEncoder` is the public Keras CPC code's encoder: 4 x [conv 3x3 stride 2, 64 filters,
+  no padding, norm, LeakyReLU], then dense 256, norm, LeakyReLU, dense to ``code_size`` (128).
+- torchvision's ResNet (:class:`~cpc_pipeline.models.resnet.ResNetEncoder`), SimCLR's CIFAR-10 encoder.
+
+:class:`EncoderSpec` is discriminated by ``arch`` (``reference`` when absent): its ``build(channels,
+size)`` is the only way the project rebuilds an encoder, in training and when saved weights are loaded
+back, so every rebuilt encoder went through the same validation.
+
+Normalisation is a parameter: ``batch`` (the reference), ``layer`` (GroupNorm with one group over each
+conv map, LayerNorm after the dense layer), ``group`` (8 groups) or ``none``. BatchNorm in train mode
+normalises with statistics of the whole batch, i.e. of the very samples being contrasted, so a sample's
+code depends on the others in the batch: a channel through which the contrastive task can be solved
+without learning the digit, and whose statistics drift when a probe later runs the encoder.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+import torch
+from pydantic import ConfigDict, Discriminator, Field, RootModel, Tag
 from torch import nn
 
-from cpc_pipeline.models.cpc import CPCModelConfig, build_encoder
+from cpc_pipeline.config import StrictModel
 from cpc_pipeline.models.resnet import ResNetEncoder
 
-
-class EncoderSpec(BaseModel):
-    """``reference``: the CPC reference encoder (settings in ``reference``); ``resnet18``/``resnet50``:
-    torchvision's ResNet, with the CIFAR stem when ``cifar_stem``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    arch: Literal["reference", "resnet18", "resnet50"] = "reference"
-    reference: CPCModelConfig = CPCModelConfig()
-    cifar_stem: bool = True
+NORMS = ("batch", "layer", "group", "none")
+REFERENCE_CONVS = 4
 
 
-def build_any_encoder(spec: EncoderSpec | CPCModelConfig | dict[str, Any], channels: int, size: int) -> nn.Module:
-    """``spec``: an :class:`EncoderSpec` (SimCLR) or a :class:`CPCModelConfig` (CPC), or either as a dict."""
-    if isinstance(spec, dict):
-        spec = EncoderSpec.model_validate(spec) if "arch" in spec else CPCModelConfig.model_validate(spec)
-    if isinstance(spec, CPCModelConfig):
-        return build_encoder(spec, channels, size)
-    if spec.arch == "reference":
-        return build_encoder(spec.reference, channels, size)
-    return ResNetEncoder(spec.arch, channels, spec.cifar_stem)
+def make_norm(kind: str, channels: int, conv: bool) -> nn.Module:
+    """The normalisation layer ``kind`` for ``channels`` features of a conv map or a dense layer."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels) if conv else nn.BatchNorm1d(channels)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels) if conv else nn.LayerNorm(channels)
+    if kind == "group":
+        return nn.GroupNorm(8, channels)  # (N, C, *) and (N, C) alike
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"norm must be one of {NORMS}, got {kind!r}")
+
+
+def conv_output_size(size: int, layers: int, padding: int) -> int:
+    for _ in range(layers):
+        size = (size + 2 * padding - 3) // 2 + 1
+    return size
+
+
+class ReferenceEncoder(nn.Module):
+    """Images ``(N, C, S, S)`` -> codes ``(N, code_size)``."""
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        image_size: int = 64,
+        code_size: int = 128,
+        norm: str = "layer",
+        width: int = 64,
+        hidden: int = 256,
+        padding: int = 0,
+        layers: int = REFERENCE_CONVS,
+    ) -> None:
+        super().__init__()
+        side = conv_output_size(image_size, layers, padding)
+        if side < 1:
+            raise ValueError(
+                f"{layers} unpadded 3x3 stride-2 convs do not fit a {image_size}px image: "
+                "use encoder padding 1 (or auto) for images smaller than 31px"
+            )
+        blocks: list[nn.Module] = []
+        channels = in_channels
+        for _ in range(layers):
+            blocks += [
+                nn.Conv2d(channels, width, 3, stride=2, padding=padding, bias=norm == "none"),
+                make_norm(norm, width, conv=True),
+                nn.LeakyReLU(0.3),  # Keras' LeakyReLU default slope, as in the reference
+            ]
+            channels = width
+        self.features = nn.Sequential(*blocks, nn.Flatten())
+        self.head = nn.Sequential(
+            nn.Linear(width * side * side, hidden),
+            make_norm(norm, hidden, conv=False),
+            nn.LeakyReLU(0.3),
+            nn.Linear(hidden, code_size),
+        )
+        self.code_size = code_size
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(images))
+
+
+class ReferenceEncoderSpec(StrictModel):
+    arch: Literal["reference"] = "reference"
+    code_size: int = Field(128, ge=1, le=8192)
+    norm: Literal["batch", "layer", "group", "none"] = "batch"
+    width: int = Field(64, ge=8, le=1024)
+    hidden: int = Field(256, ge=8, le=8192)
+    padding: Literal[0, 1, "auto"] = "auto"  # auto: 0 (the reference) where the convs fit, 1 below 31px
+
+    def padding_for(self, size: int) -> int:
+        if self.padding != "auto":
+            return self.padding
+        return 0 if conv_output_size(size, REFERENCE_CONVS, 0) >= 1 else 1
+
+    def build(self, channels: int, size: int) -> ReferenceEncoder:
+        return ReferenceEncoder(channels, size, self.code_size, self.norm, self.width, self.hidden,
+                                self.padding_for(size))
+
+
+class ResNetEncoderSpec(StrictModel):
+    arch: Literal["resnet18", "resnet50"]
+    cifar_stem: bool = True  # 3x3 stride-1 first conv, no max-pool (the paper's CIFAR-10 variant)
+
+    def build(self, channels: int, size: int) -> ResNetEncoder:
+        return ResNetEncoder(self.arch, channels, self.cifar_stem)
+
+
+def _family(value: Any) -> str:
+    arch = value.get("arch", "reference") if isinstance(value, dict) else getattr(value, "arch", "reference")
+    return "reference" if arch == "reference" else "resnet"
+
+
+class EncoderSpec(RootModel[Annotated[
+    Annotated[ReferenceEncoderSpec, Tag("reference")] | Annotated[ResNetEncoderSpec, Tag("resnet")],
+    Discriminator(_family),
+]]):
+    """Any encoder of the project, by ``arch``: ``reference`` (the default) or ``resnet18``/``resnet50``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @property
+    def arch(self) -> str:
+        return self.root.arch
+
+    def build(self, channels: int, size: int) -> nn.Module:
+        """A freshly initialised encoder for pictures of ``channels`` x ``size`` x ``size``."""
+        return self.root.build(channels, size)

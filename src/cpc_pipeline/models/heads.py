@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from cpc_pipeline.models.cpc import make_norm
+from cpc_pipeline.models.encoders import make_norm
 
 
 def mlp_head(in_features: int, hidden: int = 128, norm: str = "batch", classes: int = 10) -> nn.Sequential:

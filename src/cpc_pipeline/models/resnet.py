@@ -9,20 +9,9 @@ never the projection ``z``.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torchvision
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
-
-
-class ResNetConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    arch: Literal["resnet18", "resnet50"] = "resnet18"
-    cifar_stem: bool = True
-    projection_dim: int = Field(128, ge=1)
 
 
 class ResNetEncoder(nn.Module):
@@ -58,6 +47,3 @@ class SimCLRModel(nn.Module):
         """Images -> projections ``z`` (the loss's input)."""
         return self.projector(self.encoder(images))
 
-
-def build_resnet_encoder(config: ResNetConfig, in_channels: int) -> ResNetEncoder:
-    return ResNetEncoder(config.arch, in_channels, config.cifar_stem)

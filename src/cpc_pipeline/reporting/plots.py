@@ -43,7 +43,7 @@ def plot_sequences(
 ENCODER_STYLE = {"cpc": "tab:blue", "simclr": "tab:orange", "random": "tab:gray", "supervised": "tab:green"}
 
 
-def plot_pretraining_curves(history: pd.DataFrame) -> Figure:
+def plot_pretraining_curves(history: pd.DataFrame, title: str) -> Figure:
     """Loss, accuracies and the mutual-information bound per epoch (train dashed, validation solid)."""
     panels = [("loss", "loss"), ("accuracy", "contrastive accuracy"), ("sequence_accuracy", "sequence accuracy"),
               ("mi_bound", "MI bound log N - L (nats)")]
@@ -61,7 +61,7 @@ def plot_pretraining_curves(history: pd.DataFrame) -> Figure:
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch")
         ax.legend(fontsize=7)
-    fig.suptitle("CPC pretraining", fontsize=11)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -85,8 +85,8 @@ def plot_step_accuracy(history: pd.DataFrame) -> Figure:
     return fig
 
 
-def plot_label_efficiency(metrics: pd.DataFrame) -> Figure:
-    """Test accuracy vs fraction of training labels, one panel per probe, one line per encoder."""
+def plot_label_efficiency(metrics: pd.DataFrame, dataset: str) -> Figure:
+    """Test accuracy vs fraction of labels, one panel per probe, one line per encoder."""
     rows = metrics[metrics.encoder != "chance"]
     probes = [p for p in ("mlp", "linear", "knn") if p in set(rows.probe)]
     end_to_end = rows[rows.probe == "end_to_end"].sort_values("label_fraction")
@@ -103,10 +103,10 @@ def plot_label_efficiency(metrics: pd.DataFrame) -> Figure:
                     label="supervised end to end, fraction of labels")
         ax.axhline(0.1, ls=":", color="k", label="chance")
         ax.set_xscale("log")
-        ax.set_xlabel("fraction of the 50k training labels")
+        ax.set_xlabel("fraction of the labels (training and selection)")
         ax.set_title(f"{probe} probe", fontsize=10)
         ax.set_ylim(0, 1)
-    axes[0, 0].set_ylabel("MNIST test accuracy")
+    axes[0, 0].set_ylabel(f"{dataset} test accuracy")
     axes[0, -1].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig

@@ -5,13 +5,31 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+from typing import Any, Literal
+
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, Field
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
+from cpc_pipeline.config import StrictModel
 from cpc_pipeline.evaluation.supervision import SUPERVISION
 from cpc_pipeline.reporting.cited import CITED
+
+
+class ReportingConfig(StrictModel):
+    """``params:reporting``."""
+
+    embedding: Literal["tsne", "pca"] = "tsne"
+    embedding_points: int = Field(2000, ge=10)  # test images in the 2-D map
+    headline_probe: Literal["mlp", "linear", "knn"] = "mlp"  # its confusion matrix is plotted
+    seed: int = Field(0, ge=0)
+
+
+def dataset_name(data_source: dict) -> str:
+    """What the digits are, for titles: MNIST, or the fallback."""
+    return "MNIST" if data_source.get("source") == "mnist" else str(data_source.get("source", "digits"))
 
 PLOTS = [
     ("sequence_preview.png", "Sample sequences (positives count up; negatives have every future digit wrong)"),
@@ -117,7 +135,7 @@ def method_comparison(
     out = [
         "## CPC vs SimCLR",
         "",
-        f"SimCLR trained on `{dataset}` with the `{configuration.get('simclr', {}).get('encoder', {}).get('arch')}` "
+        f"SimCLR trained on `{dataset}` with the `{configuration.get('simclr', {}).get('encoder', {}).get('arch', 'reference')}` "
         f"encoder for {int(last['epoch'])} epochs ({simclr_history['epoch_seconds'].sum():.0f} s; CPC: "
         f"{cpc_history['epoch_seconds'].sum():.0f} s). Its last validation k-NN monitor accuracy "
         f"(k=200, cosine, on the training bank): {last.get('val_knn_accuracy', float('nan')):.4f}.",
@@ -134,16 +152,18 @@ def method_comparison(
 
 def write_report(
     data_source: dict,
-    sequences: dict,
-    configuration: dict[str, dict],
+    configuration: dict[str, Any],
     pretraining_history: pd.DataFrame,
     probe_metrics: pd.DataFrame,
     stage_wall_times: dict[str, float],
     simclr_history: pd.DataFrame | None = None,
 ) -> str:
+    """The report; ``configuration``: the run's parameters (printed at the end), plain or validated blocks."""
+    configuration = {k: v.model_dump(mode="json") if isinstance(v, BaseModel) else v for k, v in configuration.items()}
     h = headline(probe_metrics)
     last = pretraining_history.iloc[-1]
-    loss = configuration.get("pretraining", {}).get("objective", {}).get("loss", "?")
+    sequences = configuration.get("sequences", {})
+    loss = configuration.get("pretraining", {}).get("objective", {}).get("loss", "infonce")
     genuine = data_source.get("source") == "mnist"
     out = [
         "# CPC on the reference's sequence task: report",

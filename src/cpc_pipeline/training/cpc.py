@@ -1,19 +1,28 @@
-"""CPC as a training method for :func:`cpc_pipeline.training.loop.train`.
+"""CPC on the sequence task as a method of :func:`cpc_pipeline.training.loop.train`.
 
-A training batch is built on the device: digits are drawn by the sequence rule, their images rendered
-by the renderer, encoded, and the sequences' codes gathered. Two batch shapes:
+Three parts, one job each, put together by :func:`make_cpc_method` (the node, the benchmarks and the
+tests all build the method through it):
 
-- ``images_per_batch: null`` (the reference): each of the ``batch_size`` sequences has its own 8 images;
-- ``images_per_batch: P``: a class-balanced pool of P images is rendered and encoded once, and the
-  ``batch_size`` sequences are built from the pool's codes (each image serves several sequences). The
-  encoder, the costly part, then runs P times per step instead of 8 x batch_size times.
+- a **batch builder** draws one training step's sequences (:class:`SequenceDraw`) and renders their
+  images on the device. Three strategies:
 
-For ``infonce`` the candidates of every prediction are all the images of the pool; for ``binary`` the
-batch holds positive and negative sequences 50/50 as the reference does. ``binary_negatives: paired``
-(the default) makes each negative reuse a positive's context images with every future digit wrong, so
-the loss compares right and wrong futures of one context; ``independent`` (the reference) gives every
-negative its own context. On the 64x64 colour task the binary loss leaves its ln 2 plateau only with
-many sequences per step; ``paired`` left it sooner in the one seed compared (README, "The binary loss").
+  - :class:`PooledBatches` (``images_per_batch: P``, the default): a class-balanced pool of P images is
+    rendered and encoded once, and the step's sequences are built from the pool's rows (each image
+    serves several sequences). The encoder, the costly part, runs P times per step instead of 8 x
+    ``sequences_per_batch`` times.
+  - :class:`OwnImageBatches` (``images_per_batch: null``, the reference): every sequence its own images.
+  - :class:`TableBatches` (``train_sampling: fixed``): the fixed train table's rows, each its own images.
+
+- the **model's own forward** (:meth:`cpc_pipeline.models.CPCModel.forward`) encodes the pool and predicts;
+- a **validation scorer** (:class:`CPCEvaluator`) scores held-out sequence tables and fixes the InfoNCE
+  decision threshold on training sequences.
+
+For ``infonce`` a step draws positive sequences only: the candidates of every prediction are all the
+images of the pool. For ``binary`` the batch holds positive and negative sequences 50/50 as the reference
+does; ``binary_negatives: paired`` (the default) makes each negative reuse a positive's context images
+with every future digit wrong, so the loss compares right and wrong futures of one context;
+``independent`` (the reference) gives every negative its own context. On the 64x64 colour task the binary
+loss leaves its ln 2 plateau only with many sequences per step (README, "The binary loss").
 """
 
 from __future__ import annotations
@@ -21,26 +30,31 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
+import numpy as np
+import pandas as pd
 import torch
 from pydantic import Field, model_validator
 
-from cpc_pipeline.data import DigitIndex, DigitRenderer, SequenceBatch, paired_negatives, sample_sequences
-from cpc_pipeline.data.config import StrictModel
+from cpc_pipeline.config import StrictModel
+from cpc_pipeline.data import DigitIndex, DigitRenderer, DigitSplit, SequenceBatch, paired_negatives, sample_sequences
+from cpc_pipeline.data.sequences import table_to_sequences
 from cpc_pipeline.losses import binary_sequence_loss, info_nce
 from cpc_pipeline.losses.binary import sequence_scores
-from cpc_pipeline.models import CPCModel
+from cpc_pipeline.models import CPCModel, CPCModelConfig
+from cpc_pipeline.training.loop import TrainerConfig
+
 
 class CPCObjective(StrictModel):
     loss: Literal["infonce", "binary"] = "infonce"
     negatives: Literal["batch", "different_digit"] = "different_digit"  # infonce only
     binary_negatives: Literal["paired", "independent"] = "paired"  # binary only
-    batch_size: int = Field(64, ge=2, le=65_536)  # sequences per step
-    images_per_batch: int | None = Field(64, ge=20)  # pool size; None = own images per sequence
+    sequences_per_batch: int = Field(64, ge=2, le=65_536)  # sequences per training step
+    images_per_batch: int | None = Field(64, ge=20)  # the step's pool of images; None = each sequence its own
     sequences_per_epoch: int = Field(390 * 32, ge=2)
     train_sampling: Literal["fresh", "fixed"] = "fresh"
-    eval_batch_size: int = Field(256, ge=2)
+    eval_sequences_per_batch: int = Field(256, ge=2)  # validation chunk: its distinct images are the candidates
     threshold_sequences: int = Field(1024, ge=2)  # train sequences that fix infonce's decision threshold
 
     @model_validator(mode="after")
@@ -50,65 +64,57 @@ class CPCObjective(StrictModel):
         return self
 
 
+class PretrainingConfig(StrictModel):
+    """``params:pretraining``: the CPC model, its objective and the training loop."""
+
+    model: CPCModelConfig = CPCModelConfig()
+    objective: CPCObjective = CPCObjective()
+    trainer: TrainerConfig = TrainerConfig()
+
+
 @dataclass
 class PoolBatch:
-    images: torch.Tensor | None  # (P, C, S, S) rendered pool (None where only its codes are kept)
+    images: torch.Tensor | None  # (P, C, S, S) the rendered pool (None where only its codes are kept)
     digits: torch.Tensor  # (P,) digit of each pool image
-    sequences: torch.Tensor  # (B, T) indices into the pool
+    slots: torch.Tensor  # (B, T) the pool row each sequence position shows
     labels: torch.Tensor  # (B,) 1 = positive
 
 
-class CPCMethod:
-    """Batches, loss and validation metrics of CPC on the sequence task."""
+@dataclass
+class CPCData:
+    """What CPC trains and validates on, as tensors on the training device."""
 
-    items_name = "sequences"
+    train_images: torch.Tensor  # uint8 (N, 28, 28)
+    train_labels: torch.Tensor  # (N,)
+    validation_images: torch.Tensor
+    validation_sequences: SequenceBatch  # the fixed validation table (image_indices into validation_images)
+    threshold_sequences: SequenceBatch  # training sequences that fix infonce's decision threshold
+    train_sequences: SequenceBatch | None = None  # the fixed train table (train_sampling: fixed)
 
-    def __init__(
-        self,
-        model: CPCModel,
-        renderer: DigitRenderer,
-        objective: CPCObjective,
-        terms: int,
-        predict_terms: int,
-        train_images: torch.Tensor,
-        train_labels: torch.Tensor,
-        validation_images: torch.Tensor,
-        validation_sequences: SequenceBatch,
-        threshold_sequences: SequenceBatch,
-        train_table: SequenceBatch | None = None,
-        channels_last: bool = False,
-    ) -> None:
-        self.model = model
-        self.renderer = renderer
-        self.objective = objective
+    @classmethod
+    def from_tables(
+        cls, train: DigitSplit, validation: DigitSplit, train_table: pd.DataFrame, validation_table: pd.DataFrame,
+        threshold_sequences: int, device: torch.device | str = "cpu",
+    ) -> CPCData:
+        t = lambda a: torch.as_tensor(np.asarray(a), device=device)  # noqa: E731
+        return cls(
+            t(train.images), t(train.labels), t(validation.images), table_to_sequences(validation_table, device),
+            table_to_sequences(train_table.head(threshold_sequences), device), table_to_sequences(train_table, device),
+        )
+
+
+# ------------------------------------------------------------------ which sequences a step draws
+class SequenceDraw:
+    """One training step's sequences over a digit index (a split's images, or a step's pool): all positive
+    (``infonce``: its negatives are the other candidates), half positive (``binary``, independent
+    negatives), or positives followed row for row by their paired negatives (``binary``, paired)."""
+
+    def __init__(self, objective: CPCObjective, terms: int, predict_terms: int) -> None:
         self.terms, self.predict_terms = terms, predict_terms
-        self.train_images = train_images
-        self.train_labels = train_labels
-        self.train_index = DigitIndex.from_labels(train_labels)
-        self.validation_images = validation_images
-        self.validation_sequences = validation_sequences
-        self.threshold_sequences = threshold_sequences
-        self.train_table = train_table
-        if objective.train_sampling == "fixed" and train_table is None:
-            raise ValueError("train_sampling 'fixed' needs the train sequence table")
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.monitor = "loss"
+        self.paired = objective.loss == "binary" and objective.binary_negatives == "paired"
+        self.positives_only = objective.loss == "infonce" or self.paired  # paired negatives are derived
 
-    # ------------------------------------------------------------------ batches
-    @property
-    def steps_per_epoch(self) -> int:
-        return math.ceil(self.objective.sequences_per_epoch / self.objective.batch_size)
-
-    @property
-    def _paired(self) -> bool:
-        return self.objective.loss == "binary" and self.objective.binary_negatives == "paired"
-
-    @property
-    def _positives_only(self) -> bool:
-        """Training draws positives only: infonce's negatives are other candidates, paired ones are derived."""
-        return self.objective.loss == "infonce" or self._paired
-
-    def _with_paired_negatives(self, positives: SequenceBatch, index: DigitIndex, generator) -> SequenceBatch:
+    def with_paired_negatives(self, positives: SequenceBatch, index: DigitIndex, generator) -> SequenceBatch:
         """``positives`` then, row for row, their paired negatives (same context images, wrong futures)."""
         negatives = paired_negatives(positives, self.terms, index, generator)
         return SequenceBatch(*(torch.cat(pair) for pair in zip(
@@ -116,140 +122,173 @@ class CPCMethod:
             (negatives.digits, negatives.image_indices, negatives.labels),
         )))
 
-    def _draw(self, n: int, index: DigitIndex, generator) -> SequenceBatch:
-        """The ``n`` training sequences of one step (``n - n % 2`` when paired)."""
-        if self._paired:
+    def __call__(self, n: int, index: DigitIndex, generator) -> SequenceBatch:
+        """``n`` sequences (``n - n % 2`` when paired); ``image_indices`` are rows of ``index``'s images."""
+        if self.paired:
             positives = sample_sequences(n // 2, self.terms, self.predict_terms, index, generator, n_positive=n // 2)
-            return self._with_paired_negatives(positives, index, generator)
-        n_positive = n if self._positives_only else n // 2
+            return self.with_paired_negatives(positives, index, generator)
+        n_positive = n if self.positives_only else n // 2
         return sample_sequences(n, self.terms, self.predict_terms, index, generator, n_positive=n_positive)
 
-    def _own_images(self, seqs: SequenceBatch, images: torch.Tensor, generator, paired: bool = False) -> PoolBatch:
-        """Every position its own rendered image. ``paired``: rows b/2.. are the negatives of rows ..b/2
-        (:meth:`_with_paired_negatives`) and their contexts *are* those rows' rendered images."""
+
+# ------------------------------------------------------------------ batch builders
+class BatchBuilder(Protocol):
+    def epoch(self, generator: torch.Generator) -> Iterator[PoolBatch]: ...
+
+
+class OwnImageBatches:
+    """Every sequence position its own rendered image (the reference's batches)."""
+
+    def __init__(self, draw: SequenceDraw, objective: CPCObjective, data: CPCData, renderer: DigitRenderer,
+                 memory_format: torch.memory_format) -> None:
+        self.draw, self.objective, self.renderer, self.memory_format = draw, objective, renderer, memory_format
+        self.images, self.index = data.train_images, DigitIndex.from_labels(data.train_labels)
+
+    def render(self, seqs: SequenceBatch, images: torch.Tensor, generator, paired: bool = False) -> PoolBatch:
+        """``seqs`` (``image_indices`` into ``images``) as a batch whose pool is every position's image.
+        ``paired``: rows b/2.. are the negatives of rows ..b/2 (:meth:`SequenceDraw.with_paired_negatives`)
+        and their contexts *are* those rows' rendered images, so only their futures are rendered."""
         b, t = seqs.digits.shape
         device = seqs.digits.device
         used = torch.arange(b * t, device=device)  # pool image -> sequence position
         slots = used.view(b, t).clone()  # sequence position -> pool image
-        if paired:  # render the positives' 8 images and the negatives' futures only
-            h, k = b // 2, t - self.terms
-            slots[h:, : self.terms] = slots[:h, : self.terms]
-            slots[h:, self.terms :] = h * t + torch.arange(h * k, device=device).view(h, k)
-            used = torch.cat([used[: h * t], used.view(b, t)[h:, self.terms :].flatten()])
+        if paired:
+            h, terms = b // 2, self.draw.terms
+            k = t - terms
+            slots[h:, :terms] = slots[:h, :terms]
+            slots[h:, terms:] = h * t + torch.arange(h * k, device=device).view(h, k)
+            used = torch.cat([used[: h * t], used.view(b, t)[h:, terms:].flatten()])
         pool = self.renderer(images[seqs.image_indices.flatten()[used]], generator)
-        return PoolBatch(
-            images=pool.contiguous(memory_format=self.memory_format),
-            digits=seqs.digits.flatten()[used],
-            sequences=slots.to(pool.device),
-            labels=seqs.labels,
-        )
+        return PoolBatch(pool.contiguous(memory_format=self.memory_format), seqs.digits.flatten()[used],
+                         slots.to(pool.device), seqs.labels)
 
-    def _pooled(self, n: int, generator) -> PoolBatch:
-        p = self.objective.images_per_batch
-        device = self.train_images.device
-        pool_digits = torch.arange(p, device=device) % 10  # class-balanced pool
-        pool_indices = self.train_index.sample(pool_digits, generator)
-        seqs = self._draw(n, DigitIndex.from_labels(pool_digits), generator)
-        pool = self.renderer(self.train_images[pool_indices], generator)
-        return PoolBatch(pool.contiguous(memory_format=self.memory_format), pool_digits, seqs.image_indices, seqs.labels)
+    def batch(self, n: int, generator) -> PoolBatch:
+        return self.render(self.draw(n, self.index, generator), self.images, generator, paired=self.draw.paired)
 
-    def train_batches(self, epoch: int, generator: torch.Generator) -> Iterator[PoolBatch]:
-        obj = self.objective
-        remaining = obj.sequences_per_epoch
-        if obj.train_sampling == "fixed":
-            table = self.train_table
-            keep = table.labels == 1 if self._positives_only else torch.ones_like(table.labels, dtype=torch.bool)
-            rows = keep.nonzero().flatten()
-            rows = rows[torch.randperm(len(rows), generator=generator, device=rows.device)]
-            size = max(obj.batch_size // 2, 1) if self._paired else obj.batch_size
-            for start in range(0, len(rows), size):
-                r = rows[start : start + size]
-                seqs = SequenceBatch(table.digits[r], table.image_indices[r], table.labels[r])
-                if self._paired:
-                    seqs = self._with_paired_negatives(seqs, self.train_index, generator)
-                yield self._own_images(seqs, self.train_images, generator, paired=self._paired)
-            return
-        while remaining > 0:
-            n = min(obj.batch_size, remaining)
-            remaining -= n
-            if n < 2:
-                return
-            if obj.images_per_batch is None:
-                seqs = self._draw(n, self.train_index, generator)
-                yield self._own_images(seqs, self.train_images, generator, paired=self._paired)
-            else:
-                yield self._pooled(n, generator)
+    def epoch(self, generator) -> Iterator[PoolBatch]:
+        for n in fresh_batch_sizes(self.objective):
+            yield self.batch(n, generator)
 
-    # ------------------------------------------------------------------ loss
-    def _forward(self, batch: PoolBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        codes = self.model.encoder(batch.images)  # (P, D)
-        return codes, *self._predict(codes, batch.sequences)
 
-    def _predict(self, codes: torch.Tensor, sequences: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pool codes ``(P, D)`` and sequences ``(B, T)`` of pool indices -> predictions and true futures."""
-        seq_codes = codes[sequences]  # (B, T, D)
-        return self.model.predict(seq_codes[:, : self.terms]), seq_codes[:, self.terms :]  # (B, K, D) twice
+class PooledBatches:
+    """A class-balanced pool of ``images_per_batch`` images per step; the sequences are rows of the pool."""
 
-    def _metrics(
-        self, batch: PoolBatch, codes, predictions, futures, all_positive: bool = False
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
-        """Loss and metric *sums* over the batch (the loop divides by the counts)."""
-        if self.objective.loss == "binary":
-            out = binary_sequence_loss(predictions, futures, batch.labels)
-            n = len(batch.labels)
-            return out.loss, {"loss": out.loss * n, "accuracy": out.correct.float().sum()}, n
-        if all_positive:  # training batches for infonce: no boolean mask, so no host sync per step
-            targets = batch.sequences[:, self.terms :]
-        else:  # validation tables mix in negative sequences: only positives have a true future
-            pos = batch.labels == 1
-            predictions, targets = predictions[pos], batch.sequences[pos, self.terms :]
-        out = info_nce(predictions, codes, targets, batch.digits, self.objective.negatives)
-        n = predictions.shape[0]
-        k = self.predict_terms
-        metrics = {
-            "loss": out.loss * n,
-            "accuracy": out.correct.float().sum() / k,
-            "digit_accuracy": out.digit_correct.float().sum() / k,
-            "mi_bound": (out.log_candidates.mean(1) - out.loss).sum(),
-            "chance_accuracy": (1 / out.log_candidates.exp()).mean(1).sum(),
-            "candidates": out.log_candidates.exp().mean(1).sum(),  # valid ones: different_digit masks the rest
-        }
-        metrics |= {f"accuracy_k{i + 1}": out.correct[:, i].float().sum() for i in range(k)}
-        return out.loss, metrics, n
+    def __init__(self, draw: SequenceDraw, objective: CPCObjective, data: CPCData, renderer: DigitRenderer,
+                 memory_format: torch.memory_format) -> None:
+        self.draw, self.objective, self.renderer, self.memory_format = draw, objective, renderer, memory_format
+        self.images, self.index = data.train_images, DigitIndex.from_labels(data.train_labels)
+        self.pool_digits = torch.arange(objective.images_per_batch, device=data.train_images.device) % 10
+        self.pool_index = DigitIndex.from_labels(self.pool_digits)
 
-    def training_step(self, batch: PoolBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
-        # infonce training batches are drawn all positive (_draw); binary ones half and half
-        return self._metrics(batch, *self._forward(batch), all_positive=self.objective.loss == "infonce")
+    def batch(self, n: int, generator) -> PoolBatch:
+        pool_images = self.index.sample(self.pool_digits, generator)
+        seqs = self.draw(n, self.pool_index, generator)  # image_indices: rows of the pool
+        pool = self.renderer(self.images[pool_images], generator)
+        return PoolBatch(pool.contiguous(memory_format=self.memory_format), self.pool_digits, seqs.image_indices,
+                         seqs.labels)
 
-    # ------------------------------------------------------------------ validation
-    def _encode_unique(self, table: SequenceBatch, images: torch.Tensor, generator):
+    def epoch(self, generator) -> Iterator[PoolBatch]:
+        for n in fresh_batch_sizes(self.objective):
+            yield self.batch(n, generator)
+
+
+class TableBatches:
+    """The fixed train table's rows in a new order each epoch, each sequence its own images."""
+
+    def __init__(self, own: OwnImageBatches, table: SequenceBatch) -> None:
+        self.own, self.table = own, table
+
+    def epoch(self, generator) -> Iterator[PoolBatch]:
+        draw, table = self.own.draw, self.table
+        keep = table.labels == 1 if draw.positives_only else torch.ones_like(table.labels, dtype=torch.bool)
+        rows = keep.nonzero().flatten()
+        rows = rows[torch.randperm(len(rows), generator=generator, device=rows.device)]
+        batch = self.own.objective.sequences_per_batch
+        size = max(batch // 2, 1) if draw.paired else batch
+        for start in range(0, len(rows), size):
+            r = rows[start : start + size]
+            seqs = SequenceBatch(table.digits[r], table.image_indices[r], table.labels[r])
+            if draw.paired:
+                seqs = draw.with_paired_negatives(seqs, self.own.index, generator)
+            yield self.own.render(seqs, self.own.images, generator, paired=draw.paired)
+
+
+def fresh_batch_sizes(objective: CPCObjective) -> Iterator[int]:
+    """Sequences per step of a fresh epoch: full batches, then the remainder (unless it is below 2)."""
+    remaining = objective.sequences_per_epoch
+    while remaining >= 2:
+        n = min(objective.sequences_per_batch, remaining)
+        remaining -= n
+        yield n
+
+
+# ------------------------------------------------------------------ loss and metrics
+def cpc_metrics(
+    objective: CPCObjective, batch: PoolBatch, codes: torch.Tensor, predictions: torch.Tensor,
+    futures: torch.Tensor, all_positive: bool = False,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
+    """Loss and metric *sums* over the batch (the loop divides by the counts)."""
+    if objective.loss == "binary":
+        out = binary_sequence_loss(predictions, futures, batch.labels)
+        n = len(batch.labels)
+        return out.loss, {"loss": out.loss * n, "accuracy": out.correct.float().sum()}, n
+    k = predictions.shape[1]
+    if all_positive:  # training batches for infonce: no boolean mask, so no host sync per step
+        targets = batch.slots[:, -k:]
+    else:  # validation tables mix in negative sequences: only positives have a true future
+        pos = batch.labels == 1
+        predictions, targets = predictions[pos], batch.slots[pos, -k:]
+    out = info_nce(predictions, codes, targets, batch.digits, objective.negatives)
+    n = predictions.shape[0]
+    metrics = {
+        "loss": out.loss * n,
+        "accuracy": out.correct.float().sum() / k,
+        "digit_accuracy": out.digit_correct.float().sum() / k,
+        "mi_bound": (out.log_candidates.mean(1) - out.loss).sum(),
+        "chance_accuracy": (1 / out.log_candidates.exp()).mean(1).sum(),
+        "candidates": out.log_candidates.exp().mean(1).sum(),  # valid ones: different_digit masks the rest
+    }
+    metrics |= {f"accuracy_k{i + 1}": out.correct[:, i].float().sum() for i in range(k)}
+    return out.loss, metrics, n
+
+
+# ------------------------------------------------------------------ validation
+class CPCEvaluator:
+    """Validation metrics of held-out sequence tables, and the reference's sequence-discrimination accuracy."""
+
+    def __init__(self, model: CPCModel, objective: CPCObjective, data: CPCData, renderer: DigitRenderer,
+                 memory_format: torch.memory_format) -> None:
+        self.model, self.objective, self.data, self.renderer = model, objective, data, renderer
+        self.memory_format = memory_format
+
+    def encode_unique(self, table: SequenceBatch, images: torch.Tensor, generator):
         """Render and encode every distinct image of ``table`` once: (codes ``(U, D)``, their digits ``(U,)``,
         each position's row in them ``(n, T)``). Held-out tables reuse images across sequences (2,496
         validation sequences x 8 positions draw on 10,000 images), so this encodes ~8.6k images, not 20k."""
         unique, inverse = torch.unique(table.image_indices, return_inverse=True)
         digits = torch.empty_like(unique).scatter_(0, inverse.flatten(), table.digits.flatten())
-        size = self.objective.eval_batch_size * (self.terms + self.predict_terms)
+        size = self.objective.eval_sequences_per_batch * table.digits.shape[1]
         codes = torch.cat([
             self.model.encoder(self.renderer(images[part], generator).contiguous(memory_format=self.memory_format))
             for part in unique.split(size)
         ])
         return codes, digits, inverse
 
-    def _score_table(self, table: SequenceBatch, images: torch.Tensor, generator, collect=None):
-        """Sequence scores (the reference's mean z_hat . z) of every row, and metric sums. Metrics are taken
-        over chunks of ``eval_batch_size`` sequences whose distinct images are the InfoNCE candidates."""
-        codes, digits, inverse = self._encode_unique(table, images, generator)
+    def score_table(self, table: SequenceBatch, images: torch.Tensor, generator, collect: bool = False):
+        """Sequence scores (the reference's mean z_hat . z) of every row, and metric means. Metrics are taken
+        over chunks of ``eval_sequences_per_batch`` sequences whose distinct images are the InfoNCE candidates."""
+        codes, digits, inverse = self.encode_unique(table, images, generator)
         scores, sums, n_total = [], {}, 0
-        size = self.objective.eval_batch_size
+        size = self.objective.eval_sequences_per_batch
         for start in range(0, len(table), size):
             sl = slice(start, start + size)
-            pool, sequences = torch.unique(inverse[sl], return_inverse=True)
+            pool, slots = torch.unique(inverse[sl], return_inverse=True)
             pool_codes = codes[pool]
-            predictions, futures = self._predict(pool_codes, sequences)
+            predictions, futures = self.model.from_codes(pool_codes, slots)
             scores.append(sequence_scores(predictions, futures))
             if collect:
-                batch = PoolBatch(None, digits[pool], sequences, table.labels[sl])
-                _, metrics, n = self._metrics(batch, pool_codes, predictions, futures)
+                batch = PoolBatch(None, digits[pool], slots, table.labels[sl])
+                _, metrics, n = cpc_metrics(self.objective, batch, pool_codes, predictions, futures)
                 for key, v in metrics.items():
                     sums[key] = sums.get(key, 0) + v
                 n_total += n
@@ -257,13 +296,13 @@ class CPCMethod:
 
     def evaluate(self, generator: torch.Generator) -> dict[str, float]:
         """Validation metrics, plus the reference's sequence-discrimination accuracy (chance 0.5)."""
-        val = self.validation_sequences
-        scores, metrics = self._score_table(val, self.validation_images, generator, collect=True)
+        val = self.data.validation_sequences
+        scores, metrics = self.score_table(val, self.data.validation_images, generator, collect=True)
         if self.objective.loss == "binary":
             threshold = 0.0  # the model's own decision: sigmoid(score) > 0.5
         else:  # infonce scores have no natural zero: fix the cut on training sequences
-            thr_scores, _ = self._score_table(self.threshold_sequences, self.train_images, generator)
-            threshold = best_threshold(thr_scores, self.threshold_sequences.labels)
+            thr_scores, _ = self.score_table(self.data.threshold_sequences, self.data.train_images, generator)
+            threshold = best_threshold(thr_scores, self.data.threshold_sequences.labels)
         predicted = scores > threshold
         metrics["sequence_accuracy"] = float((predicted == val.labels.bool()).float().mean())
         metrics["sequence_threshold"] = float(threshold)
@@ -283,3 +322,48 @@ def best_threshold(scores: torch.Tensor, labels: torch.Tensor) -> float:
     if i == len(s):
         return float(s[-1]) + 1.0
     return float((s[i - 1] + s[i]) / 2)
+
+
+# ------------------------------------------------------------------ the method
+class CPCMethod:
+    """CPC for the training loop: batches from a builder, the model's forward, validation from an evaluator."""
+
+    items_name = "sequences"
+    monitor = "loss"
+
+    def __init__(self, model: CPCModel, objective: CPCObjective, batches: BatchBuilder, evaluator: CPCEvaluator) -> None:
+        self.model, self.objective, self.batches, self.evaluator = model, objective, batches, evaluator
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.objective.sequences_per_epoch / self.objective.sequences_per_batch)
+
+    def train_batches(self, epoch: int, generator: torch.Generator) -> Iterator[PoolBatch]:
+        return self.batches.epoch(generator)
+
+    def training_step(self, batch: PoolBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
+        out = self.model(batch.images, batch.slots)
+        # infonce training batches are drawn all positive (SequenceDraw); binary ones half and half
+        return cpc_metrics(self.objective, batch, *out, all_positive=self.objective.loss == "infonce")
+
+    def evaluate(self, generator: torch.Generator) -> dict[str, float]:
+        return self.evaluator.evaluate(generator)
+
+
+def make_cpc_method(
+    model: CPCModel, objective: CPCObjective, data: CPCData, renderer: DigitRenderer, terms: int,
+    channels_last: bool = False,
+) -> CPCMethod:
+    """The CPC method for ``model`` (already on the data's device), with the batch strategy ``objective`` asks for."""
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    draw = SequenceDraw(objective, terms, model.predict_terms)
+    own = OwnImageBatches(draw, objective, data, renderer, memory_format)
+    if objective.train_sampling == "fixed":
+        if data.train_sequences is None:
+            raise ValueError("train_sampling 'fixed' needs the train sequence table")
+        batches: BatchBuilder = TableBatches(own, data.train_sequences)
+    elif objective.images_per_batch is None:
+        batches = own
+    else:
+        batches = PooledBatches(draw, objective, data, renderer, memory_format)
+    return CPCMethod(model, objective, batches, CPCEvaluator(model, objective, data, renderer, memory_format))

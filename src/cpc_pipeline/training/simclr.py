@@ -15,28 +15,45 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from pydantic import Field
 
+from cpc_pipeline.config import StrictModel
 from cpc_pipeline.data.augment import AugmentConfig, BatchAugment
-from cpc_pipeline.data.config import StrictModel
+from cpc_pipeline.data.cifar import CIFARSourceConfig
 from cpc_pipeline.losses import nt_xent
-from cpc_pipeline.models.resnet import SimCLRModel
+from cpc_pipeline.models import EncoderSpec, ReferenceEncoderSpec, SimCLRModel
+from cpc_pipeline.training.loop import TrainerConfig
 
 ToPictures = Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]  # stored batch -> float [-1, 1]
 
 
 class SimCLRObjective(StrictModel):
-    batch_size: int = Field(256, ge=2)  # images per step (2 x views)
+    images_per_batch: int = Field(256, ge=2)  # images per step, two views each
     temperature: float = Field(0.5, gt=0)
     augment: AugmentConfig = AugmentConfig()
     images_per_epoch: int | None = Field(None, ge=2)  # None: every training image once per epoch
     knn_k: int = Field(200, ge=1)
     knn_temperature: float = Field(0.1, gt=0)
     knn_bank_images: int = Field(10_000, ge=10)  # training images in the monitor's bank
-    eval_batch_size: int = Field(512, ge=2)
+    eval_images_per_batch: int = Field(512, ge=2)  # un-augmented images per batch of the k-NN monitor
+
+
+class SimCLRConfig(StrictModel):
+    """``params:simclr``: which images, the encoder and projection, the objective and the training loop."""
+
+    dataset: Literal["mnist", "cifar10"] = "mnist"
+    cifar: CIFARSourceConfig = CIFARSourceConfig()
+    encoder: EncoderSpec = EncoderSpec(ReferenceEncoderSpec())
+    projection_dim: int = Field(128, ge=1)
+    objective: SimCLRObjective = SimCLRObjective()
+    trainer: TrainerConfig = TrainerConfig(
+        optimizer="sgd", learning_rate=0.3, weight_decay=1e-4, schedule="warmup_cosine", warmup_epochs=1, epochs=3,
+        checkpoint_path="data/06_models/simclr_checkpoint.pt",
+    )
 
 
 def knn_predict(
@@ -73,7 +90,7 @@ class SimCLRMethod:
         self.validation_images, self.validation_labels = validation_images, validation_labels
         self.classes = classes
         n = objective.images_per_epoch or len(train_images)
-        self.steps_per_epoch = max(1, n // objective.batch_size)  # full batches only: NT-Xent's N is fixed
+        self.steps_per_epoch = max(1, n // objective.images_per_batch)  # full batches only: NT-Xent's N is fixed
 
     def _views(self, images: torch.Tensor, generator) -> torch.Tensor:
         """Two views per image. Each view is rendered anew: for digits every rendering draws its own
@@ -84,7 +101,7 @@ class SimCLRMethod:
         return torch.cat(views) * 2 - 1  # augmentations work in [0, 1], the encoder in [-1, 1]
 
     def train_batches(self, epoch: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-        n, b = len(self.train_images), self.objective.batch_size
+        n, b = len(self.train_images), self.objective.images_per_batch
         order = torch.cat(
             [torch.randperm(n, generator=generator, device=self.train_images.device)
              for _ in range(math.ceil(self.steps_per_epoch * b / n))]
@@ -104,7 +121,7 @@ class SimCLRMethod:
 
     def features(self, images: torch.Tensor, generator) -> torch.Tensor:
         """Encoder outputs of un-augmented pictures, in eval batches."""
-        size = self.objective.eval_batch_size
+        size = self.objective.eval_images_per_batch
         return torch.cat(
             [self.model.encoder(self.to_pictures(images[s : s + size], generator)).float()
              for s in range(0, len(images), size)]
@@ -114,13 +131,14 @@ class SimCLRMethod:
         obj = self.objective
         sums, count = {"loss": 0.0, "accuracy": 0.0}, 0
         val = self.validation_images
-        for s in range(0, len(val) - obj.batch_size + 1, obj.batch_size):  # NT-Xent batches as in training
-            out = self._loss(self._views(val[s : s + obj.batch_size], generator))
-            sums["loss"] += float(out.loss) * 2 * obj.batch_size
+        b = obj.images_per_batch
+        for s in range(0, len(val) - b + 1, b):  # NT-Xent batches as in training
+            out = self._loss(self._views(val[s : s + b], generator))
+            sums["loss"] += float(out.loss) * 2 * b
             sums["accuracy"] += float(out.correct.float().sum())
-            count += 2 * obj.batch_size
+            count += 2 * b
         metrics = {k: v / count for k, v in sums.items()} if count else {}
-        metrics["chance_accuracy"] = 1 / (2 * obj.batch_size - 1)
+        metrics["chance_accuracy"] = 1 / (2 * b - 1)
         bank = self.train_images[: obj.knn_bank_images]
         predicted = knn_predict(
             self.features(bank, generator), self.train_labels[: obj.knn_bank_images],

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
-from pydantic import Field
 
 from cpc_pipeline.data import (
     DigitRenderer,
@@ -15,13 +14,8 @@ from cpc_pipeline.data import (
     make_sequence_table,
     table_to_sequences,
 )
-from cpc_pipeline.data.config import RenderingConfig, SequenceConfig, SourceConfig, StrictModel
+from cpc_pipeline.data.config import SPLITS, PreviewConfig, RenderingConfig, SequenceConfig, SourceConfig
 from cpc_pipeline.reporting.plots import plot_sequences
-
-
-class PreviewConfig(StrictModel):
-    sequences_per_label: int = Field(3, ge=1, le=16)
-    seed: int = Field(0, ge=0)
 
 
 def load_digits(
@@ -47,13 +41,10 @@ def build_sequence_tables(
     sequences: SequenceConfig,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Digits of each split -> its fixed table of seeded sequences (one seed per split)."""
-    sizes = (sequences.train_sequences, sequences.validation_sequences, sequences.test_sequences)
-    splits = (train_digits, validation_digits, test_digits)
     return tuple(
-        make_sequence_table(
-            np.asarray(split["labels"]), n, sequences.terms, sequences.predict_terms, sequences.seed + offset
-        )
-        for offset, (split, n) in enumerate(zip(splits, sizes))
+        make_sequence_table(np.asarray(split["labels"]), sequences.table_size(name), sequences.terms,
+                            sequences.predict_terms, sequences.table_seed(name))
+        for name, split in zip(SPLITS, (train_digits, validation_digits, test_digits))
     )
 
 

@@ -4,6 +4,8 @@ from kedro.pipeline import Node, Pipeline
 
 from .nodes import build_sequence_tables, load_digits, render_sequence_preview, summarise_data
 
+STAGE = __name__.split(".")[-2]  # the folder's name is the stage's name (hooks.STAGES)
+
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
@@ -39,5 +41,5 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="summarise_data",
             ),
         ],
-        tags="data_processing",
+        tags=STAGE,
     )

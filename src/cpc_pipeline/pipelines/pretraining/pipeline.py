@@ -4,6 +4,8 @@ from kedro.pipeline import Node, Pipeline
 
 from .nodes import pretrain_cpc
 
+STAGE = __name__.split(".")[-2]  # the folder's name is the stage's name (hooks.STAGES)
+
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
@@ -23,5 +25,5 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="pretrain_cpc",
             ),
         ],
-        tags="pretraining",
+        tags=STAGE,
     )

@@ -1,5 +1,9 @@
 """Thin nodes wiring the catalog to :mod:`cpc_pipeline.evaluation`.
 
+An encoder's spec (``params:pretraining.model.encoder``, ``params:simclr.encoder``) reaches these nodes as
+plain values and is validated as an :class:`EncoderSpec` where the encoder is rebuilt: Kedro already
+validates it up front inside its stage's parameter block, and cannot type a key nested in a typed block.
+
 Every encoder goes through the same freeze -> features -> probes nodes (one Kedro namespace each):
 ``cpc`` (pretrained), ``random`` (the same architecture at random init: what the architecture alone
 gives), ``supervised`` (trained end to end with all labels: the upper bound) and ``simclr``.
@@ -8,74 +12,57 @@ gives), ``supervised`` (trained end to end with all labels: the upper bound) and
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import Field
 from torch import nn
 
-from cpc_pipeline.data import DigitRenderer, DigitSplit
-from cpc_pipeline.data.config import RenderingConfig, StrictModel
+from cpc_pipeline.data import SPLITS, DigitSplit
+from cpc_pipeline.data.config import RenderingConfig
+from cpc_pipeline.data.pictures import picture_shape, pictures_for
 from cpc_pipeline.evaluation import (
-    ProbeConfig,
     ProbeResult,
-    SupervisedConfig,
+    ProbingConfig,
     estimate_batchnorm_statistics,
     extract_features,
     freeze,
+    picture_batches,
     run_probes,
     train_end_to_end,
 )
 from cpc_pipeline.evaluation.supervision import supervision_level
-from cpc_pipeline.data.pictures import picture_shape, pictures_for
-from cpc_pipeline.models import build_any_encoder, build_encoder
-from cpc_pipeline.pipelines.pretraining.nodes import PretrainingConfig
+from cpc_pipeline.models import EncoderSpec
 from cpc_pipeline.training.loop import pick_device, seed_everything
 
 logger = logging.getLogger(__name__)
 
-SPLITS = ("train", "validation", "test")
 CHANCE = 0.1
 
 
-class ProbingConfig(StrictModel):
-    probes: ProbeConfig = ProbeConfig()
-    supervised: SupervisedConfig = SupervisedConfig()
-    random_encoder_seed: int = Field(0, ge=0)  # = pretraining's seed: the random encoder is CPC's starting point
-    random_encoder_statistics_images: int = Field(10_000, ge=0)  # unlabelled train images for its BatchNorm
-    render_seed: int = Field(2024, ge=0)  # split i is rendered once from render_seed + i
-    feature_batch_size: int = Field(512, ge=1)
-    device: str = "auto"
-
-
-def _renderer(rendering: RenderingConfig, device) -> DigitRenderer:
-    return DigitRenderer.from_config(rendering, device)
-
-
 def initialise_random_encoder(
-    train_digits: dict, rendering: RenderingConfig, pretraining: PretrainingConfig, probing: ProbingConfig
+    train_digits: dict, rendering: RenderingConfig, encoder: dict[str, Any], probing: ProbingConfig
 ) -> nn.Module:
-    """The CPC encoder's architecture with its initial (random) weights, BatchNorm statistics averaged over
+    """The encoder's architecture with its initial (random) weights, BatchNorm statistics averaged over
     unlabelled training images: what the architecture gives without learning."""
     seed_everything(probing.random_encoder_seed)
-    encoder = build_encoder(pretraining.model, rendering.channels, rendering.image_size)
+    channels, size = picture_shape(np.asarray(train_digits["images"]), rendering)
+    module = EncoderSpec.model_validate(encoder).build(channels, size)
     images = np.asarray(train_digits["images"])
     n = min(probing.random_encoder_statistics_images, len(images))
     if n == 0:
-        return encoder.eval()
+        return module.eval()
     subset = np.sort(np.random.default_rng(probing.random_encoder_seed).choice(len(images), n, replace=False))
     device = pick_device(probing.device)
-    estimate_batchnorm_statistics(
-        encoder, images[subset], pictures_for(images, rendering, device), probing.render_seed,
-        probing.feature_batch_size, device,
-    )
-    return encoder.cpu().eval()
+    pictures = picture_batches(images[subset], pictures_for(images, rendering, device), probing.render_seed,
+                               probing.extraction_images_per_batch, device)
+    return estimate_batchnorm_statistics(module.to(device), pictures).cpu()
 
 
 def train_supervised_baseline(
     train_digits: dict, validation_digits: dict, test_digits: dict,
-    rendering: RenderingConfig, pretraining: PretrainingConfig, probing: ProbingConfig,
+    rendering: RenderingConfig, encoder: dict[str, Any], probing: ProbingConfig,
 ) -> tuple[nn.Module, pd.DataFrame, pd.DataFrame]:
     """End-to-end supervised training at every label fraction.
 
@@ -86,9 +73,10 @@ def train_supervised_baseline(
     splits = [DigitSplit.from_dict(d) for d in (train_digits, validation_digits, test_digits)]
     rows, histories, full_encoder = [], [], None
     for fraction in sorted(probing.probes.label_fractions):
-        encoder, history, predictions, (n_train, n_selection) = train_end_to_end(
-            *splits, _renderer(rendering, device), pretraining.model, fraction, probing.supervised,
-            probing.probes.seed, probing.render_seed + 2, device,
+        trained, history, predictions, (n_train, n_selection) = train_end_to_end(
+            *splits, pictures_for(splits[0].images, rendering, device), EncoderSpec.model_validate(encoder), fraction,
+            probing.supervised,
+            probing.probes.seed, probing.split_render_seed("test"), device,
         )
         histories += [{"label_fraction": fraction, **row} for row in history]
         best = next(r for r in history if r["selected"])
@@ -98,35 +86,35 @@ def train_supervised_baseline(
         )
         rows.append({"encoder": "supervised", **result.row()})
         logger.info("supervised end to end, %g of labels: test accuracy %.4f", fraction, result.test_accuracy)
-        full_encoder = encoder  # fractions ascend: the last one saw the most labels
+        full_encoder = trained  # fractions ascend: the last one saw the most labels
     return full_encoder, pd.DataFrame(rows), pd.DataFrame(histories)
 
 
 def freeze_encoder(
-    encoder_weights: dict[str, torch.Tensor], train_digits: dict, rendering: RenderingConfig, encoder: dict
+    encoder_weights: dict[str, torch.Tensor], train_images: dict, rendering: RenderingConfig, encoder: dict[str, Any]
 ) -> nn.Module:
-    """Catalog weights -> the encoder (rebuilt from its parameters ``encoder``), frozen: eval mode, no
-    trainable parameter."""
-    channels, size = picture_shape(np.asarray(train_digits["images"]), rendering)
-    module = build_any_encoder(encoder, channels, size)
+    """Catalog weights -> the encoder rebuilt from its spec ``encoder`` (validated as an :class:`EncoderSpec`
+    here, and up front within its stage's parameters), frozen: eval mode, no trainable parameter."""
+    channels, size = picture_shape(np.asarray(train_images["images"]), rendering)
+    module = EncoderSpec.model_validate(encoder).build(channels, size)
     module.load_state_dict(encoder_weights)
     return freeze(module)
 
 
 def extract_split_features(
-    frozen_encoder: nn.Module, train_digits: dict, validation_digits: dict, test_digits: dict,
+    frozen_encoder: nn.Module, train_images: dict, validation_images: dict, test_images: dict,
     rendering: RenderingConfig, probing: ProbingConfig,
 ) -> dict[str, np.ndarray]:
     """Features ``{split}_x`` and labels ``{split}_y`` of the three splits, each turned into pictures once
-    (digits rendered from ``render_seed + split index``)."""
+    (digits rendered from the split's own seed, :meth:`ProbingConfig.split_render_seed`)."""
     device = pick_device(probing.device)
     encoder = frozen_encoder.to(device)
     out = {}
-    for i, (name, split) in enumerate(zip(SPLITS, (train_digits, validation_digits, test_digits))):
+    for name, split in zip(SPLITS, (train_images, validation_images, test_images)):
         images = np.asarray(split["images"])
         out[f"{name}_x"] = extract_features(
-            encoder, images, pictures_for(images, rendering, device), probing.render_seed + i,
-            probing.feature_batch_size, device,
+            encoder, images, pictures_for(images, rendering, device), probing.split_render_seed(name),
+            probing.extraction_images_per_batch, device,
         )
         out[f"{name}_y"] = np.asarray(split["labels"], dtype=np.int64)
     frozen_encoder.cpu()

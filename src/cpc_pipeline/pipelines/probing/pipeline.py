@@ -8,8 +8,6 @@ collapsible group.
 
 from kedro.pipeline import Node, Pipeline
 
-from cpc_pipeline.pipelines.simclr.nodes import select_simclr_images
-
 from .nodes import (
     collect_probe_metrics,
     extract_split_features,
@@ -19,23 +17,24 @@ from .nodes import (
     train_supervised_baseline,
 )
 
+STAGE = __name__.split(".")[-2]  # the folder's name is the stage's name (hooks.STAGES)
 DIGITS = ["train_digits", "validation_digits", "test_digits"]
-# encoder namespace -> (its weights, the parameters that rebuild it, the images it is probed on)
+IMAGES = ["train_images", "validation_images", "test_images"]  # the template's inputs: digits, or CIFAR-10
+# encoder namespace -> (its weights, the spec that rebuilds it, the images it is probed on)
 ENCODERS = {
-    "cpc": ("cpc_encoder", "params:pretraining.model", DIGITS),
-    "random": ("random_encoder", "params:pretraining.model", DIGITS),
-    "supervised": ("supervised_encoder", "params:pretraining.model", DIGITS),
-    "simclr": ("simclr_encoder", "params:simclr.encoder", ["simclr_probe_train", "simclr_probe_validation",
-                                                             "simclr_probe_test"]),
+    "cpc": ("cpc_encoder", "params:pretraining.model.encoder", DIGITS),
+    "random": ("random_encoder", "params:pretraining.model.encoder", DIGITS),
+    "supervised": ("supervised_encoder", "params:pretraining.model.encoder", DIGITS),
+    "simclr": ("simclr_encoder", "params:simclr.encoder", [f"simclr_{name}" for name in IMAGES]),
 }
 
 
 def probe_template() -> Pipeline:
     return Pipeline(
         [
-            Node(freeze_encoder, ["encoder_weights", "train_digits", "params:rendering", "params:encoder"],
+            Node(freeze_encoder, ["encoder_weights", "train_images", "params:rendering", "params:encoder"],
                  "frozen_encoder", name="freeze_encoder"),
-            Node(extract_split_features, ["frozen_encoder", *DIGITS, "params:rendering", "params:probing"], "features",
+            Node(extract_split_features, ["frozen_encoder", *IMAGES, "params:rendering", "params:probing"], "features",
                  name="extract_features"),
             Node(probe_features, ["features", "params:probing"], ["probe_results", "probe_predictions"],
                  name="fit_probes"),
@@ -46,12 +45,11 @@ def probe_template() -> Pipeline:
 def create_pipeline(**kwargs) -> Pipeline:
     baselines = Pipeline(
         [
-            Node(initialise_random_encoder, ["train_digits", "params:rendering", "params:pretraining", "params:probing"],
+            Node(initialise_random_encoder,
+                 ["train_digits", "params:rendering", "params:pretraining.model.encoder", "params:probing"],
                  "random_encoder", name="initialise_random_encoder"),
-            # SimCLR's images (digits or CIFAR-10) selected here too, so `kedro run --pipeline probing` runs
-            # on its own after the simclr stage (the simclr pipeline's selection is in memory only)
-            Node(select_simclr_images, [*DIGITS, "params:simclr"], ENCODERS["simclr"][2], name="select_simclr_probe_images"),
-            Node(train_supervised_baseline, [*DIGITS, "params:rendering", "params:pretraining", "params:probing"],
+            Node(train_supervised_baseline,
+                 [*DIGITS, "params:rendering", "params:pretraining.model.encoder", "params:probing"],
                  ["supervised_encoder", "end_to_end_results", "supervised_history"], name="train_supervised_baseline"),
         ]
     )
@@ -59,7 +57,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         Pipeline(
             probe_template(),
             namespace=name,
-            inputs={"encoder_weights": weights, **dict(zip(DIGITS, images))},
+            inputs={"encoder_weights": weights, **dict(zip(IMAGES, images))},
             outputs={out: f"{name}_{out}" for out in ("features", "probe_results", "probe_predictions")},
             parameters={"params:rendering": "params:rendering", "params:probing": "params:probing",
                         "params:encoder": spec},
@@ -74,4 +72,4 @@ def create_pipeline(**kwargs) -> Pipeline:
                  ["probe_metrics", "probing_metrics"], name="collect_probe_metrics"),
         ]
     )
-    return Pipeline([baselines, *per_encoder, collect], tags="probing")
+    return Pipeline([baselines, *per_encoder, collect], tags=STAGE)

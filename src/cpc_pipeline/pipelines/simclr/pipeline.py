@@ -4,14 +4,17 @@ from kedro.pipeline import Node, Pipeline
 
 from .nodes import pretrain_simclr, select_simclr_images
 
+STAGE = __name__.split(".")[-2]  # the folder's name is the stage's name (hooks.STAGES)
+IMAGES = ["simclr_train_images", "simclr_validation_images", "simclr_test_images"]
+
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(select_simclr_images, ["train_digits", "validation_digits", "test_digits", "params:simclr"],
-                 ["simclr_train", "simclr_validation", "simclr_test"], name="select_simclr_images"),
-            Node(pretrain_simclr, ["simclr_train", "simclr_validation", "params:rendering", "params:simclr"],
+                 IMAGES, name="select_simclr_images"),
+            Node(pretrain_simclr, [*IMAGES[:2], "params:rendering", "params:simclr"],
                  ["simclr_model", "simclr_encoder", "simclr_history"], name="pretrain_simclr"),
         ],
-        tags="simclr",
+        tags=STAGE,
     )

@@ -1,0 +1,31 @@
+"""The evaluation protocol's settings: probes, the supervised baseline, the random encoder, and which
+seed renders each split (so every encoder, and every benchmark, sees the very same pictures)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from cpc_pipeline.config import StrictModel
+from cpc_pipeline.data.config import SPLITS
+from cpc_pipeline.evaluation.probes import ProbeConfig
+from cpc_pipeline.evaluation.supervised import SupervisedConfig
+
+
+class ProbingConfig(StrictModel):
+    """``params:probing``."""
+
+    probes: ProbeConfig = ProbeConfig()
+    supervised: SupervisedConfig = SupervisedConfig()
+    random_encoder_seed: int = Field(0, ge=0)  # = pretraining's seed: the random encoder is CPC's starting point
+    random_encoder_statistics_images: int = Field(10_000, ge=0)  # unlabelled train images for its BatchNorm
+    render_seed: int = Field(2024, ge=0)  # split i of SPLITS is rendered once, from render_seed + i
+    extraction_images_per_batch: int = Field(512, ge=1)
+    device: str = "auto"
+
+    def split_render_seed(self, split: str) -> int:
+        return split_render_seed(self.render_seed, split)
+
+
+def split_render_seed(render_seed: int, split: str) -> int:
+    """The seed that renders ``split``'s pictures for evaluation: ``render_seed`` + its place in SPLITS."""
+    return render_seed + SPLITS.index(split)
