@@ -5,7 +5,12 @@ from kedro.pipeline import Pipeline
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Every pipeline under ``pipelines/`` by its folder name; ``__default__`` chains them all."""
-    pipelines = find_pipelines(raise_errors=True)
+    """Every pipeline under ``pipelines/`` by its folder name, its nodes in a namespace of that name (so
+    kedro-viz collapses each stage to one box; dataset and parameter names stay as they are);
+    ``__default__`` chains them all."""
+    pipelines = {
+        name: Pipeline(pipeline, namespace=name, prefix_datasets_with_namespace=False)
+        for name, pipeline in find_pipelines(raise_errors=True).items()
+    }
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     return pipelines

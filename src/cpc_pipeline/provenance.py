@@ -43,3 +43,17 @@ def config_hash(parameters: dict[str, Any]) -> str:
     """A short, order-independent hash of a run's parameters (12 hex digits of SHA-256 over sorted JSON)."""
     text = json.dumps(parameters, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def file_md5(path: str | Path) -> str:
+    """The md5 of a file's bytes, read in chunks."""
+    digest = hashlib.md5()  # noqa: S324 - an identity, not a security check
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def files_md5(paths: list[str]) -> str:
+    """One md5 over several files (each file's md5, in order)."""
+    return hashlib.md5("".join(file_md5(p) for p in paths).encode()).hexdigest()  # noqa: S324

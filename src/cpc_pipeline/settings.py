@@ -2,11 +2,12 @@
 
 from kedro.config import OmegaConfigLoader
 
-from cpc_pipeline.hooks import StageRunsHook
+from cpc_pipeline.hooks import RunChecksHook, RunSummaryHook, StageRunsHook
 
 # kedro-mlflow registers its hooks itself through its entry point (one MLflow run per `kedro run`);
-# StageRunsHook nests one child run per stage inside it and times the stages.
-HOOKS = (StageRunsHook(),)
+# RunChecksHook fails a run that cannot succeed before any node works; StageRunsHook nests one child run
+# per stage inside kedro-mlflow's and times the stages; RunSummaryHook makes the parent run the summary.
+HOOKS = (RunChecksHook(), StageRunsHook(), RunSummaryHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

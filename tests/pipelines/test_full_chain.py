@@ -109,6 +109,34 @@ def test_one_mlflow_run_with_a_finished_child_per_stage(smoke_run):
     assert {"report.md", "embedding_plot.png", "label_efficiency_plot.png"} <= artifacts
     assert "probe_metrics.csv" in {a.path for a in client.list_artifacts(children["probing"].info.run_id)}
 
+    # the parent run answers "how good was it?" without opening a child
+    for encoder in ("cpc", "simclr", "random", "supervised"):
+        for probe in ("mlp", "linear"):
+            for fraction in ("0.01", "1"):
+                assert 0 <= parent.data.metrics[f"{encoder}.{probe}.labels_{fraction}.test_accuracy"] <= 1
+    assert "supervised.end_to_end.labels_1.test_accuracy" in parent.data.metrics
+    assert parent.data.metrics["cpc.val_sequence_accuracy"] == pytest.approx(
+        client.get_metric_history(pre.info.run_id, "pretraining.val_sequence_accuracy")[-1].value)
+    assert parent.data.tags["mlflow.note.content"].startswith("# CPC on the reference")  # the report, as description
+    parent_artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
+    assert {"report/report.md", "report/label_efficiency_plot.png", "report/sequence_preview.png"} <= parent_artifacts
+    assert "run_parameters.json" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+    experiment = client.get_experiment(parent.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # the UI opens on the runs
+
+    # what each stage read, as dataset inputs; each stage holds only its own parameters
+    inputs = lambda run: {d.dataset.name: d.dataset for d in client.get_run(run.info.run_id).inputs.dataset_inputs}  # noqa: E731
+    mnist = inputs(children["data_processing"])["mnist"]
+    assert mnist.source_type == "local" and len(mnist.digest) == 8
+    assert {"train_digits", "validation_digits", "train_sequences"} <= set(inputs(pre))
+    assert all(k.startswith("reporting") for k in children["reporting"].data.params), children["reporting"].data.params
+
+    # the registered encoder: its version carries the run's probe accuracies
+    (version,) = client.search_model_versions("name = 'cpc_pipeline.cpc_encoder'")
+    assert version.run_id == pre.info.run_id
+    assert float(version.tags["mlp.labels_1.test_accuracy"]) == pytest.approx(
+        parent.data.metrics["cpc.mlp.labels_1.test_accuracy"], abs=1e-4)
+
     # the encoder is also an MLflow PyTorch model (logged in the pretraining run) that loads back
     logged = mlflow.search_logged_models(
         experiment_ids=[parent.info.experiment_id], filter_string="name = 'cpc_encoder'", output_format="list"
@@ -171,10 +199,16 @@ def test_kedro_viz_api_lists_every_pipeline(smoke_run):
     body = response.json()
     assert set(STAGES) | {"__default__"} <= {p["id"] for p in body["pipelines"]}
     names = {n["name"] for n in body["nodes"]}
-    assert {"pretrain_cpc", "probe_metrics", "cpc_encoder", "report", "params:probing"} <= names
-    assert {"cpc", "random", "supervised", "simclr"} <= {
-        n["name"] for n in body["nodes"] if n["type"] == "modularPipeline"
-    }
+    assert {"probe_metrics", "cpc_encoder", "report", "params:probing"} <= names  # dataset names unchanged
+    groups = {n["id"] for n in body["nodes"] if n["type"] == "modularPipeline"}
+    # each stage collapses to one box; the per-encoder probing namespaces nest inside probing
+    assert set(STAGES) | {f"probing.{e}" for e in ("cpc", "random", "supervised", "simclr")} <= groups
+    root = {child["id"] for child in body["modular_pipelines"]["__root__"]["children"] if child["type"] == "modularPipeline"}
+    assert root == set(STAGES)  # collapsed, the graph is the five stages
+    probing = {child["id"] for child in body["modular_pipelines"]["probing"]["children"]}
+    assert {f"probing.{e}" for e in ("cpc", "random", "supervised", "simclr")} <= probing
+    tasks = [n for n in body["nodes"] if n["type"] == "task"]
+    assert tasks and all(n["modular_pipelines"][0].split(".")[0] in STAGES for n in tasks)  # no node left outside
 
 
 def test_notebook_runs_against_the_catalog(smoke_run, monkeypatch):

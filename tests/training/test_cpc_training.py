@@ -162,7 +162,25 @@ def test_fixed_sampling_walks_the_train_table_once_per_epoch(mnist_splits):
     method = make_method(mnist_splits, pool=None, batch=32, train_sampling="fixed")
     table = method.evaluator.data.train_sequences
     batches = list(method.train_batches(0, torch.Generator().manual_seed(0)))
+    assert len(batches) == method.steps_per_epoch
     shown = torch.cat([b.digits[b.slots] for b in batches])  # every position its own rendered image
     positives = table.digits[table.labels == 1]
     assert len(shown) == len(positives) and all(len(b.images) == 8 * len(b.labels) for b in batches)
     assert sorted(map(tuple, shown.tolist())) == sorted(map(tuple, positives.tolist()))  # each row once
+
+
+def test_the_progress_bar_knows_its_total_on_a_terminal_and_stays_quiet_in_a_log(mnist_splits, monkeypatch):
+    import io
+    import sys
+
+    method = make_method(mnist_splits, per_epoch=256, batch=64, pool=64)
+    assert method.steps_per_epoch == 4
+    for tty in (True, False):
+        stream = io.StringIO()
+        stream.isatty = lambda tty=tty: tty
+        monkeypatch.setattr(sys, "stderr", stream)
+        train(method, TrainerConfig(epochs=1, checkpoint_path=None, progress=True), torch.device("cpu"))
+        if tty:
+            assert "/4 [" in stream.getvalue() and "<" in stream.getvalue()  # n/total [elapsed<remaining]
+        else:
+            assert stream.getvalue() == ""  # a log file gets the epoch's INFO line, no bar fragments

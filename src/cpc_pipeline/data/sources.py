@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cpc_pipeline.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 SOURCES = ("mnist", "sklearn_digits")
@@ -35,7 +37,7 @@ MNIST_FILES: dict[str, tuple[int, int]] = {
 }
 
 
-class DataSourceError(RuntimeError):
+class DataSourceError(UserError):
     """A digit source is missing, unreachable or corrupt; the message says which file and what to do."""
 
 
@@ -70,11 +72,13 @@ class DigitSplits:
     test: DigitSplit
     source: str  # "mnist" or "sklearn_digits"
     location: str  # where the files were read from
+    files: tuple[str, ...] = ()  # the raw files read (their md5 identifies the data in MLflow)
 
     def summary(self) -> dict[str, object]:
         return {
             "source": self.source,
             "location": self.location,
+            "files": list(self.files),
             "train_images": len(self.train),
             "validation_images": len(self.validation),
             "test_images": len(self.test),
@@ -167,6 +171,7 @@ def _read_mnist(root: Path, validation_size: int) -> DigitSplits:
         test=DigitSplit(test.data.numpy(), test.targets.numpy().astype(np.int64)),
         source="mnist",
         location=str((Path(root) / "MNIST" / "raw").resolve()),
+        files=tuple(str((Path(root) / "MNIST" / "raw" / name).resolve()) for name in MNIST_FILES),
     )
 
 

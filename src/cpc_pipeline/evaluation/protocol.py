@@ -3,6 +3,8 @@ seed renders each split (so every encoder, and every benchmark, sees the very sa
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from cpc_pipeline.config import StrictModel
@@ -20,7 +22,7 @@ class ProbingConfig(StrictModel):
     random_encoder_statistics_images: int = Field(10_000, ge=0)  # unlabelled train images for its BatchNorm
     render_seed: int = Field(2024, ge=0)  # split i of SPLITS is rendered once, from render_seed + i
     extraction_images_per_batch: int = Field(512, ge=1)
-    device: str = "auto"
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
 
     def split_render_seed(self, split: str) -> int:
         return split_render_seed(self.render_seed, split)

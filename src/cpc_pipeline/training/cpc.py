@@ -133,6 +133,8 @@ class SequenceDraw:
 
 # ------------------------------------------------------------------ batch builders
 class BatchBuilder(Protocol):
+    steps_per_epoch: int  # batches per epoch
+
     def epoch(self, generator: torch.Generator) -> Iterator[PoolBatch]: ...
 
 
@@ -143,6 +145,7 @@ class OwnImageBatches:
                  memory_format: torch.memory_format) -> None:
         self.draw, self.objective, self.renderer, self.memory_format = draw, objective, renderer, memory_format
         self.images, self.index = data.train_images, DigitIndex.from_labels(data.train_labels)
+        self.steps_per_epoch = len(list(fresh_batch_sizes(objective)))
 
     def render(self, seqs: SequenceBatch, images: torch.Tensor, generator, paired: bool = False) -> PoolBatch:
         """``seqs`` (``image_indices`` into ``images``) as a batch whose pool is every position's image.
@@ -179,6 +182,7 @@ class PooledBatches:
         self.images, self.index = data.train_images, DigitIndex.from_labels(data.train_labels)
         self.pool_digits = torch.arange(objective.images_per_batch, device=data.train_images.device) % 10
         self.pool_index = DigitIndex.from_labels(self.pool_digits)
+        self.steps_per_epoch = len(list(fresh_batch_sizes(objective)))
 
     def batch(self, n: int, generator) -> PoolBatch:
         pool_images = self.index.sample(self.pool_digits, generator)
@@ -197,14 +201,15 @@ class TableBatches:
 
     def __init__(self, own: OwnImageBatches, table: SequenceBatch) -> None:
         self.own, self.table = own, table
+        keep = table.labels == 1 if own.draw.positives_only else torch.ones_like(table.labels, dtype=torch.bool)
+        self.rows = keep.nonzero().flatten()  # the rows an epoch walks through
+        batch = own.objective.sequences_per_batch
+        self.size = max(batch // 2, 1) if own.draw.paired else batch  # table rows per step
+        self.steps_per_epoch = math.ceil(len(self.rows) / self.size)
 
     def epoch(self, generator) -> Iterator[PoolBatch]:
-        draw, table = self.own.draw, self.table
-        keep = table.labels == 1 if draw.positives_only else torch.ones_like(table.labels, dtype=torch.bool)
-        rows = keep.nonzero().flatten()
-        rows = rows[torch.randperm(len(rows), generator=generator, device=rows.device)]
-        batch = self.own.objective.sequences_per_batch
-        size = max(batch // 2, 1) if draw.paired else batch
+        draw, table, size = self.own.draw, self.table, self.size
+        rows = self.rows[torch.randperm(len(self.rows), generator=generator, device=self.rows.device)]
         for start in range(0, len(rows), size):
             r = rows[start : start + size]
             seqs = SequenceBatch(table.digits[r], table.image_indices[r], table.labels[r])
@@ -336,7 +341,7 @@ class CPCMethod:
 
     @property
     def steps_per_epoch(self) -> int:
-        return math.ceil(self.objective.sequences_per_epoch / self.objective.sequences_per_batch)
+        return self.batches.steps_per_epoch
 
     def train_batches(self, epoch: int, generator: torch.Generator) -> Iterator[PoolBatch]:
         return self.batches.epoch(generator)

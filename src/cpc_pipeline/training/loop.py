@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import random
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,7 +34,8 @@ from pydantic import Field, model_validator
 from torch import nn
 from tqdm.auto import tqdm
 
-from cpc_pipeline.data.config import StrictModel
+from cpc_pipeline.config import StrictModel
+from cpc_pipeline.errors import CheckpointError
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ class TrainerConfig(StrictModel):
     resume: bool = False
     early_stop_metric: str | None = None  # e.g. val_sequence_accuracy
     early_stop_target: float | None = None  # stop once the metric reaches this value
-    progress: bool = True
+    progress: bool = True  # a progress bar with an ETA when stderr is a terminal
     log_epochs: bool = True  # one INFO line per epoch (False: DEBUG, for many short probe fits)
 
     @model_validator(mode="after")
@@ -173,6 +175,23 @@ def save_checkpoint(path: str | Path, **state: Any) -> None:
     os.replace(tmp, path)
 
 
+def load_checkpoint(path: str | Path, device: torch.device) -> dict[str, Any]:
+    """A checkpoint written by :func:`save_checkpoint`, or one error that names the file and says what to do."""
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=False)
+        missing = {"model", "optimizer", "scheduler", "rng", "history", "epoch"} - set(ckpt)
+    except Exception as err:  # noqa: BLE001 - unpickling fails in many ways; all mean a damaged file
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}): "
+            "it is damaged or not a checkpoint. Nothing was changed; move it aside and set trainer.resume to false "
+            "to start afresh"
+        ) from err
+    if missing:
+        raise CheckpointError(f"checkpoint {path} lacks {sorted(missing)}: it was not written by this project's "
+                              "training loop. Set trainer.resume to false, or point trainer.checkpoint_path at one")
+    return ckpt
+
+
 def make_optimizer(model: nn.Module, config: TrainerConfig, steps_per_epoch: int):
     """Adam + plateau (the reference CPC's) or SGD/Adam + linear warmup and per-step cosine decay."""
     if config.optimizer == "adam":
@@ -217,10 +236,17 @@ def _train(method: Method, config: TrainerConfig, device: torch.device, on_epoch
     result = TrainResult()
     start_epoch = 0
     if config.resume:
-        ckpt = torch.load(config.checkpoint_path, map_location=device, weights_only=False)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
+        ckpt = load_checkpoint(config.checkpoint_path, device)
+        try:
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            scheduler.load_state_dict(ckpt["scheduler"])
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise CheckpointError(
+                f"checkpoint {config.checkpoint_path} does not fit this run ({type(err).__name__}: "
+                f"{str(err).splitlines()[0]}): it was written for another model or optimiser. Nothing was changed; "
+                "point trainer.checkpoint_path elsewhere, or set trainer.resume to false to start afresh"
+            ) from err
         _set_rng_state(ckpt["rng"])
         result.history = ckpt["history"]
         start_epoch = ckpt["epoch"] + 1
@@ -232,6 +258,8 @@ def _train(method: Method, config: TrainerConfig, device: torch.device, on_epoch
                            ckpt["threads"], threads)
 
     use_bf16 = config.bf16 and device.type == "cuda"
+    # a live bar on a terminal only: in a log file its updates are fragments, and each epoch's INFO line says it all
+    show_bar = config.progress and sys.stderr.isatty()
     step = method.training_step
     if config.compile:
         try:
@@ -251,7 +279,8 @@ def _train(method: Method, config: TrainerConfig, device: torch.device, on_epoch
         bar = tqdm(
             method.train_batches(epoch, generator),
             desc=f"epoch {epoch + 1}/{config.epochs}",
-            disable=not config.progress,
+            total=method.steps_per_epoch,  # so the bar shows an ETA
+            disable=not show_bar,
             leave=False,
             mininterval=2.0,
         )
@@ -267,7 +296,7 @@ def _train(method: Method, config: TrainerConfig, device: torch.device, on_epoch
             for k, v in metrics.items():
                 sums[k] = sums.get(k, 0) + v.detach()
                 counts[k] = counts.get(k, 0) + n
-            if config.progress and i % 20 == 0:  # the only host sync inside the epoch
+            if show_bar and i % 20 == 0:  # the only host sync inside the epoch
                 rate = items / (time.perf_counter() - started)
                 bar.set_postfix(
                     loss=f"{(sums['loss'] / counts['loss']).item():.3f}",

@@ -29,7 +29,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                  name="plot_embedding"),
             Node(
                 build_report,
-                ["digit_source", "parameters", "pretraining_history", "probe_metrics", "stage_wall_times",
+                ["digit_source", "run_parameters", "pretraining_history", "probe_metrics", "stage_wall_times",
                  "simclr_history"],
                 "report",
                 name="build_report",

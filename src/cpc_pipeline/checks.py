@@ -1,0 +1,97 @@
+"""Checks that run before any node does work, so that a run which cannot succeed fails at once, with one
+message that names the file or parameter and says what to do (:class:`cpc_pipeline.errors.UserError`).
+
+- :func:`check_tracking_store`: MLflow's SQLite store is a readable, unlocked database. Without it a
+  damaged ``mlflow.db`` ends in ``DatabaseError: file is not a database`` from deep inside MLflow.
+- :func:`check_run_configuration`: parameter blocks that validate one by one but not together, or not on
+  this machine: a device that is absent, an encoder whose convolutions do not fit the pictures.
+
+Nothing here writes, moves or deletes anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from cpc_pipeline.data.config import RenderingConfig
+from cpc_pipeline.errors import ConfigurationError, TrackingStoreError
+from cpc_pipeline.evaluation import ProbingConfig
+from cpc_pipeline.models import EncoderSpec
+from cpc_pipeline.training.cpc import PretrainingConfig
+from cpc_pipeline.training.loop import pick_device
+from cpc_pipeline.training.simclr import SimCLRConfig
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def sqlite_path(uri: str, project_path: str | Path) -> Path | None:
+    """The file behind a ``sqlite:///`` tracking URI (relative to the project), else None."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = Path(uri.removeprefix("sqlite:///"))
+    return path if path.is_absolute() else Path(project_path) / path
+
+
+def check_tracking_store(path: Path, timeout_s: float = 10.0) -> None:
+    """Raise :class:`TrackingStoreError` unless ``path`` is absent (MLflow creates it) or an openable SQLite
+    database that no other process holds locked for longer than ``timeout_s``."""
+    if not path.exists():
+        return
+    way_out = (f"Nothing was changed. To keep the old runs, repair or replace {path}; to start a new store, move it "
+               f"aside (mv {path} {path}.damaged); or point server.mlflow_tracking_uri in conf/local/mlflow.yml "
+               "elsewhere")
+    with path.open("rb") as fh:
+        header = fh.read(len(SQLITE_HEADER))
+    if header and header != SQLITE_HEADER:
+        raise TrackingStoreError(f"MLflow's tracking store {path} is not a SQLite database (damaged?). {way_out}")
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout_s)) as db:
+            db.execute("select count(*) from sqlite_master").fetchone()
+    except sqlite3.OperationalError as err:
+        if "locked" in str(err):
+            raise TrackingStoreError(
+                f"MLflow's tracking store {path} is locked by another process ({err}) and stayed locked for "
+                f"{timeout_s:g} s: wait for that process (another kedro run, an MLflow UI) to finish, or stop it"
+            ) from err
+        raise TrackingStoreError(f"MLflow's tracking store {path} cannot be read ({err}). {way_out}") from err
+    except sqlite3.DatabaseError as err:
+        raise TrackingStoreError(f"MLflow's tracking store {path} is damaged ({err}). {way_out}") from err
+
+
+def _device(key: str, name: str) -> None:
+    try:
+        pick_device(name)
+    except RuntimeError as err:
+        raise ConfigurationError(
+            f"{key}: {name!r} was asked for, but this machine has none ({err}); use auto (cuda > mps > cpu) or cpu"
+        ) from err
+
+
+def _fits(key: str, spec: EncoderSpec, channels: int, size: int, what: str) -> None:
+    try:
+        spec.build(channels, size)
+    except ValueError as err:
+        raise ConfigurationError(f"{key} does not fit {what} ({size}x{size}): {err}") from err
+
+
+def check_run_configuration(parameters: dict[str, Any], blocks: set[str]) -> None:
+    """Cross-block checks of the parameter ``blocks`` a run's nodes read (``pretraining``, ``simclr``,
+    ``probing``), on this machine. Each block was validated alone already; raises ConfigurationError."""
+    rendering = RenderingConfig.model_validate(parameters.get("rendering", {}))
+    pictures = f"the rendered {'colour' if rendering.color else 'grey'} digits"
+    if "pretraining" in blocks:
+        pretraining = PretrainingConfig.model_validate(parameters.get("pretraining", {}))
+        _device("pretraining.trainer.device", pretraining.trainer.device)
+        _fits("pretraining.model.encoder", pretraining.model.encoder, rendering.channels, rendering.image_size, pictures)
+    if "simclr" in blocks:
+        simclr = SimCLRConfig.model_validate(parameters.get("simclr", {}))
+        _device("simclr.trainer.device", simclr.trainer.device)
+        if simclr.dataset == "cifar10":
+            _fits("simclr.encoder", simclr.encoder, 3, 32, "CIFAR-10's images")
+        else:
+            _fits("simclr.encoder", simclr.encoder, rendering.channels, rendering.image_size, pictures)
+    if "probing" in blocks:
+        _device("probing.device", ProbingConfig.model_validate(parameters.get("probing", {})).device)

@@ -1,0 +1,90 @@
+"""Project commands for the ``kedro`` CLI: Kedro's own ``run``, whose foreseeable failures print one line.
+
+A bad parameter, a damaged checkpoint or tracking store, missing or corrupt data, an impossible
+combination of parameters: each raises an error whose message names the parameter or the file and says
+what to do. ``kedro run`` prints that message alone, without the traceback before it; ``kedro run
+--verbose`` (or ``CPC_TRACEBACK=1``) brings the traceback back. Every other error, a bug, keeps its
+traceback. Kedro picks this module up by its name (``<package>/cli.py``) and its ``run`` replaces the
+built-in one, with the same options.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import sys
+
+import click
+from kedro.framework.cli.project import run as kedro_run
+from kedro.io import DatasetError
+from kedro.validation.exceptions import ParameterValidationError
+
+from cpc_pipeline.errors import UserError
+
+TRACEBACK_VARIABLE = "CPC_TRACEBACK"
+ACTIONABLE = (ParameterValidationError, UserError, DatasetError)
+
+
+def _pydantic_lines(block: str, report: str) -> list[str]:
+    """``<block>.<loc>: <message> (got <value>)`` for each error of pydantic's report
+    (``N validation errors for Model`` / ``loc`` / ``  message [type=..., input_value=..., ...]``)."""
+    lines, loc = [], ""
+    for line in report.splitlines()[1:]:
+        if not line.startswith(" "):
+            loc = line.strip()
+        elif not line.startswith("    "):  # two spaces: the message (four: pydantic's "For further information")
+            message, _, detail = line.strip().partition(" [type=")
+            got = re.search(r"input_value=([^,\]]*)", detail)
+            value = f" (got {got.group(1)})" if got and not got.group(1).startswith("{") else ""
+            lines.append(f"{block}{'.' + loc.replace(' ', '') if loc else ''}: {message}{value}")
+    return lines
+
+
+def summary(error: BaseException) -> str:
+    """The line that matters. For parameters: ``<block>.<key>: <reason> (got <value>)`` per bad value."""
+    text = str(error)
+    if isinstance(error, ParameterValidationError):
+        lines = []
+        for block, body in re.findall(r"- Parameter '([^']+)': (.*?)(?=\n- Parameter '|\Z)", text, re.S):
+            report = body[body.find("validation error"):] if "validation error" in body else ""
+            lines += _pydantic_lines(block, report) or [f"{block}: {body.strip().splitlines()[-1]}"]
+        return "invalid parameters: " + "; ".join(lines) if lines else text
+    if isinstance(error, DatasetError):
+        first = text.splitlines()[0] if text else type(error).__name__
+        cause = f" ({type(error.__cause__).__name__}: {error.__cause__})" if error.__cause__ else ""
+        return (f"{first}{cause}. The file is damaged or was written by another version: rerun the stage that "
+                "writes it (kedro run --pipelines <stage>)")
+    return text
+
+
+def _one_line(callback):
+    @functools.wraps(callback)
+    def run(*args, verbose: bool = False, **kwargs):
+        if not (verbose or os.environ.get(TRACEBACK_VARIABLE)):  # it logs each pydantic report in full first
+            logging.getLogger("kedro.validation").setLevel(logging.CRITICAL)
+        try:
+            return callback(*args, **kwargs)
+        except ACTIONABLE as err:
+            if verbose or os.environ.get(TRACEBACK_VARIABLE):
+                raise
+            click.secho(f"Error: {summary(err)}", fg="red", err=True)
+            click.secho(f"(kedro run --verbose, or {TRACEBACK_VARIABLE}=1, shows the traceback)", dim=True, err=True)
+            sys.exit(1)
+
+    return run
+
+
+@click.group(name="cpc_pipeline")
+def cli() -> None:
+    """cpc_pipeline's project commands."""
+
+
+cli.add_command(click.Command(
+    name="run",
+    params=[*kedro_run.params, click.Option(["--verbose"], is_flag=True, help="Show the traceback of an error.")],
+    callback=_one_line(kedro_run.callback),
+    help=kedro_run.help,
+    short_help=kedro_run.short_help,
+))
