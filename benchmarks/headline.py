@@ -159,7 +159,7 @@ def main() -> None:
         raise SystemExit(f"code commit is {commit!r}: commit src/ and conf/ first (or --allow-dirty), so that "
                          "each figure can be traced to the code that produced it")
     env_name = args.env or "base"
-    pipelines = args.pipelines or "__default__"
+    pipelines = ",".join(sorted(args.pipelines.split(","))) if args.pipelines else "__default__"  # as tagged
     tags = {"cpc.code_commit": commit, "cpc.config_hash": run_config_hash(ROOT, args.env), "cpc.env": env_name,
             "cpc.pipelines": pipelines}
     mlflow.set_tracking_uri(f"sqlite:///{ROOT / 'mlflow.db'}")

@@ -94,10 +94,21 @@ def mlflow_epoch_logger(prefix: str) -> Callable[[int, dict[str, float]], None]:
 
 
 def default_seed_parameters(config_loader) -> dict[str, Any]:
-    """The run's parameters with every runtime override but ``seed``: what a study's seeds have in common."""
+    """The run's parameters with every runtime override but ``seed``: what a study's seeds have in common.
+
+    Kedro resolves ``${runtime_params:seed}`` (every stage's seed) through one process-wide OmegaConf
+    resolver, bound to the loader that registered it last and caching its runtime parameters; a copy of the
+    loader with other runtime parameters would still resolve the run's seed. So the copy registers its own
+    resolver for this one read, and the run's loader takes it back after.
+    """
     loader = copy.copy(config_loader)
     loader.runtime_params = {k: v for k, v in (config_loader.runtime_params or {}).items() if k != "seed"}
-    return loader["parameters"]
+    loader._runtime_params_oc = None
+    loader._register_runtime_params_resolver()
+    try:
+        return loader["parameters"]
+    finally:
+        config_loader._register_runtime_params_resolver()
 
 
 def run_config_hash(project_path: str | Path, env: str | None, runtime_params: dict | None = None) -> str:
@@ -243,7 +254,7 @@ class RunSummaryHook:
             catalog.save(RUN_PARAMETERS, self.parameters)
         if self.parent_run_id is None:
             return
-        pipelines = ",".join(run_params.get("pipeline_names") or ["__default__"])
+        pipelines = ",".join(sorted(run_params.get("pipeline_names") or ["__default__"]))  # Kedro's order varies
         p = self.provenance | {"cpc.pipelines": pipelines}
         name = f"{p['cpc.env']} · {p['cpc.method']} · seed {p['cpc.seed']}"
         if pipelines != "__default__":

@@ -211,6 +211,23 @@ def test_kedro_viz_api_lists_every_pipeline(smoke_run):
     assert tasks and all(n["modular_pipelines"][0].split(".")[0] in STAGES for n in tasks)  # no node left outside
 
 
+@pytest.mark.parametrize(("dataset", "kind"), [("probe_metrics", "TablePreview"), ("pretraining_history", "TablePreview"),
+                                               ("step_accuracy_plot", "ImagePreview"), ("report", "HTMLPreview"),
+                                               ("run_parameters", "JSONPreview")])
+def test_kedro_viz_previews_tables_plots_and_the_report(smoke_run, dataset, kind):
+    from fastapi.testclient import TestClient
+    from kedro_viz.api.apps import create_api_app_from_project
+    from kedro_viz.server import load_and_populate_data
+
+    load_and_populate_data(smoke_run, env="smoke")
+    client = TestClient(create_api_app_from_project(smoke_run))
+    node = next(n for n in client.get("/api/main").json()["nodes"] if n["name"] == dataset)
+    body = client.get(f"/api/nodes/{node['id']}").json()
+    assert body["preview_type"] == kind and body["preview"]
+    if kind == "HTMLPreview":  # the markdown report rendered: its title and its tables
+        assert "<h1>" in body["preview"] and "<table>" in body["preview"]
+
+
 def test_notebook_runs_against_the_catalog(smoke_run, monkeypatch):
     monkeypatch.setenv("KEDRO_ENV", "smoke")
     nb = nbformat.read(REPO / "notebooks" / "cpc_pipeline_run.ipynb", as_version=4)
