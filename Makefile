@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export KEDRO_DISABLE_TELEMETRY := 1
 
-.PHONY: install run test viz mlflow-ui clean-data readme
+.PHONY: install run test viz mlflow-ui clean-data readme screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ viz: $(STAMP)
 
 mlflow-ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db
+
+screenshots: $(STAMP)    ## docs/*.png from the run in this checkout (after `make run ARGS="--env smoke"`; needs chromium)
+	KEDRO_ENV=$(or $(KEDRO_ENV),smoke) docs/screenshots.sh
 
 clean-data:              ## delete every generated dataset (keeps data/01_raw)
 	find data/0[2-8]_* -type f ! -name .gitkeep -delete

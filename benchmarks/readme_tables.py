@@ -71,7 +71,7 @@ def headline(d: dict) -> list[str]:
     fractions = sorted({f for (_, _, f) in rows})
     labels = {f: rows[("cpc", "mlp", f)]["labels_used"] for f in fractions if ("cpc", "mlp", f) in rows}
     head = ["encoder (frozen unless noted)", "its own training used", "probe"]
-    head += [f"{f:.0%} labels ({labels.get(f, 0):,})" for f in fractions]
+    head += [f"{f:.0%} labels ({int(labels.get(f, 0)):,})" for f in fractions]
     out = [
         source_line(d, "headline_cpu", 'make bench-headline ARGS="--seeds ' + " ".join(map(str, d["seeds"])) + '"'),
         "MNIST **test** accuracy (%), mean ± sample standard deviation over the seeds (min, max and each seed's "
