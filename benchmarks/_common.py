@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from cpc_pipeline.provenance import code_commit
+
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -31,6 +33,8 @@ def machine_info(device: torch.device) -> dict[str, object]:
 
 
 def write_results(name: str, payload: dict) -> Path:
+    """Write ``payload`` to benchmarks/results/<name>.json, with the commit of the code it measured."""
+    payload.setdefault("code_commit", code_commit(RESULTS.parents[1]))
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=float) + "\n")

@@ -158,10 +158,10 @@ def time_to_quality(d: dict) -> list[str]:
 
     def at(key: str) -> str:
         hit = r.get(key)
+        entry = next(e for e in d["epochs"] if e["epoch"] == hit["epoch"]) if hit else d["epochs"][-1]
+        probe = f": {pct(entry['probe_test_accuracy'], 2)}%, {entry['probe_selected']} probe" if "probe" in key else ""
         if not hit:
-            return "not within the run"
-        entry = next(e for e in d["epochs"] if e["epoch"] == hit["epoch"])
-        probe = f": {pct(entry['probe_test_accuracy'])}%, {entry.get('probe_selected', '')} probe" if "probe" in key else ""
+            return f"not within {len(d['epochs'])} epochs (epoch {entry['epoch']}{probe})"
         return f"{hit['pretraining_s']:.0f} s (epoch {hit['epoch']}{probe})"
 
     rate = sum(e.get("train_sequences_per_s", 0) for e in d["epochs"]) / len(d["epochs"])
@@ -170,7 +170,8 @@ def time_to_quality(d: dict) -> list[str]:
     return [
         f"`benchmarks/time_to_quality.py --epochs {d['config']['epochs']}` → "
         f"`benchmarks/results/time_to_quality_cpu_infonce.json` ({d['machine']['date'][:10]}, "
-        f"{d['machine']['cpu_count']}-core CPU, seed {d['config']['pretraining']['trainer']['seed']}). After each "
+        f"{d['machine']['cpu_count']}-core CPU, seed {d['config']['pretraining']['trainer']['seed']}"
+        + (f", code commit `{d['code_commit'][:10]}`" if "code_commit" in d else "") + "). After each "
         f"epoch, with the clock paused, an MLP and a linear probe are fitted on {d['config']['probe_train']:,} "
         "training images' features; all 10,000 validation labels choose each probe's hyperparameter *and* which "
         "of the two probes is reported; the chosen one is scored on the 10,000 MNIST test images.",
