@@ -1,23 +1,23 @@
 #!/usr/bin/env bash
 # The README's screenshots, from a project directory that holds a finished run (mlflow.db and data/):
 #   docs/screenshots.sh [project_dir]        (default: this checkout; run `make run ARGS="--env smoke"` first)
-# Starts the MLflow UI and Kedro-Viz on 127.0.0.1, photographs them with Debian's headless chromium
-# (apt-get install chromium), writes docs/mlflow_runs.png, docs/mlflow_run.png and docs/kedro_viz.png.
+# Starts the MLflow UI and Kedro-Viz on 127.0.0.1 and photographs them with Debian's headless chromium
+# (apt-get install chromium) through docs/shoot.py, which clicks what a reader would: the parent run
+# expanded to its stage runs, headline metrics as columns, Kedro-Viz's first-visit tour dismissed.
+# Writes docs/mlflow_runs.png, docs/mlflow_run.png and docs/kedro_viz.png.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 project="$(cd "${1:-$here/..}" && pwd)"
 bin="$here/../.venv/bin"
-browser="$(command -v chromium || command -v chromium-browser)"
-shot() {  # url file
-  "$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
-    --disable-component-update --disable-sync --hide-scrollbars --user-data-dir="$(mktemp -d)" \
-    --window-size=1600,1000 --virtual-time-budget=20000 --screenshot="$2" "$1" 2>/dev/null
-  echo "wrote $2"
-}
+# The browser reaches the UI (listening on 127.0.0.1) by a name of its own: MLflow opens its assistant
+# panel over the page for localhost names, and its host check must then allow that name.
+name=mlflow.local
+shoot() { "$bin/python" "$here/shoot.py" --map "$name=127.0.0.1" "$@"; }
 wait_for() { for _ in $(seq 120); do curl -sf "$1" >/dev/null && return 0; sleep 1; done; echo "$1 did not answer" >&2; exit 1; }
 
 cd "$project"
-"$bin/mlflow" ui --backend-store-uri "sqlite:///$project/mlflow.db" --host 127.0.0.1 --port 5055 >/dev/null 2>&1 &
+"$bin/mlflow" ui --backend-store-uri "sqlite:///$project/mlflow.db" --host 127.0.0.1 --port 5055 \
+  --allowed-hosts "$name:5055" --cors-allowed-origins "http://$name:5055" >/dev/null 2>&1 &
 ui=$!
 KEDRO_DISABLE_TELEMETRY=1 "$bin/kedro" viz run --no-browser --host 127.0.0.1 --port 4141 ${KEDRO_ENV:+--env "$KEDRO_ENV"} >/dev/null 2>&1 &
 viz=$!
@@ -30,8 +30,13 @@ parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
 print(parent.info.experiment_id, parent.info.run_id)
 PY
 )
+mlflow_ui="http://$name:5055/#/experiments/$experiment"
 wait_for http://127.0.0.1:5055/health
-shot "http://127.0.0.1:5055/#/experiments/$experiment" "$here/mlflow_runs.png"
-shot "http://127.0.0.1:5055/#/experiments/$experiment/runs/$parent" "$here/mlflow_run.png"
+shoot "$mlflow_ui/runs?workflowType=machine_learning" "$here/mlflow_runs.png" --wait-for "matching runs" \
+  --click column-selection-dropdown --click Dataset --click Models --click cpc.val_sequence_accuracy \
+  --click cpc.mlp.labels_1.test_accuracy --click cpc.linear.labels_1.test_accuracy \
+  --click cpc.mlp.labels_0.01.test_accuracy --click key:Escape \
+  --click 'css:button[data-component-id$="runnamecellrenderer.tsx_46"]'
+shoot "$mlflow_ui/runs/$parent?workflowType=machine_learning" "$here/mlflow_run.png" --wait-for "Metrics"
 wait_for http://127.0.0.1:4141/api/main
-shot "http://127.0.0.1:4141/" "$here/kedro_viz.png"
+shoot "http://127.0.0.1:4141/" "$here/kedro_viz.png" --wait-for data_processing --click Dismiss --click css:.feature-hints__close

@@ -22,3 +22,13 @@ def test_a_changed_figure_is_caught(tmp_path, monkeypatch):
     block = next(readme_tables.BLOCK.finditer(text))
     tampered = text.replace(block["body"], block["body"].replace("1", "7", 1) + "99.99%\n", 1)
     assert readme_tables.render(tampered) != tampered  # the generator puts the JSON's figures back
+
+
+def test_every_file_the_readme_links_exists():
+    import re
+
+    text = (REPO / "README.md").read_text()
+    targets = {t.split("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", text) if "://" not in t and not t.startswith("#")}
+    assert {"docs/mlflow_runs.png", "docs/mlflow_run.png", "docs/kedro_viz.png"} <= targets
+    missing = sorted(t for t in targets if not (REPO / t).exists())
+    assert not missing, f"README links to files that are not in the repository: {missing}"
