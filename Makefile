@@ -30,7 +30,10 @@ readme: $(STAMP)         ## rewrite the README's generated result tables from be
 viz: $(STAMP)
 	$(BIN)/kedro viz run
 
-mlflow-ui: $(STAMP)
+mlflow-ui: $(STAMP)     ## the MLflow UI on this checkout's store, with the link to its runs table
+	@$(BIN)/python -c "import mlflow; mlflow.set_tracking_uri('sqlite:///mlflow.db'); \
+	  e = mlflow.get_experiment_by_name('cpc_pipeline'); \
+	  print('runs table: http://127.0.0.1:5000/#/experiments/%s/runs?workflowType=machine_learning' % e.experiment_id if e else 'no cpc_pipeline experiment yet: kedro run first')"
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db
 
 screenshots: $(STAMP)    ## docs/*.png from the run in this checkout (after `make run ARGS="--env smoke"`; needs chromium)

@@ -20,7 +20,8 @@ parameters at the default seed, so a study's seeds share it; ``benchmarks/headli
 seeds by these tags), its metrics are the headline figures (so runs compare in the runs table without
 opening children), its description is the generated report, and the run's whole configuration is one
 artifact, ``run_parameters.json``, which the report reads too: no stage run repeats other stages'
-parameters. It tags the experiment as model development (the UI then opens on its training runs) and
+parameters. It tags the experiment as model development (UIs that read ``mlflow.experimentKind`` then open on its
+training runs; MLflow 3.17's UI follows its own GenAI / Model training switch instead) and
 tags the registered CPC encoder's version with the run's probe accuracies.
 
 :class:`RunChecksHook` fails a run that cannot succeed before any node works (:mod:`cpc_pipeline.checks`).
