@@ -122,7 +122,7 @@ def test_one_mlflow_run_with_a_finished_child_per_stage(smoke_run):
     assert {"report/report.md", "report/label_efficiency_plot.png", "report/sequence_preview.png"} <= parent_artifacts
     assert "run_parameters.json" in {a.path for a in client.list_artifacts(parent.info.run_id)}
     experiment = client.get_experiment(parent.info.experiment_id)
-    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # the UI opens on the runs
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # UIs that read the kind open on the runs
 
     # what each stage read, as dataset inputs; each stage holds only its own parameters
     inputs = lambda run: {d.dataset.name: d.dataset for d in client.get_run(run.info.run_id).inputs.dataset_inputs}  # noqa: E731
