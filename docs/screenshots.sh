@@ -16,12 +16,12 @@ shoot() { "$bin/python" "$here/shoot.py" --map "$name=127.0.0.1" "$@"; }
 wait_for() { for _ in $(seq 120); do curl -sf "$1" >/dev/null && return 0; sleep 1; done; echo "$1 did not answer" >&2; exit 1; }
 
 cd "$project"
-"$bin/mlflow" ui --backend-store-uri "sqlite:///$project/mlflow.db" --host 127.0.0.1 --port 5055 \
+setsid "$bin/mlflow" ui --backend-store-uri "sqlite:///$project/mlflow.db" --host 127.0.0.1 --port 5055 \
   --allowed-hosts "$name:5055" --cors-allowed-origins "http://$name:5055" >/dev/null 2>&1 &
 ui=$!
-KEDRO_DISABLE_TELEMETRY=1 "$bin/kedro" viz run --no-browser --host 127.0.0.1 --port 4141 ${KEDRO_ENV:+--env "$KEDRO_ENV"} >/dev/null 2>&1 &
+KEDRO_DISABLE_TELEMETRY=1 setsid "$bin/kedro" viz run --no-browser --host 127.0.0.1 --port 4141 ${KEDRO_ENV:+--env "$KEDRO_ENV"} >/dev/null 2>&1 &
 viz=$!
-trap 'kill $ui $viz 2>/dev/null' EXIT
+trap 'kill -- -$ui -$viz 2>/dev/null' EXIT  # each server is its own process group, workers included
 read -r experiment parent < <("$bin/python" - "$project" <<'PY'
 import sys, mlflow
 mlflow.set_tracking_uri(f"sqlite:///{sys.argv[1]}/mlflow.db")
