@@ -16,6 +16,8 @@ from tests.conftest import REPO, run_kedro
         ({"pretraining.objective.sequences_per_batch": 0}, "sequences_per_batch\n  Input should be greater than or equal to 2"),
         ({"pretraining.objective.binary_negatives": "shared"}, "Input should be 'paired' or 'independent'"),
         ({"pretraining.trainer.resume": True}, "resume is true but there is no checkpoint"),
+        ({"pretraining.trainer.distributed.nproc_per_node": 0}, "nproc_per_node\n  Input should be greater than or equal to 1"),
+        ({"pretraining.trainer.distributed.rdzv_endpoint": "nowhere"}, "rdzv_endpoint\n  String should match pattern"),
     ],
 )
 def test_bad_pretraining_parameters_fail_up_front(kedro_project, params, message):

@@ -1,8 +1,7 @@
 """Gathered losses on two gloo processes equal one process on the global batch: the loss, and the
 encoder's gradients after DDP's averaging, to 1e-5 (cpc_pipeline.training.distributed)."""
 
-import socket
-
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -91,15 +90,9 @@ def worker(rank: int, port: int, out_dir: str) -> None:
         dist.destroy_process_group()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_gathered_losses_and_gradients_equal_one_process_on_the_global_batch(tmp_path):
     reference = one_process()
-    mp.spawn(worker, args=(free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    mp.spawn(worker, args=(distributed.free_port(), str(tmp_path)), nprocs=WORLD, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD)]
     for name, (loss, grads) in reference.items():
         for r, saved in enumerate(ranks):
@@ -116,3 +109,13 @@ def test_one_process_helpers_are_the_identity():
     assert distributed.gather(t) is t
     assert distributed.rank() == 0 and distributed.world_size() == 1
     assert torch.equal(distributed.global_index(t, 10), t)
+
+
+def test_simclr_refuses_several_processes_up_front():
+    from pydantic import ValidationError
+
+    from cpc_pipeline.training.simclr import SimCLRConfig
+
+    with pytest.raises(ValidationError, match="nproc_per_node must be 1 for SimCLR"):
+        SimCLRConfig.model_validate({"trainer": {"distributed": {"nproc_per_node": 2}}})
+    assert not SimCLRConfig().trainer.distributed.enabled

@@ -23,6 +23,12 @@ does; ``binary_negatives: paired`` (the default) makes each negative reuse a pos
 with every future digit wrong, so the loss compares right and wrong futures of one context;
 ``independent`` (the reference) gives every negative its own context. On the 64x64 colour task the binary
 loss leaves its ln 2 plateau only with many sequences per step (README, "The binary loss").
+
+Distributed (``trainer.distributed.nproc_per_node > 1``, :func:`fit_cpc_distributed`): every process draws
+its own pool and sequences (batch sizes are per process; the global batch is W times larger), and a step
+gathers every rank's codes, predictions and sequences before the loss (:func:`gathered`), so InfoNCE's
+candidates and the ``different_digit`` mask cover the global pool, as one process with the global batch.
+Validation runs whole on every rank with rank 0's BatchNorm statistics, so all ranks agree on it.
 """
 
 from __future__ import annotations
@@ -39,11 +45,14 @@ from pydantic import Field, model_validator
 
 from cpc_pipeline.config import StrictModel
 from cpc_pipeline.data import DigitIndex, DigitRenderer, DigitSplit, SequenceBatch, paired_negatives, sample_sequences
+from cpc_pipeline.data.config import RenderingConfig, SequenceConfig
 from cpc_pipeline.data.sequences import table_to_sequences
 from cpc_pipeline.losses import binary_sequence_loss, info_nce
 from cpc_pipeline.losses.binary import sequence_scores
 from cpc_pipeline.models import CPCModel, CPCModelConfig
-from cpc_pipeline.training.loop import TrainerConfig
+from cpc_pipeline.models.cpc import CPCOutput
+from cpc_pipeline.training import distributed
+from cpc_pipeline.training.loop import TrainerConfig, pick_device, seed_everything, train
 
 
 class CPCObjective(StrictModel):
@@ -338,6 +347,13 @@ class CPCMethod:
 
     def __init__(self, model: CPCModel, objective: CPCObjective, batches: BatchBuilder, evaluator: CPCEvaluator) -> None:
         self.model, self.objective, self.batches, self.evaluator = model, objective, batches, evaluator
+        self.forward: torch.nn.Module = model  # DistributedDataParallel(model) once distribute() is called
+
+    def distribute(self, device: torch.device) -> None:
+        """Train through DDP from now on (inside a launched worker, after the process group is up)."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        self.forward = DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -347,12 +363,23 @@ class CPCMethod:
         return self.batches.epoch(generator)
 
     def training_step(self, batch: PoolBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
-        out = self.model(batch.images, batch.slots)
+        out = self.forward(batch.images, batch.slots)
+        if distributed.is_distributed():
+            batch, out = gathered(batch, out)
         # infonce training batches are drawn all positive (SequenceDraw); binary ones half and half
         return cpc_metrics(self.objective, batch, *out, all_positive=self.objective.loss == "infonce")
 
     def evaluate(self, generator: torch.Generator) -> dict[str, float]:
+        distributed.broadcast_buffers(self.model)
         return self.evaluator.evaluate(generator)
+
+
+def gathered(batch: PoolBatch, out: CPCOutput) -> tuple[PoolBatch, CPCOutput]:
+    """This step's pools and sequences from every rank as one global batch (rank-major), with gradients:
+    sequence slots are shifted to index the gathered pool."""
+    g = distributed.gather
+    slots = distributed.global_index(batch.slots, out.codes.shape[0])
+    return PoolBatch(None, g(batch.digits), g(slots), g(batch.labels)), CPCOutput(*(g(t) for t in out))
 
 
 def make_cpc_method(
@@ -372,3 +399,54 @@ def make_cpc_method(
     else:
         batches = PooledBatches(draw, objective, data, renderer, memory_format)
     return CPCMethod(model, objective, batches, CPCEvaluator(model, objective, data, renderer, memory_format))
+
+
+# ------------------------------------------------------------------ fitting, in one process or several
+@dataclass
+class CPCInputs:
+    """The pretraining stage's inputs, as the catalog gives them (picklable, for spawned workers)."""
+
+    train: DigitSplit
+    validation: DigitSplit
+    train_table: pd.DataFrame
+    validation_table: pd.DataFrame
+    sequences: SequenceConfig
+    rendering: RenderingConfig
+
+
+def fit_cpc(inputs: CPCInputs, cfg: PretrainingConfig, on_epoch_end=None) -> tuple[CPCModel, list[dict[str, float]]]:
+    """Build and train CPC in this process -> the model (CPU, eval mode) and its epoch history. In a
+    distributed run this is one rank's share: it joins the process group and trains through DDP."""
+    device = pick_device(cfg.trainer.device)
+    if cfg.trainer.distributed.enabled:
+        device = distributed.init_worker(cfg.trainer.distributed, device)
+    seed_everything(cfg.trainer.seed)  # every rank initialises the same weights; DDP checks and keeps them equal
+    rendering, sequences = inputs.rendering, inputs.sequences
+    model = cfg.model.build(rendering.channels, rendering.image_size, sequences.predict_terms)
+    model = model.to(device, memory_format=torch.channels_last if cfg.trainer.channels_last else torch.preserve_format)
+    data = CPCData.from_tables(inputs.train, inputs.validation, inputs.train_table, inputs.validation_table,
+                               cfg.objective.threshold_sequences, device)
+    method = make_cpc_method(model, cfg.objective, data, DigitRenderer.from_config(rendering, device), sequences.terms,
+                             cfg.trainer.channels_last)
+    if cfg.trainer.distributed.enabled:
+        method.distribute(device)
+    result = train(method, cfg.trainer, device, on_epoch_end=on_epoch_end)
+    distributed.check_same_on_every_rank(model)
+    return model.cpu().eval(), result.history
+
+
+def _fit_cpc_rank(inputs: CPCInputs, cfg: PretrainingConfig) -> tuple[dict, list[dict[str, float]]] | None:
+    try:
+        model, history = fit_cpc(inputs, cfg)
+        return (model.state_dict(), history) if distributed.rank() == 0 else None
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def fit_cpc_distributed(inputs: CPCInputs, cfg: PretrainingConfig) -> tuple[CPCModel, list[dict[str, float]]]:
+    """:func:`fit_cpc` in ``trainer.distributed.nproc_per_node`` processes; rank 0's model and history."""
+    state, history = distributed.launch(cfg.trainer.distributed, _fit_cpc_rank, inputs, cfg)
+    model = cfg.model.build(inputs.rendering.channels, inputs.rendering.image_size, inputs.sequences.predict_terms)
+    model.load_state_dict(state)
+    return model.eval(), history

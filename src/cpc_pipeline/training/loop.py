@@ -36,6 +36,8 @@ from tqdm.auto import tqdm
 
 from cpc_pipeline.config import StrictModel
 from cpc_pipeline.errors import CheckpointError
+from cpc_pipeline.training import distributed
+from cpc_pipeline.training.distributed import DistributedConfig
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class TrainerConfig(StrictModel):
     early_stop_target: float | None = None  # stop once the metric reaches this value
     progress: bool = True  # a progress bar with an ETA when stderr is a terminal
     log_epochs: bool = True  # one INFO line per epoch (False: DEBUG, for many short probe fits)
+    distributed: DistributedConfig = DistributedConfig()  # processes that train together (default: one)
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainerConfig:
@@ -139,9 +142,10 @@ def deterministic_algorithms(enabled: bool) -> Iterator[None]:
 EVAL_EPOCH = 10**6  # validation draws the same renders every epoch
 
 
-def epoch_generator(device: torch.device, seed: int, epoch: int) -> torch.Generator:
-    """Each epoch's randomness depends only on (seed, epoch): a resumed run draws the same data."""
-    return torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch)
+def epoch_generator(device: torch.device, seed: int, epoch: int, rank: int = 0) -> torch.Generator:
+    """Each epoch's randomness depends only on (seed, epoch, rank): a resumed run draws the same data, and
+    each process of a distributed run draws its own (rank 0 draws what one process would)."""
+    return torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch + (rank << 40))
 
 
 @dataclass
@@ -271,7 +275,7 @@ def _train(method: Method, config: TrainerConfig, device: torch.device, on_epoch
         if _reached(result.history, config):  # a resumed run that had already reached its target
             break
         model.train()
-        generator = epoch_generator(device, config.seed, epoch)
+        generator = epoch_generator(device, config.seed, epoch, distributed.rank())
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
         started = time.perf_counter()
@@ -317,6 +321,8 @@ def _train(method: Method, config: TrainerConfig, device: torch.device, on_epoch
             "epoch_seconds": time.perf_counter() - started,
             f"train_{method.items_name}_per_s": items / train_seconds,
         }
+        if distributed.is_distributed():  # throughputs and train metrics above are over the global batch
+            row["world_size"] = distributed.world_size()
         if device.type == "cuda":
             row["gpu_peak_memory_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
         result.history.append(row)
@@ -326,7 +332,7 @@ def _train(method: Method, config: TrainerConfig, device: torch.device, on_epoch
         )
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
-        if config.checkpoint_path:
+        if config.checkpoint_path and distributed.rank() == 0:
             save_checkpoint(
                 config.checkpoint_path, model=model.state_dict(), optimizer=optimizer.state_dict(),
                 scheduler=scheduler.state_dict(), rng=_rng_state(), history=result.history, epoch=epoch,

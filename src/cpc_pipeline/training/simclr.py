@@ -19,7 +19,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from cpc_pipeline.config import StrictModel
 from cpc_pipeline.data.augment import AugmentConfig, BatchAugment
@@ -54,6 +54,13 @@ class SimCLRConfig(StrictModel):
         optimizer="sgd", learning_rate=0.3, weight_decay=1e-4, schedule="warmup_cosine", warmup_epochs=1, epochs=3,
         checkpoint_path="data/06_models/simclr_checkpoint.pt",
     )
+
+    @model_validator(mode="after")
+    def _one_process(self) -> SimCLRConfig:
+        if self.trainer.distributed.enabled:
+            raise ValueError("trainer.distributed.nproc_per_node must be 1 for SimCLR: only CPC pretraining "
+                             "trains in several processes so far")
+        return self
 
 
 def knn_predict(

@@ -6,14 +6,12 @@ import logging
 
 import numpy as np
 import pandas as pd
-import torch
 from torch import nn
 
-from cpc_pipeline.data import DigitRenderer, DigitSplit
+from cpc_pipeline.data import DigitSplit
 from cpc_pipeline.data.config import RenderingConfig, SequenceConfig
 from cpc_pipeline.hooks import mlflow_epoch_logger
-from cpc_pipeline.training.cpc import CPCData, PretrainingConfig, make_cpc_method
-from cpc_pipeline.training.loop import pick_device, seed_everything, train
+from cpc_pipeline.training.cpc import CPCInputs, PretrainingConfig, fit_cpc, fit_cpc_distributed
 
 logger = logging.getLogger(__name__)
 
@@ -28,19 +26,18 @@ def pretrain_cpc(
     pretraining: PretrainingConfig,
 ) -> tuple[nn.Module, nn.Module, nn.Module, pd.DataFrame]:
     """Digits and sequence tables -> trained CPC model, its encoder (eval mode, CPU) twice (weights file and
-    MLflow model) and the epoch history."""
+    MLflow model) and the epoch history. With ``trainer.distributed.nproc_per_node > 1`` the workers train
+    and rank 0's model and history come back; its epochs are logged to MLflow once training ends."""
     cfg = pretraining
-    device = pick_device(cfg.trainer.device)
-    seed_everything(cfg.trainer.seed)
-    model = cfg.model.build(rendering.channels, rendering.image_size, sequences.predict_terms)
-    model = model.to(device, memory_format=torch.channels_last if cfg.trainer.channels_last else torch.preserve_format)
-    data = CPCData.from_tables(
-        DigitSplit.from_dict(train_digits), DigitSplit.from_dict(validation_digits), train_sequences,
-        validation_sequences, cfg.objective.threshold_sequences, device,
-    )
-    method = make_cpc_method(model, cfg.objective, data, DigitRenderer.from_config(rendering, device), sequences.terms,
-                             cfg.trainer.channels_last)
-    logger.info("Pretraining CPC (%s loss) on %s, %d steps per epoch", cfg.objective.loss, device, method.steps_per_epoch)
-    result = train(method, cfg.trainer, device, on_epoch_end=mlflow_epoch_logger("pretraining"))
-    model = model.cpu().eval()
-    return model, model.encoder, model.encoder, pd.DataFrame(result.history)
+    inputs = CPCInputs(DigitSplit.from_dict(train_digits), DigitSplit.from_dict(validation_digits), train_sequences,
+                       validation_sequences, sequences, rendering)
+    log_epoch = mlflow_epoch_logger("pretraining")
+    workers = cfg.trainer.distributed.nproc_per_node
+    logger.info("Pretraining CPC (%s loss) in %d process%s", cfg.objective.loss, workers, "es" if workers > 1 else "")
+    if workers > 1:
+        model, history = fit_cpc_distributed(inputs, cfg)
+        for row in history:
+            log_epoch(int(row["epoch"]), row)
+    else:
+        model, history = fit_cpc(inputs, cfg, on_epoch_end=log_epoch)
+    return model, model.encoder, model.encoder, pd.DataFrame(history)

@@ -1,0 +1,50 @@
+"""`kedro run --pipelines pretraining --params pretraining.trainer.distributed.nproc_per_node=2`: two gloo
+processes train through the real node; rank 0's weights and one history come back, and MLflow holds one."""
+
+import mlflow
+import pandas as pd
+import pytest
+import torch
+
+from cpc_pipeline.models import ReferenceEncoderSpec
+from cpc_pipeline.training import distributed
+from cpc_pipeline.training.distributed import DistributedConfig
+from tests.conftest import run_kedro
+
+pytestmark = pytest.mark.slow
+
+
+def test_two_process_pretraining_through_the_node(kedro_project, mnist_root):
+    run_kedro(kedro_project, "data_processing", {"source.roots": [str(mnist_root)]}, env="smoke")
+    run_kedro(kedro_project, "pretraining", {"pretraining.trainer.distributed.nproc_per_node": 2,
+                                             "pretraining.trainer.epochs": 2}, env="smoke")
+    models = kedro_project / "data" / "06_models"
+    encoder = ReferenceEncoderSpec(padding=1).build(1, 28)
+    encoder.load_state_dict(torch.load(models / "cpc_encoder.pt", weights_only=True))
+    assert (models / "cpc_checkpoint.pt").exists()  # written by rank 0 alone
+    history = pd.read_csv(kedro_project / "data" / "07_model_output" / "pretraining_history.csv")
+    assert list(history.epoch) == [1, 2] and set(history.world_size) == {2}
+    assert history.val_sequence_accuracy.iloc[-1] > 0.6  # it learned (chance 0.5)
+
+    mlflow.set_tracking_uri(f"sqlite:///{kedro_project / 'mlflow.db'}")
+    stage = mlflow.search_runs(experiment_names=["cpc_pipeline"], filter_string="attributes.run_name = 'pretraining'",
+                               output_format="list")
+    assert len(stage) == 1
+    client = mlflow.MlflowClient()
+    assert [m.step for m in client.get_metric_history(stage[0].info.run_id, "pretraining.train_loss")] == [1, 2]
+    assert stage[0].data.params["pretraining.trainer.distributed.nproc_per_node"] == "2"
+
+
+def _fail_in_rank_1() -> int:
+    distributed.init_worker(DistributedConfig(nproc_per_node=2), torch.device("cpu"))
+    try:
+        if distributed.rank() == 1:
+            raise ValueError("the data of rank 1 is missing")
+        return distributed.rank()
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_a_failing_rank_ends_the_run_with_its_error():
+    with pytest.raises(RuntimeError, match="failed in rank 1 of 2: .*the data of rank 1 is missing"):
+        distributed.launch(DistributedConfig(nproc_per_node=2, timeout_s=60), _fail_in_rank_1)
