@@ -48,3 +48,25 @@ def _fail_in_rank_1() -> int:
 def test_a_failing_rank_ends_the_run_with_its_error():
     with pytest.raises(RuntimeError, match="failed in rank 1 of 2: .*the data of rank 1 is missing"):
         distributed.launch(DistributedConfig(nproc_per_node=2, timeout_s=60), _fail_in_rank_1)
+
+
+def test_a_two_process_run_resumed_equals_the_uninterrupted_one(kedro_project, mnist_root):
+    run_kedro(kedro_project, "data_processing", {"source.roots": [str(mnist_root)]}, env="smoke")
+    models = kedro_project / "data" / "06_models"
+    two = {"pretraining.trainer.distributed.nproc_per_node": 2}
+
+    def encoder_after(**params):
+        run_kedro(kedro_project, "pretraining", two | params, env="smoke")
+        return torch.load(models / "cpc_encoder.pt", weights_only=True)
+
+    def history():
+        return pd.read_csv(kedro_project / "data" / "07_model_output" / "pretraining_history.csv")
+
+    uninterrupted = encoder_after(**{"pretraining.trainer.epochs": 2})
+    encoder_after(**{"pretraining.trainer.epochs": 1})  # stopped after epoch 1 ...
+    first_epoch = history().iloc[0]
+    resumed = encoder_after(**{"pretraining.trainer.epochs": 2, "pretraining.trainer.resume": True})  # ... and resumed
+    assert list(history().epoch) == [1, 2]
+    assert history().iloc[0].epoch_seconds == first_epoch.epoch_seconds  # epoch 1 came from the checkpoint
+    assert uninterrupted.keys() == resumed.keys()
+    assert all(torch.equal(uninterrupted[k], resumed[k]) for k in uninterrupted)
