@@ -37,7 +37,7 @@ from mlflow.entities import Run
 from _common import RESULTS, machine_info, write_results
 from cpc_pipeline.evaluation.supervision import supervision_level
 from cpc_pipeline.hooks import run_config_hash
-from cpc_pipeline.provenance import UNKNOWN, code_commit
+from cpc_pipeline.provenance import UNKNOWN, code_commit, pipelines_tag
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "cpc_pipeline"
@@ -159,7 +159,7 @@ def main() -> None:
         raise SystemExit(f"code commit is {commit!r}: commit src/ and conf/ first (or --allow-dirty), so that "
                          "each figure can be traced to the code that produced it")
     env_name = args.env or "base"
-    pipelines = ",".join(sorted(args.pipelines.split(","))) if args.pipelines else "__default__"  # as tagged
+    pipelines = pipelines_tag(args.pipelines.split(",") if args.pipelines else None)
     tags = {"cpc.code_commit": commit, "cpc.config_hash": run_config_hash(ROOT, args.env), "cpc.env": env_name,
             "cpc.pipelines": pipelines}
     mlflow.set_tracking_uri(f"sqlite:///{ROOT / 'mlflow.db'}")

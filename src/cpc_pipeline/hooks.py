@@ -49,7 +49,7 @@ from mlflow.entities import RunStatus
 from pydantic import BaseModel
 
 from cpc_pipeline.checks import check_run_configuration, check_tracking_store, sqlite_path
-from cpc_pipeline.provenance import code_commit, config_hash, file_md5, files_md5
+from cpc_pipeline.provenance import code_commit, config_hash, file_md5, files_md5, pipelines_tag
 
 logger = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ class RunSummaryHook:
             catalog.save(RUN_PARAMETERS, self.parameters)
         if self.parent_run_id is None:
             return
-        pipelines = ",".join(sorted(run_params.get("pipeline_names") or ["__default__"]))  # Kedro's order varies
+        pipelines = pipelines_tag(run_params.get("pipeline_names"))
         p = self.provenance | {"cpc.pipelines": pipelines}
         name = f"{p['cpc.env']} · {p['cpc.method']} · seed {p['cpc.seed']}"
         if pipelines != "__default__":

@@ -39,6 +39,11 @@ def code_commit(root: str | Path = ".") -> str:
     return f"{commit}-dirty" if dirty else commit
 
 
+def pipelines_tag(names: list[str] | None) -> str:
+    """The pipelines a run ran, as tagged: sorted (Kedro's order varies), ``__default__`` for the whole run."""
+    return ",".join(sorted(names)) if names else "__default__"
+
+
 def config_hash(parameters: dict[str, Any]) -> str:
     """A short, order-independent hash of a run's parameters (12 hex digits of SHA-256 over sorted JSON)."""
     text = json.dumps(parameters, sort_keys=True, default=str, separators=(",", ":"))

@@ -188,13 +188,19 @@ def headline_tags(tags):
     return ("cpc.code_commit", "cpc.config_hash", "cpc.env", "cpc.pipelines", "cpc.seed")
 
 
-def test_kedro_viz_api_lists_every_pipeline(smoke_run):
+@pytest.fixture(scope="module")
+def viz_client(smoke_run):
+    """Kedro-Viz's API on the smoke run's project, loaded once for the tests below."""
     from fastapi.testclient import TestClient
     from kedro_viz.api.apps import create_api_app_from_project
     from kedro_viz.server import load_and_populate_data
 
     load_and_populate_data(smoke_run, env="smoke")
-    response = TestClient(create_api_app_from_project(smoke_run)).get("/api/main")
+    return TestClient(create_api_app_from_project(smoke_run))
+
+
+def test_kedro_viz_api_lists_every_pipeline(viz_client):
+    response = viz_client.get("/api/main")
     assert response.status_code == 200
     body = response.json()
     assert set(STAGES) | {"__default__"} <= {p["id"] for p in body["pipelines"]}
@@ -214,15 +220,9 @@ def test_kedro_viz_api_lists_every_pipeline(smoke_run):
 @pytest.mark.parametrize(("dataset", "kind"), [("probe_metrics", "TablePreview"), ("pretraining_history", "TablePreview"),
                                                ("step_accuracy_plot", "ImagePreview"), ("report", "HTMLPreview"),
                                                ("run_parameters", "JSONPreview")])
-def test_kedro_viz_previews_tables_plots_and_the_report(smoke_run, dataset, kind):
-    from fastapi.testclient import TestClient
-    from kedro_viz.api.apps import create_api_app_from_project
-    from kedro_viz.server import load_and_populate_data
-
-    load_and_populate_data(smoke_run, env="smoke")
-    client = TestClient(create_api_app_from_project(smoke_run))
-    node = next(n for n in client.get("/api/main").json()["nodes"] if n["name"] == dataset)
-    body = client.get(f"/api/nodes/{node['id']}").json()
+def test_kedro_viz_previews_tables_plots_and_the_report(viz_client, dataset, kind):
+    node = next(n for n in viz_client.get("/api/main").json()["nodes"] if n["name"] == dataset)
+    body = viz_client.get(f"/api/nodes/{node['id']}").json()
     assert body["preview_type"] == kind and body["preview"]
     if kind == "HTMLPreview":  # the markdown report rendered: its title and its tables
         assert "<h1>" in body["preview"] and "<table>" in body["preview"]

@@ -435,10 +435,10 @@ def fit_cpc(inputs: CPCInputs, cfg: PretrainingConfig, on_epoch_end=None) -> tup
     return model.cpu().eval(), result.history
 
 
-def _fit_cpc_rank(inputs: CPCInputs, cfg: PretrainingConfig) -> tuple[dict, list[dict[str, float]]] | None:
+def _fit_cpc_rank(inputs: CPCInputs, cfg: PretrainingConfig) -> tuple[CPCModel, list[dict[str, float]]] | None:
     try:
-        model, history = fit_cpc(inputs, cfg)
-        return (model.state_dict(), history) if distributed.rank() == 0 else None
+        result = fit_cpc(inputs, cfg)
+        return result if distributed.rank() == 0 else None
     finally:
         if torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -446,7 +446,4 @@ def _fit_cpc_rank(inputs: CPCInputs, cfg: PretrainingConfig) -> tuple[dict, list
 
 def fit_cpc_distributed(inputs: CPCInputs, cfg: PretrainingConfig) -> tuple[CPCModel, list[dict[str, float]]]:
     """:func:`fit_cpc` in ``trainer.distributed.nproc_per_node`` processes; rank 0's model and history."""
-    state, history = distributed.launch(cfg.trainer.distributed, _fit_cpc_rank, inputs, cfg)
-    model = cfg.model.build(inputs.rendering.channels, inputs.rendering.image_size, inputs.sequences.predict_terms)
-    model.load_state_dict(state)
-    return model.eval(), history
+    return distributed.launch(cfg.trainer.distributed, _fit_cpc_rank, inputs, cfg)
