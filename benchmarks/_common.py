@@ -75,3 +75,41 @@ def rate(stats: dict[str, float], items: int) -> dict[str, float]:
         "per_s_min": items / stats["max_s"],
         "per_s_max": items / stats["min_s"],
     }
+
+
+def override(config: dict, assignments: list[str]) -> dict:
+    """``config`` with ``a.b=value`` assignments (YAML values) applied, as ``kedro run --params`` would."""
+    import yaml
+
+    for item in assignments:
+        key, value = item.split("=", 1)
+        node = config
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    return config
+
+
+def default_parameters() -> dict:
+    """conf/base's parameters, resolved as ``kedro run`` resolves them."""
+    from kedro.config import OmegaConfigLoader
+
+    from cpc_pipeline.settings import CONFIG_LOADER_ARGS
+
+    return OmegaConfigLoader("conf", **CONFIG_LOADER_ARGS)["parameters"]
+
+
+def mnist_cpc_tables(params: dict, mnist_root: str):
+    """Genuine MNIST's splits and the train and validation sequence tables that the pipeline would build."""
+    from cpc_pipeline.data import load_digit_splits, make_sequence_table
+    from cpc_pipeline.data.config import SequenceConfig
+
+    sequences = SequenceConfig.model_validate(params["sequences"])
+    splits = load_digit_splits("mnist", [mnist_root, "data/01_raw"], download=True, fallback=False)
+    train_table, val_table = (
+        make_sequence_table(split.labels, sequences.table_size(name), sequences.terms, sequences.predict_terms,
+                            sequences.table_seed(name))
+        for name, split in (("train", splits.train), ("validation", splits.validation))
+    )
+    return splits, train_table, val_table

@@ -20,29 +20,15 @@ import time
 
 import numpy as np
 import torch
-import yaml
-from kedro.config import OmegaConfigLoader
 
-from _common import machine_info, write_results
-from cpc_pipeline.data import SPLITS, DigitRenderer, load_digit_splits, make_sequence_table
+from _common import default_parameters, machine_info, mnist_cpc_tables, override, write_results
+from cpc_pipeline.data import SPLITS, DigitRenderer
 from cpc_pipeline.data.config import RenderingConfig, SequenceConfig
 from cpc_pipeline.evaluation import ProbeConfig, ProbingConfig, extract_features, freeze, run_probes, select_on_validation
-from cpc_pipeline.settings import CONFIG_LOADER_ARGS
 from cpc_pipeline.training.cpc import CPCData, PretrainingConfig, make_cpc_method
 from cpc_pipeline.training.loop import pick_device, seed_everything, train
 
 TARGETS = {"val_sequence_accuracy": [0.99], "probe_test_accuracy": [0.90, 0.97]}
-
-
-def override(config: dict, assignments: list[str]) -> dict:
-    for item in assignments:
-        key, value = item.split("=", 1)
-        node = config
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(value)
-    return config
 
 
 def main() -> None:
@@ -53,19 +39,14 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="pretraining override, e.g. trainer.device=cpu")
     args = parser.parse_args()
 
-    params = OmegaConfigLoader("conf", **CONFIG_LOADER_ARGS)["parameters"]
+    params = default_parameters()
     sequences = SequenceConfig.model_validate(params["sequences"])
     rendering = RenderingConfig.model_validate(params["rendering"])
     raw = override(params["pretraining"], args.set + [f"trainer.epochs={args.epochs}", "trainer.checkpoint_path=null"])
     cfg = PretrainingConfig.model_validate(raw)
     device = pick_device(cfg.trainer.device)
     seed_everything(cfg.trainer.seed)
-    splits = load_digit_splits("mnist", [args.mnist_root, "data/01_raw"], download=True, fallback=False)
-    train_table, val_table = (
-        make_sequence_table(split.labels, sequences.table_size(name), sequences.terms, sequences.predict_terms,
-                            sequences.table_seed(name))
-        for name, split in (("train", splits.train), ("validation", splits.validation))
-    )
+    splits, train_table, val_table = mnist_cpc_tables(params, args.mnist_root)
     model = cfg.model.build(rendering.channels, rendering.image_size, sequences.predict_terms).to(device)
     renderer = DigitRenderer.from_config(rendering, device)
     data = CPCData.from_tables(splits.train, splits.validation, train_table, val_table,

@@ -6,6 +6,12 @@ what to do. ``kedro run`` prints that message alone, without the traceback befor
 --verbose`` (or ``CPC_TRACEBACK=1``) brings the traceback back. Every other error, a bug, keeps its
 traceback. Kedro picks this module up by its name (``<package>/cli.py``) and its ``run`` replaces the
 built-in one, with the same options.
+
+``kedro join``: the other machines of a distributed pretraining (README, "Several machines"). One machine
+runs ``kedro run``; each other one runs ``kedro join`` with the same ``--env`` and ``--params``, which
+prepares the stage's inputs from its own catalog, starts its share of the training processes, and writes
+nothing: no catalog outputs, no MLflow records (each machine's first process keeps a checkpoint on its own
+disk, so that ``trainer.resume`` works everywhere).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import logging
 import os
 import re
 import sys
+from pathlib import Path
 
 import click
 from kedro.framework.cli.project import run as kedro_run
@@ -88,3 +95,43 @@ cli.add_command(click.Command(
     help=kedro_run.help,
     short_help=kedro_run.short_help,
 ))
+
+
+TRAINING_NODES = {"pretraining": "pretrain_cpc", "simclr": "pretrain_simclr"}  # the nodes that launch workers
+
+
+def join_run(pipeline: str, env: str | None = None, params: dict | None = None, project: Path | None = None) -> None:
+    """Take this machine's part in a distributed ``pipeline`` run started by ``kedro run`` on another machine:
+    run the stage's nodes up to its training node in memory, from this machine's catalog, and discard what
+    they return."""
+    from kedro.framework.project import pipelines
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(project or Path.cwd())
+    with KedroSession.create(project_path=project or Path.cwd(), env=env, runtime_params=params or {}) as session:
+        catalog = session.load_context().catalog
+        stage = pipelines[pipeline]
+        trainer = next(n.name for n in stage.nodes if n.name.rsplit(".", 1)[-1] == TRAINING_NODES[pipeline])
+        upstream = stage.to_nodes(trainer)
+        values: dict = {}
+        for node in upstream.nodes:  # topologically sorted; the training node is last
+            values |= node.run({name: values[name] if name in values else catalog.load(name) for name in node.inputs})
+    click.echo(f"{pipeline}: this machine's share of the distributed training ended; the outputs are on the "
+               "machine that ran kedro run")
+
+
+_option = {p.name: p for p in kedro_run.params}
+
+
+@cli.command(name="join")
+@click.option("--pipeline", type=click.Choice(sorted(TRAINING_NODES)), default="pretraining", show_default=True,
+              help="The stage whose distributed training to join.")
+@click.option("--verbose", is_flag=True, help="Show the traceback of an error.")
+def _join(pipeline: str, env: str | None, params: dict, verbose: bool) -> None:
+    """Join a distributed pretraining started on another machine with kedro run (same --env and --params,
+    trainer.distributed.nnodes > 1): this machine trains its share and writes nothing."""
+    _one_line(join_run)(pipeline, env, params, verbose=verbose)
+
+
+_join.params += [_option["env"], _option["params"]]

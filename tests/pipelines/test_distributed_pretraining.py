@@ -1,5 +1,10 @@
 """`kedro run --pipelines pretraining --params pretraining.trainer.distributed.nproc_per_node=2`: two gloo
-processes train through the real node; rank 0's weights and one history come back, and MLflow holds one."""
+processes train through the real node; rank 0's weights and one history come back, and MLflow holds one.
+The same for SimCLR, and for two machines simulated on 127.0.0.1 (`kedro run` and `kedro join`)."""
+
+import os
+import subprocess
+import sys
 
 import mlflow
 import pandas as pd
@@ -26,13 +31,54 @@ def test_two_process_pretraining_through_the_node(kedro_project, mnist_root):
     assert list(history.epoch) == [1, 2] and set(history.world_size) == {2}
     assert history.val_sequence_accuracy.iloc[-1] > 0.6  # it learned (chance 0.5)
 
-    mlflow.set_tracking_uri(f"sqlite:///{kedro_project / 'mlflow.db'}")
-    stage = mlflow.search_runs(experiment_names=["cpc_pipeline"], filter_string="attributes.run_name = 'pretraining'",
-                               output_format="list")
+    stage = stage_runs(kedro_project, "pretraining")
     assert len(stage) == 1
     client = mlflow.MlflowClient()
     assert [m.step for m in client.get_metric_history(stage[0].info.run_id, "pretraining.train_loss")] == [1, 2]
     assert stage[0].data.params["pretraining.trainer.distributed.nproc_per_node"] == "2"
+
+
+def stage_runs(project, stage: str) -> list:
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    return mlflow.search_runs(experiment_names=["cpc_pipeline"], filter_string=f"attributes.run_name = '{stage}'",
+                              output_format="list")
+
+
+def test_two_process_simclr_through_the_node(kedro_project, mnist_root):
+    run_kedro(kedro_project, "data_processing", {"source.roots": [str(mnist_root)]}, env="smoke")
+    run_kedro(kedro_project, "simclr", {"simclr.trainer.distributed.nproc_per_node": 2, "simclr.trainer.epochs": 2,
+                                        "simclr.objective.images_per_batch": 64}, env="smoke")
+    history = pd.read_csv(kedro_project / "data" / "07_model_output" / "simclr_history.csv")
+    assert list(history.epoch) == [1, 2] and set(history.world_size) == {2}
+    assert history.val_knn_accuracy.iloc[-1] > 0.3  # it learned (chance 0.1)
+    (stage,) = stage_runs(kedro_project, "simclr")
+    assert stage.data.params["simclr.trainer.distributed.nproc_per_node"] == "2"
+    steps = [m.step for m in mlflow.MlflowClient().get_metric_history(stage.info.run_id, "simclr.train_loss")]
+    assert steps == [1, 2]
+
+
+def test_two_machines_simulated_on_one_rendezvous(kedro_project, mnist_root):
+    """Two launchers, one process each, meet at one c10d endpoint: the first machine runs `kedro run` and
+    writes the outputs, the second `kedro join` and writes nothing."""
+    run_kedro(kedro_project, "data_processing", {"source.roots": [str(mnist_root)]}, env="smoke")
+    params = ",".join(f"pretraining.trainer.distributed.{key}={value}" for key, value in {
+        "nnodes": 2, "rdzv_endpoint": f"127.0.0.1:{distributed.free_port()}", "rdzv_id": "two-machines",
+        "timeout_s": 120}.items()) + ",pretraining.trainer.epochs=1"
+    env = os.environ | {"KEDRO_DISABLE_TELEMETRY": "1"}
+    kedro = [sys.executable, "-m", "kedro"]
+    machines = [
+        subprocess.Popen([*kedro, "run", "--pipelines", "pretraining", "--env", "smoke", "--params", params],
+                         cwd=kedro_project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True),
+        subprocess.Popen([*kedro, "join", "--pipeline", "pretraining", "--env", "smoke", "--params", params],
+                         cwd=kedro_project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True),
+    ]
+    outputs = [machine.communicate(timeout=500)[0] for machine in machines]
+    assert [m.returncode for m in machines] == [0, 0], "\n".join(o[-3000:] for o in outputs)
+    assert "this machine's share of the distributed training ended" in outputs[1]
+    history = pd.read_csv(kedro_project / "data" / "07_model_output" / "pretraining_history.csv")
+    assert list(history.epoch) == [1] and set(history.world_size) == {2}
+    (stage,) = stage_runs(kedro_project, "pretraining")  # the joining machine logged nothing
+    assert stage.data.params["pretraining.trainer.distributed.nnodes"] == "2"
 
 
 def _fail_in_rank_1() -> int:

@@ -10,7 +10,9 @@ from torch.nn.parallel import DistributedDataParallel
 
 from cpc_pipeline.losses.infonce import info_nce
 from cpc_pipeline.losses.ntxent import nt_xent
+from cpc_pipeline.models import SimCLRModel
 from cpc_pipeline.training import distributed
+from cpc_pipeline.training.simclr import SimCLRMethod, SimCLRObjective
 
 WORLD, IMAGES, SEQUENCES, STEPS, DIM = 2, 6, 5, 3, 4
 
@@ -111,11 +113,66 @@ def test_one_process_helpers_are_the_identity():
     assert torch.equal(distributed.global_index(t, 10), t)
 
 
-def test_simclr_refuses_several_processes_up_front():
+def _epoch_shares() -> dict:
+    """In a launched worker: which images SimCLR's batches hand this rank in one epoch (rank 0 returns both)."""
+    from cpc_pipeline.training.distributed import DistributedConfig
+    from cpc_pipeline.training.loop import epoch_generator
+
+    config = DistributedConfig(nproc_per_node=2, timeout_s=60)
+    distributed.init_worker(config, torch.device("cpu"))
+    try:
+        encoder = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+        encoder.code_size = 3
+        method = SimCLRMethod(SimCLRModel(encoder, 2),
+                              SimCLRObjective(images_per_batch=3),
+                              lambda images, generator: images.float()[:, None, None, None].expand(-1, 1, 2, 2),
+                              torch.arange(12), torch.zeros(12, dtype=torch.long), torch.arange(4), torch.zeros(4))
+        method.augment = lambda pictures, generator: pictures  # the images themselves: their values say which
+        generator = epoch_generator(torch.device("cpu"), seed=0, epoch=0, rank=distributed.rank())
+        mine = [views[:3, 0, 0, 0].round().long() for views in method.train_batches(0, generator)]
+        shares = [None, None]
+        dist.all_gather_object(shares, (distributed.rank(), torch.stack(mine).tolist()))
+        return {"steps": method.steps_per_epoch, "shares": dict(shares)}
+    finally:
+        dist.destroy_process_group()
+
+
+def test_simclr_splits_an_epoch_between_the_processes():
+    """One shared order: at each step the two ranks take disjoint images, and together the epoch's steps
+    cover every training image once (12 images, 3 per rank and step: 2 steps)."""
+    result = distributed.launch(distributed.DistributedConfig(nproc_per_node=2, timeout_s=60), _epoch_shares)
+    assert result["steps"] == 2
+    rank0, rank1 = (torch.tensor(result["shares"][r]) for r in (0, 1))
+    assert rank0.shape == rank1.shape == (2, 3)
+    assert sorted(torch.cat([rank0.flatten(), rank1.flatten()]).tolist()) == list(range(12))
+
+
+def test_distributed_parameters_are_checked_up_front():
     from pydantic import ValidationError
 
+    from cpc_pipeline.errors import UserError
+    from cpc_pipeline.training.distributed import DistributedConfig
     from cpc_pipeline.training.simclr import SimCLRConfig
 
-    with pytest.raises(ValidationError, match="nproc_per_node must be 1 for SimCLR"):
-        SimCLRConfig.model_validate({"trainer": {"distributed": {"nproc_per_node": 2}}})
+    assert SimCLRConfig.model_validate({"trainer": {"distributed": {"nproc_per_node": 2}}}).trainer.distributed.enabled
     assert not SimCLRConfig().trainer.distributed.enabled
+    assert DistributedConfig(nnodes=2, rdzv_endpoint="10.0.0.1:29400").enabled
+    with pytest.raises(ValidationError, match="rdzv_endpoint needs a fixed port when nnodes > 1"):
+        DistributedConfig(nnodes=2)
+    with pytest.raises(ValidationError, match="batchnorm"):
+        DistributedConfig(batchnorm="global")
+    with pytest.raises(UserError, match="batchnorm 'sync' needs CUDA"):
+        distributed.init_worker(DistributedConfig(nproc_per_node=2, batchnorm="sync"), torch.device("cpu"))
+
+
+def test_an_unreachable_rendezvous_fails_after_its_timeout_with_one_clear_error():
+    """A second machine that never joins: the launcher gives up after timeout_s, it does not hang."""
+    import time
+
+    config = distributed.DistributedConfig(nnodes=2, rdzv_endpoint=f"127.0.0.1:{distributed.free_port()}",
+                                           rdzv_id="lonely", timeout_s=3)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"rendezvous at 127\.0\.0\.1:\d+ .* did not gather 2 machine\(s\) within "
+                                           r"trainer\.distributed\.timeout_s=3 s"):
+        distributed.launch(config, _epoch_shares)
+    assert time.monotonic() - started < 60

@@ -24,8 +24,9 @@ with every future digit wrong, so the loss compares right and wrong futures of o
 ``independent`` (the reference) gives every negative its own context. On the 64x64 colour task the binary
 loss leaves its ln 2 plateau only with many sequences per step (README, "The binary loss").
 
-Distributed (``trainer.distributed.nproc_per_node > 1``, :func:`fit_cpc_distributed`): every process draws
-its own pool and sequences (batch sizes are per process; the global batch is W times larger), and a step
+Distributed (``trainer.distributed``, :func:`fit_cpc`): every process draws its own pool and sequences
+(batch sizes are per process, so the global batch is W times larger; ``sequences_per_epoch`` is the global
+epoch, shared out between the W processes; a fixed table is split between them), and a step
 gathers every rank's codes, predictions and sequences before the loss (:func:`gathered`), so InfoNCE's
 candidates and the ``different_digit`` mask cover the global pool, as one process with the global batch.
 Validation runs whole on every rank with rank 0's BatchNorm statistics, so all ranks agree on it.
@@ -214,13 +215,15 @@ class TableBatches:
         self.rows = keep.nonzero().flatten()  # the rows an epoch walks through
         batch = own.objective.sequences_per_batch
         self.size = max(batch // 2, 1) if own.draw.paired else batch  # table rows per step
-        self.steps_per_epoch = math.ceil(len(self.rows) / self.size)
+        w = distributed.world_size()  # several processes: full steps only (gathered shapes must agree)
+        self.steps_per_epoch = math.ceil(len(self.rows) / self.size) if w == 1 else max(1, len(self.rows) // (self.size * w))
 
     def epoch(self, generator) -> Iterator[PoolBatch]:
         draw, table, size = self.own.draw, self.table, self.size
-        rows = self.rows[torch.randperm(len(self.rows), generator=generator, device=self.rows.device)]
-        for start in range(0, len(rows), size):
-            r = rows[start : start + size]
+        shared = distributed.shared_generator(generator)  # one order, split between the processes
+        rows = self.rows[torch.randperm(len(self.rows), generator=shared, device=self.rows.device)]
+        for step in range(self.steps_per_epoch):
+            r = rows[distributed.shard(step, size)]
             seqs = SequenceBatch(table.digits[r], table.image_indices[r], table.labels[r])
             if draw.paired:
                 seqs = draw.with_paired_negatives(seqs, self.own.index, generator)
@@ -228,8 +231,9 @@ class TableBatches:
 
 
 def fresh_batch_sizes(objective: CPCObjective) -> Iterator[int]:
-    """Sequences per step of a fresh epoch: full batches, then the remainder (unless it is below 2)."""
-    remaining = objective.sequences_per_epoch
+    """Sequences per step of a fresh epoch (this process's share of ``sequences_per_epoch``): full batches,
+    then the remainder (unless it is below 2)."""
+    remaining = objective.sequences_per_epoch // distributed.world_size()
     while remaining >= 2:
         n = min(objective.sequences_per_batch, remaining)
         remaining -= n
@@ -347,13 +351,7 @@ class CPCMethod:
 
     def __init__(self, model: CPCModel, objective: CPCObjective, batches: BatchBuilder, evaluator: CPCEvaluator) -> None:
         self.model, self.objective, self.batches, self.evaluator = model, objective, batches, evaluator
-        self.forward: torch.nn.Module = model  # DistributedDataParallel(model) once distribute() is called
-
-    def distribute(self, device: torch.device) -> None:
-        """Train through DDP from now on (inside a launched worker, after the process group is up)."""
-        from torch.nn.parallel import DistributedDataParallel
-
-        self.forward = DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None)
+        self.forward: torch.nn.Module = model  # what training calls: DistributedDataParallel(model) in a worker
 
     @property
     def steps_per_epoch(self) -> int:
@@ -415,8 +413,13 @@ class CPCInputs:
 
 
 def fit_cpc(inputs: CPCInputs, cfg: PretrainingConfig, on_epoch_end=None) -> tuple[CPCModel, list[dict[str, float]]]:
-    """Build and train CPC in this process -> the model (CPU, eval mode) and its epoch history. In a
-    distributed run this is one rank's share: it joins the process group and trains through DDP."""
+    """Build and train CPC -> the model (CPU, eval mode) and its epoch history, in this process or, with
+    ``trainer.distributed``, in launched workers (:func:`cpc_pipeline.training.distributed.run`)."""
+    return distributed.run(_fit_cpc, cfg.trainer.distributed, inputs, cfg, on_epoch_end=on_epoch_end)
+
+
+def build_cpc(inputs: CPCInputs, cfg: PretrainingConfig) -> tuple[CPCMethod, torch.device]:
+    """The CPC method ready to train on this process's device (a worker: in the process group, through DDP)."""
     device = pick_device(cfg.trainer.device)
     if cfg.trainer.distributed.enabled:
         device = distributed.init_worker(cfg.trainer.distributed, device)
@@ -428,22 +431,12 @@ def fit_cpc(inputs: CPCInputs, cfg: PretrainingConfig, on_epoch_end=None) -> tup
                                cfg.objective.threshold_sequences, device)
     method = make_cpc_method(model, cfg.objective, data, DigitRenderer.from_config(rendering, device), sequences.terms,
                              cfg.trainer.channels_last)
-    if cfg.trainer.distributed.enabled:
-        method.distribute(device)
+    method.forward = distributed.data_parallel(model, cfg.trainer.distributed, device)
+    return method, device
+
+
+def _fit_cpc(inputs: CPCInputs, cfg: PretrainingConfig, on_epoch_end=None) -> tuple[CPCModel, list[dict[str, float]]]:
+    method, device = build_cpc(inputs, cfg)
     result = train(method, cfg.trainer, device, on_epoch_end=on_epoch_end)
-    distributed.check_same_on_every_rank(model)
-    return model.cpu().eval(), result.history
-
-
-def _fit_cpc_rank(inputs: CPCInputs, cfg: PretrainingConfig) -> tuple[CPCModel, list[dict[str, float]]] | None:
-    try:
-        result = fit_cpc(inputs, cfg)
-        return result if distributed.rank() == 0 else None
-    finally:
-        if torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
-
-
-def fit_cpc_distributed(inputs: CPCInputs, cfg: PretrainingConfig) -> tuple[CPCModel, list[dict[str, float]]]:
-    """:func:`fit_cpc` in ``trainer.distributed.nproc_per_node`` processes; rank 0's model and history."""
-    return distributed.launch(cfg.trainer.distributed, _fit_cpc_rank, inputs, cfg)
+    distributed.check_same_on_every_rank(method.model)
+    return method.model.cpu().eval(), result.history

@@ -171,10 +171,10 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: str | Path, **state: Any) -> None:
-    """Atomic: a crash while writing never leaves a half checkpoint behind."""
+    """Atomic: a crash while writing never leaves a half checkpoint behind (nor do two writers)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")  # machines sharing a disk never share a tmp file
     torch.save(state, tmp)
     os.replace(tmp, path)
 
@@ -332,7 +332,7 @@ def _train(method: Method, config: TrainerConfig, device: torch.device, on_epoch
         )
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
-        if config.checkpoint_path and distributed.rank() == 0:
+        if config.checkpoint_path and distributed.local_rank() == 0:  # each machine's first process
             save_checkpoint(
                 config.checkpoint_path, model=model.state_dict(), optimizer=optimizer.state_dict(),
                 scheduler=scheduler.state_dict(), rng=_rng_state(), history=result.history, epoch=epoch,

@@ -5,6 +5,12 @@ draws a new background per call, for MNIST; a plain conversion for CIFAR-10), au
 independently, encodes and projects both views in one forward pass (so BatchNorm sees all 2N) and
 applies NT-Xent.
 
+Distributed (``trainer.distributed``, :func:`fit_simclr`): each process takes its own block of every step's
+images from one epoch order that all processes share, draws its own views, and the step gathers every
+rank's projections with gradients before NT-Xent, so each view's negatives are the other ``2NW - 2`` views
+of the global batch, as in one process with ``W`` times the batch (``images_per_batch`` is per process;
+an epoch still covers the training images once).
+
 Validation: the NT-Xent loss and accuracy on augmented validation pairs (fixed draws), and the
 standard k-NN monitor (Wu et al., 2018, as in SimCLR/MoCo code bases): cosine similarity of the
 encoder's features of un-augmented validation images to a bank of training images, the top ``k``
@@ -13,20 +19,28 @@ neighbours voting with weights ``exp(sim / temperature)``.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from cpc_pipeline.config import StrictModel
 from cpc_pipeline.data.augment import AugmentConfig, BatchAugment
 from cpc_pipeline.data.cifar import CIFARSourceConfig
+from cpc_pipeline.data.config import RenderingConfig
+from cpc_pipeline.data.pictures import picture_shape, pictures_for
 from cpc_pipeline.losses import nt_xent
 from cpc_pipeline.models import EncoderSpec, ReferenceEncoderSpec, SimCLRModel
-from cpc_pipeline.training.loop import TrainerConfig
+from cpc_pipeline.training import distributed
+from cpc_pipeline.training.loop import TrainerConfig, pick_device, seed_everything, train
+
+logger = logging.getLogger(__name__)
 
 ToPictures = Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]  # stored batch -> float [-1, 1]
 
@@ -54,13 +68,6 @@ class SimCLRConfig(StrictModel):
         optimizer="sgd", learning_rate=0.3, weight_decay=1e-4, schedule="warmup_cosine", warmup_epochs=1, epochs=3,
         checkpoint_path="data/06_models/simclr_checkpoint.pt",
     )
-
-    @model_validator(mode="after")
-    def _one_process(self) -> SimCLRConfig:
-        if self.trainer.distributed.enabled:
-            raise ValueError("trainer.distributed.nproc_per_node must be 1 for SimCLR: only CPC pretraining "
-                             "trains in several processes so far")
-        return self
 
 
 def knn_predict(
@@ -90,14 +97,15 @@ class SimCLRMethod:
         classes: int = 10,
     ) -> None:
         self.model = model
+        self.forward: torch.nn.Module = model  # what training calls: DistributedDataParallel(model) in a worker
         self.objective = objective
         self.to_pictures = to_pictures
         self.augment = BatchAugment(objective.augment)
         self.train_images, self.train_labels = train_images, train_labels
         self.validation_images, self.validation_labels = validation_images, validation_labels
         self.classes = classes
-        n = objective.images_per_epoch or len(train_images)
-        self.steps_per_epoch = max(1, n // objective.images_per_batch)  # full batches only: NT-Xent's N is fixed
+        n = objective.images_per_epoch or len(train_images)  # the global epoch, shared out between the processes
+        self.steps_per_epoch = max(1, n // (objective.images_per_batch * distributed.world_size()))  # full batches
 
     def _views(self, images: torch.Tensor, generator) -> torch.Tensor:
         """Two views per image. Each view is rendered anew: for digits every rendering draws its own
@@ -109,21 +117,21 @@ class SimCLRMethod:
 
     def train_batches(self, epoch: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
         n, b = len(self.train_images), self.objective.images_per_batch
+        shared = distributed.shared_generator(generator)  # one order, split between the processes
         order = torch.cat(
-            [torch.randperm(n, generator=generator, device=self.train_images.device)
-             for _ in range(math.ceil(self.steps_per_epoch * b / n))]
+            [torch.randperm(n, generator=shared, device=self.train_images.device)
+             for _ in range(math.ceil(self.steps_per_epoch * b * distributed.world_size() / n))]
         )
         for i in range(self.steps_per_epoch):
-            yield self._views(self.train_images[order[i * b : (i + 1) * b]], generator)
+            yield self._views(self.train_images[order[distributed.shard(i, b)]], generator)
 
-    def _loss(self, views: torch.Tensor):
-        z = self.model(views)
-        a, b = z.chunk(2)
-        return nt_xent(a, b, self.objective.temperature)
+    def _loss(self, views: torch.Tensor, model: torch.nn.Module | None = None, gather=lambda t: t):
+        a, b = (model or self.model)(views).chunk(2)
+        return nt_xent(gather(a), gather(b), self.objective.temperature)
 
     def training_step(self, views: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
-        out = self._loss(views)
-        n = len(views)
+        out = self._loss(views, self.forward, distributed.gather)  # every rank's views: the global batch
+        n = len(views) * distributed.world_size()  # the sums are over the global batch
         return out.loss, {"loss": out.loss * n, "accuracy": out.correct.float().sum()}, n
 
     def features(self, images: torch.Tensor, generator) -> torch.Tensor:
@@ -135,6 +143,7 @@ class SimCLRMethod:
         )
 
     def evaluate(self, generator: torch.Generator) -> dict[str, float]:
+        distributed.broadcast_buffers(self.model)  # every rank validates with rank 0's BatchNorm statistics
         obj = self.objective
         sums, count = {"loss": 0.0, "accuracy": 0.0}, 0
         val = self.validation_images
@@ -153,3 +162,40 @@ class SimCLRMethod:
         )
         metrics["knn_accuracy"] = float((predicted == self.validation_labels).float().mean())
         return metrics
+
+
+# ------------------------------------------------------------------ fitting, in one process or several
+@dataclass
+class SimCLRInputs:
+    """The SimCLR stage's inputs, as the catalog gives them (picklable, for spawned workers)."""
+
+    train: dict  # {"images", "labels"}: stored images (uint8 digits or CIFAR-10 pictures)
+    validation: dict
+    rendering: RenderingConfig
+
+
+def fit_simclr(inputs: SimCLRInputs, cfg: SimCLRConfig, on_epoch_end=None) -> tuple[SimCLRModel, list[dict[str, float]]]:
+    """Build and train SimCLR -> the model (CPU, eval mode) and its epoch history, in this process or, with
+    ``trainer.distributed``, in launched workers (:func:`cpc_pipeline.training.distributed.run`)."""
+    return distributed.run(_fit_simclr, cfg.trainer.distributed, inputs, cfg, on_epoch_end=on_epoch_end)
+
+
+def _fit_simclr(inputs: SimCLRInputs, cfg: SimCLRConfig, on_epoch_end=None) -> tuple[SimCLRModel, list[dict[str, float]]]:
+    device = pick_device(cfg.trainer.device)
+    if cfg.trainer.distributed.enabled:
+        device = distributed.init_worker(cfg.trainer.distributed, device)
+    seed_everything(cfg.trainer.seed)  # every rank initialises the same weights
+    images = np.asarray(inputs.train["images"])
+    model = SimCLRModel(cfg.encoder.build(*picture_shape(images, inputs.rendering)), cfg.projection_dim)
+    model = model.to(device, memory_format=torch.channels_last if cfg.trainer.channels_last else torch.preserve_format)
+    t = lambda a: torch.as_tensor(np.asarray(a), device=device)  # noqa: E731
+    method = SimCLRMethod(
+        model, cfg.objective, pictures_for(images, inputs.rendering, device), t(inputs.train["images"]),
+        t(inputs.train["labels"]), t(inputs.validation["images"]), t(inputs.validation["labels"]),
+    )
+    method.forward = distributed.data_parallel(model, cfg.trainer.distributed, device)
+    logger.info("Pretraining SimCLR (%s encoder) on %s, %d steps per epoch", cfg.encoder.arch, device,
+                method.steps_per_epoch)
+    result = train(method, cfg.trainer, device, on_epoch_end=on_epoch_end)
+    distributed.check_same_on_every_rank(model)
+    return model.cpu().eval(), result.history

@@ -11,7 +11,7 @@ from torch import nn
 from cpc_pipeline.data import DigitSplit
 from cpc_pipeline.data.config import RenderingConfig, SequenceConfig
 from cpc_pipeline.hooks import mlflow_epoch_logger
-from cpc_pipeline.training.cpc import CPCInputs, PretrainingConfig, fit_cpc, fit_cpc_distributed
+from cpc_pipeline.training.cpc import CPCInputs, PretrainingConfig, fit_cpc
 
 logger = logging.getLogger(__name__)
 
@@ -26,18 +26,13 @@ def pretrain_cpc(
     pretraining: PretrainingConfig,
 ) -> tuple[nn.Module, nn.Module, nn.Module, pd.DataFrame]:
     """Digits and sequence tables -> trained CPC model, its encoder (eval mode, CPU) twice (weights file and
-    MLflow model) and the epoch history. With ``trainer.distributed.nproc_per_node > 1`` the workers train
-    and rank 0's model and history come back; its epochs are logged to MLflow once training ends."""
+    MLflow model) and the epoch history. With ``trainer.distributed`` the workers train and this machine's
+    first one hands back its model and history; their epochs are logged to MLflow once training ends."""
     cfg = pretraining
     inputs = CPCInputs(DigitSplit.from_dict(train_digits), DigitSplit.from_dict(validation_digits), train_sequences,
                        validation_sequences, sequences, rendering)
-    log_epoch = mlflow_epoch_logger("pretraining")
-    workers = cfg.trainer.distributed.nproc_per_node
-    logger.info("Pretraining CPC (%s loss) in %d process%s", cfg.objective.loss, workers, "es" if workers > 1 else "")
-    if workers > 1:
-        model, history = fit_cpc_distributed(inputs, cfg)
-        for row in history:
-            log_epoch(int(row["epoch"]), row)
-    else:
-        model, history = fit_cpc(inputs, cfg, on_epoch_end=log_epoch)
+    dist = cfg.trainer.distributed
+    logger.info("Pretraining CPC (%s loss) in %d process(es) on %d machine(s)", cfg.objective.loss,
+                dist.nproc_per_node * dist.nnodes, dist.nnodes)
+    model, history = fit_cpc(inputs, cfg, on_epoch_end=mlflow_epoch_logger("pretraining"))
     return model, model.encoder, model.encoder, pd.DataFrame(history)

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 import pandas as pd
-import torch
 from torch import nn
 
 from cpc_pipeline.data.config import RenderingConfig
-from cpc_pipeline.data.pictures import image_splits, picture_shape, pictures_for
+from cpc_pipeline.data.pictures import image_splits
 from cpc_pipeline.hooks import mlflow_epoch_logger
-from cpc_pipeline.models import SimCLRModel
-from cpc_pipeline.training.loop import pick_device, seed_everything, train
-from cpc_pipeline.training.simclr import SimCLRConfig, SimCLRMethod
+from cpc_pipeline.training.simclr import SimCLRConfig, SimCLRInputs, fit_simclr
 
 logger = logging.getLogger(__name__)
 
@@ -32,21 +28,8 @@ def select_simclr_images(
 def pretrain_simclr(
     simclr_train_images: dict, simclr_validation_images: dict, rendering: RenderingConfig, simclr: SimCLRConfig
 ) -> tuple[nn.Module, nn.Module, pd.DataFrame]:
-    """Images -> trained SimCLR model (encoder + projection), its encoder (eval mode, CPU), the history."""
-    device = pick_device(simclr.trainer.device)
-    seed_everything(simclr.trainer.seed)
-    images = np.asarray(simclr_train_images["images"])
-    model = SimCLRModel(simclr.encoder.build(*picture_shape(images, rendering)), simclr.projection_dim)
-    memory = torch.channels_last if simclr.trainer.channels_last else torch.preserve_format
-    model = model.to(device, memory_format=memory)
-    t = lambda a: torch.as_tensor(np.asarray(a), device=device)  # noqa: E731
-    method = SimCLRMethod(
-        model, simclr.objective, pictures_for(images, rendering, device),
-        t(simclr_train_images["images"]), t(simclr_train_images["labels"]),
-        t(simclr_validation_images["images"]), t(simclr_validation_images["labels"]),
-    )
-    logger.info("Pretraining SimCLR (%s encoder) on %s, %d steps per epoch", simclr.encoder.arch, device,
-                method.steps_per_epoch)
-    result = train(method, simclr.trainer, device, on_epoch_end=mlflow_epoch_logger("simclr"))
-    model = model.cpu().eval()
-    return model, model.encoder, pd.DataFrame(result.history)
+    """Images -> trained SimCLR model (encoder + projection), its encoder (eval mode, CPU), the history. With
+    ``trainer.distributed`` the workers train and their epochs are logged to MLflow once training ends."""
+    inputs = SimCLRInputs(simclr_train_images, simclr_validation_images, rendering)
+    model, history = fit_simclr(inputs, simclr, on_epoch_end=mlflow_epoch_logger("simclr"))
+    return model, model.encoder, pd.DataFrame(history)
