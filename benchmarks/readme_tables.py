@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -219,6 +220,43 @@ def components(d: dict) -> list[str]:
     ]
 
 
+@from_json("distributed_cpu")
+def distributed(d: dict) -> list[str]:
+    out = []
+    if "communication" in d:
+        c = d["communication"]
+        out += [
+            f"`make bench-distributed ARGS=\"--part communication\"` → `benchmarks/results/distributed_cpu.json` "
+            f"(code commit `{c['code_commit'][:10]}`, {d['machine']['date'][:10]}): the base configuration's train step "
+            f"at the same global batch (64 sequences on a pool of 64 images), median of {c['rows']['1']['steps']} steps "
+            "after warm-up, profiled on rank 0:",
+            "",
+            "| processes | ms per step | sequences/s (global) | in collectives | gathered per rank and step | gradient all-reduce per step |",
+            "|---|---|---|---|---|---|",
+        ]
+        for n, r in c["rows"].items():
+            out.append(f"| {n} | {r['step_s_median'] * 1000:.0f} | {r['global_sequences_per_s']:.0f} | "
+                       f"{r['communication_share']:.1%} ({r['communication_s_per_step'] * 1000:.1f} ms) | "
+                       f"{r['gathered_bytes_per_rank_per_step'] / 1e3:.0f} kB | {r['allreduce_bytes_per_step'] / 1e6:.2f} MB |")
+    if "accuracy" in d and d["accuracy"].get("summary"):
+        a = d["accuracy"]
+        runs = a["runs"].values()
+        out += ["", f"`make bench-distributed ARGS=\"--part accuracy --seeds ... --epochs {a['epochs']}\"` (code commit "
+                f"`{a['code_commit'][:10]}`): validation sequence-discrimination (chance 50%) per epoch, mean ± std over "
+                "seeds, one process against two with the same global batch:", "",
+                "| processes | " + " | ".join(f"epoch {e + 1}" for e in range(a["epochs"])) + " | seeds | minutes per run |",
+                "|---|" + "---|" * (a["epochs"] + 2)]
+        for n in ("1", "2"):
+            mine = [r for r in runs if str(r["processes"]) == n]
+            cells = []
+            for e in range(a["epochs"]):
+                values = [100 * r["epochs"][e]["val_sequence_accuracy"] for r in mine]
+                cells.append(f"{statistics.mean(values):.2f} ± {statistics.stdev(values) if len(values) > 1 else 0:.2f}")
+            minutes = statistics.mean(r["wall_s"] for r in mine) / 60
+            out.append(f"| {n} | " + " | ".join(cells) + f" | {', '.join(str(r['seed']) for r in mine)} | {minutes:.1f} |")
+    return out
+
+
 def end_to_end() -> str:
     out = []
     for env in ("smoke", "base"):
@@ -237,7 +275,7 @@ def end_to_end() -> str:
 
 GENERATORS: dict[str, Callable[[], str]] = {
     "headline": headline, "pretraining": pretraining, "binary": binary, "time-to-quality": time_to_quality,
-    "speed-steps": speed_steps, "components": components, "end-to-end": end_to_end,
+    "speed-steps": speed_steps, "components": components, "end-to-end": end_to_end, "distributed": distributed,
 }
 
 

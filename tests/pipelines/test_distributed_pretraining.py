@@ -116,3 +116,14 @@ def test_a_two_process_run_resumed_equals_the_uninterrupted_one(kedro_project, m
     assert history().iloc[0].epoch_seconds == first_epoch.epoch_seconds  # epoch 1 came from the checkpoint
     assert uninterrupted.keys() == resumed.keys()
     assert all(torch.equal(uninterrupted[k], resumed[k]) for k in uninterrupted)
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="the NCCL path with SyncBatchNorm needs two CUDA GPUs, one "
+                    "per process; this machine has fewer (CI has none), so only the gloo path runs here")
+def test_two_gpus_nccl_with_synchronised_batchnorm(kedro_project, mnist_root):
+    run_kedro(kedro_project, "data_processing", {"source.roots": [str(mnist_root)]}, env="smoke")
+    run_kedro(kedro_project, "pretraining", {"pretraining.trainer.distributed.nproc_per_node": 2,
+                                             "pretraining.trainer.distributed.batchnorm": "sync",
+                                             "pretraining.trainer.device": "cuda"}, env="smoke")
+    history = pd.read_csv(kedro_project / "data" / "07_model_output" / "pretraining_history.csv")
+    assert set(history.world_size) == {2} and history.val_sequence_accuracy.iloc[-1] > 0.6

@@ -147,6 +147,21 @@ def test_simclr_splits_an_epoch_between_the_processes():
     assert sorted(torch.cat([rank0.flatten(), rank1.flatten()]).tolist()) == list(range(12))
 
 
+def _train_on_rank_dependent_data() -> None:
+    distributed.init_worker(distributed.DistributedConfig(nproc_per_node=2, timeout_s=60), torch.device("cpu"))
+    try:
+        same = {"table": __import__("pandas").DataFrame({"digit": [1, 2, 3]}), "config": {"lr": 0.1}}
+        distributed.check_same_inputs(same["table"], same["config"], torch.arange(4))  # equal everywhere: passes
+        distributed.check_same_inputs(same["table"], torch.arange(4) + distributed.rank())
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ranks_given_different_inputs_fail_with_one_error():
+    with pytest.raises(RuntimeError, match=r"failed in rank \d of 2: .*ranks \[1\] were given inputs different from rank 0's"):
+        distributed.launch(distributed.DistributedConfig(nproc_per_node=2, timeout_s=60), _train_on_rank_dependent_data)
+
+
 def test_distributed_parameters_are_checked_up_front():
     from pydantic import ValidationError
 

@@ -423,6 +423,9 @@ def build_cpc(inputs: CPCInputs, cfg: PretrainingConfig) -> tuple[CPCMethod, tor
     device = pick_device(cfg.trainer.device)
     if cfg.trainer.distributed.enabled:
         device = distributed.init_worker(cfg.trainer.distributed, device)
+        distributed.check_same_inputs(inputs.train.images, inputs.train.labels, inputs.validation.images,
+                                      inputs.validation.labels, inputs.train_table, inputs.validation_table,
+                                      inputs.sequences, inputs.rendering, cfg.model_dump(exclude={"trainer": {"distributed"}}))
     seed_everything(cfg.trainer.seed)  # every rank initialises the same weights; DDP checks and keeps them equal
     rendering, sequences = inputs.rendering, inputs.sequences
     model = cfg.model.build(rendering.channels, rendering.image_size, sequences.predict_terms)

@@ -237,6 +237,39 @@ def check_same_on_every_rank(module: nn.Module) -> None:
         raise RuntimeError(f"ranks {differing} ended with parameters different from rank 0's")
 
 
+def check_same_inputs(*inputs: Any) -> None:
+    """Raise if any rank's inputs (arrays, tables, configurations) differ from rank 0's: machines that built
+    their data separately must have built the same, or the ranks would train on different tasks."""
+    if not is_distributed():
+        return
+    import hashlib
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    digest = hashlib.sha256()
+    for item in inputs:
+        if isinstance(item, pd.DataFrame):  # column by column: sequence tables hold arrays in their cells
+            for name in item.columns:
+                values = item[name].to_numpy()
+                digest.update(f"{name}:{len(values)}".encode())
+                digest.update(np.ascontiguousarray(np.stack(values)).tobytes() if values.dtype == object
+                              else np.ascontiguousarray(values).tobytes())
+        elif isinstance(item, (np.ndarray, torch.Tensor)):
+            digest.update(np.ascontiguousarray(np.asarray(item)).tobytes())
+        else:  # configurations: as JSON with sorted keys (a pickle's sets would differ between processes)
+            plain = item.model_dump(mode="json") if hasattr(item, "model_dump") else item
+            digest.update(json.dumps(plain, sort_keys=True, default=str).encode())
+    fingerprints: list[str | None] = [None] * world_size()
+    dist.all_gather_object(fingerprints, digest.hexdigest())
+    differing = [r for r, theirs in enumerate(fingerprints) if theirs != fingerprints[0]]
+    if differing:
+        raise UserError(f"ranks {differing} were given inputs different from rank 0's: every machine must have the "
+                        "same data (run data_processing with the same configuration on each, or share data/) and "
+                        "the same parameters")
+
+
 def init_worker(config: DistributedConfig, device: torch.device) -> torch.device:
     """Join the process group from inside a launched worker; returns this rank's device. On the CPU the
     cores are shared out between the processes (``trainer.num_threads`` overrides)."""

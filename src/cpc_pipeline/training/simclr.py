@@ -184,6 +184,8 @@ def _fit_simclr(inputs: SimCLRInputs, cfg: SimCLRConfig, on_epoch_end=None) -> t
     device = pick_device(cfg.trainer.device)
     if cfg.trainer.distributed.enabled:
         device = distributed.init_worker(cfg.trainer.distributed, device)
+        distributed.check_same_inputs(*inputs.train.values(), *inputs.validation.values(), inputs.rendering,
+                                      cfg.model_dump(exclude={"trainer": {"distributed"}}))
     seed_everything(cfg.trainer.seed)  # every rank initialises the same weights
     images = np.asarray(inputs.train["images"])
     model = SimCLRModel(cfg.encoder.build(*picture_shape(images, inputs.rendering)), cfg.projection_dim)
