@@ -9,7 +9,8 @@ from cpc_pipeline.models import ReferenceEncoderSpec, SimCLRModel
 from cpc_pipeline.pipelines.probing.nodes import extract_split_features, freeze_encoder
 from cpc_pipeline.pipelines.simclr.nodes import pretrain_simclr, select_simclr_images
 from cpc_pipeline.training.loop import TrainerConfig, seed_everything, train
-from cpc_pipeline.training.simclr import SimCLRConfig, SimCLRMethod, SimCLRObjective, knn_predict
+from cpc_pipeline.training.images import knn_predict
+from cpc_pipeline.training.simclr import SimCLRConfig, SimCLRMethod, SimCLRObjective
 from tests.conftest import write_cifar
 from tests.training.test_cpc_training import Interrupted, interrupt_at
 

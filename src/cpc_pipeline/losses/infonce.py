@@ -83,3 +83,39 @@ def info_nce(
     top = logits.argmax(-1)
     digit_correct = pool_digits[top] == pool_digits[target] if pool_digits is not None else None
     return InfoNCEOutput(loss, logits, top == target, digit_correct, n_valid.float().log())
+
+
+@dataclass
+class GridInfoNCEOutput:
+    loss: torch.Tensor  # scalar: the mean over every (position, offset) term
+    per_offset: list[InfoNCEOutput]  # offset k = 1 .. K: predictions of the rows k below
+    terms: list[int]  # how many positions predict at each offset (rows G - k times columns, times images)
+
+
+def grid_info_nce(codes: torch.Tensor, predictions: torch.Tensor) -> GridInfoNCEOutput:
+    """InfoNCE on a grid of patch codes (CPC's vision task), through :func:`info_nce`::
+
+        L = - mean_{n, r, c, k} log( exp(p[n,k,:,r,c] . z[n,:,r+k,c]) / sum_{m,r',c'} exp(p[n,k,:,r,c] . z[m,:,r',c']) )
+
+    over positions with ``r + k < G``. Candidates are every patch of every image in the batch (the paper's
+    negatives); the positive is the patch ``k`` rows below in the same column of the same image.
+
+    Args:
+        codes: ``(N, D, G, W)`` patch codes ``z``.
+        predictions: ``(N, K, D, G, W)``, ``p[:, k-1]`` predicting the codes ``k`` rows below.
+    """
+    n, d, g, w = codes.shape
+    k_max = predictions.shape[1]
+    if predictions.shape != (n, k_max, d, g, w) or k_max >= g:
+        raise ValueError(f"predictions must be (N, K, D, G, W) with K < G for codes {tuple(codes.shape)}, "
+                         f"got {tuple(predictions.shape)}")
+    pool = codes.permute(0, 2, 3, 1).reshape(n * g * w, d)  # row-major: image, row, column
+    index = torch.arange(n * g * w, device=codes.device).view(n, g, w)
+    per_offset, terms, total = [], [], 0
+    for k in range(1, k_max + 1):
+        p = predictions[:, k - 1, :, : g - k].permute(0, 2, 3, 1).reshape(-1, 1, d)  # rows 0 .. G-k-1
+        out = info_nce(p, pool, index[:, k:].reshape(-1, 1))
+        per_offset.append(out)
+        terms.append(p.shape[0])
+        total = total + out.loss * p.shape[0]
+    return GridInfoNCEOutput(total / sum(terms), per_offset, terms)

@@ -24,6 +24,7 @@ from pydantic import ConfigDict, Discriminator, Field, RootModel, Tag
 from torch import nn
 
 from cpc_pipeline.config import StrictModel
+from cpc_pipeline.models.patches import PatchGridEncoder, grid_size
 from cpc_pipeline.models.resnet import ResNetEncoder
 
 NORMS = ("batch", "layer", "group", "none")
@@ -120,14 +121,41 @@ class ResNetEncoderSpec(StrictModel):
 
 def _family(value: Any) -> str:
     arch = value.get("arch", "reference") if isinstance(value, dict) else getattr(value, "arch", "reference")
-    return "reference" if arch == "reference" else "resnet"
+    return arch if arch in ("reference", "patches") else "resnet"
+
+
+ImageEncoderSpec = Annotated[
+    Annotated[ReferenceEncoderSpec, Tag("reference")] | Annotated[ResNetEncoderSpec, Tag("resnet")],
+    Discriminator(_family),
+]
+
+
+class PatchEncoderSpec(StrictModel):
+    """An encoder of image patches on a grid: the image's feature is the mean of its patch codes
+    (:class:`~cpc_pipeline.models.patches.PatchGridEncoder`). Layer norm by default, as CPC v2: batch
+    statistics would mix the patches being contrasted."""
+
+    arch: Literal["patches"] = "patches"
+    size: int = Field(16, ge=4, le=512)  # patch side in pixels (the paper: 64 of 256; here 16 of 64)
+    stride: int = Field(8, ge=1, le=512)  # half a patch: overlapping, as the paper
+    patch_encoder: ImageEncoderSpec = ReferenceEncoderSpec(norm="layer")
+
+    def grid_size(self, image_size: int) -> int:
+        return grid_size(image_size, self.size, self.stride)
+
+    def build(self, channels: int, size: int) -> PatchGridEncoder:
+        if self.grid_size(size) < 2:
+            raise ValueError(f"{self.size}px patches with stride {self.stride} give fewer than 2 rows on {size}px images")
+        return PatchGridEncoder(self.patch_encoder.build(channels, self.size), self.size, self.stride)
 
 
 class EncoderSpec(RootModel[Annotated[
-    Annotated[ReferenceEncoderSpec, Tag("reference")] | Annotated[ResNetEncoderSpec, Tag("resnet")],
+    Annotated[ReferenceEncoderSpec, Tag("reference")] | Annotated[ResNetEncoderSpec, Tag("resnet")]
+    | Annotated[PatchEncoderSpec, Tag("patches")],
     Discriminator(_family),
 ]]):
-    """Any encoder of the project, by ``arch``: ``reference`` (the default) or ``resnet18``/``resnet50``."""
+    """Any encoder of the project, by ``arch``: ``reference`` (the default), ``resnet18``/``resnet50``, or
+    ``patches`` (a patch encoder on a grid, image CPC's)."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -11,23 +11,19 @@ rank's projections with gradients before NT-Xent, so each view's negatives are t
 of the global batch, as in one process with ``W`` times the batch (``images_per_batch`` is per process;
 an epoch still covers the training images once).
 
-Validation: the NT-Xent loss and accuracy on augmented validation pairs (fixed draws), and the
-standard k-NN monitor (Wu et al., 2018, as in SimCLR/MoCo code bases): cosine similarity of the
-encoder's features of un-augmented validation images to a bank of training images, the top ``k``
-neighbours voting with weights ``exp(sim / temperature)``.
+Validation: the NT-Xent loss and accuracy on augmented validation pairs (fixed draws), and the k-NN
+monitor of :mod:`cpc_pipeline.training.images`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from pydantic import Field
 
 from cpc_pipeline.config import StrictModel
@@ -38,22 +34,17 @@ from cpc_pipeline.data.pictures import picture_shape, pictures_for
 from cpc_pipeline.losses import nt_xent
 from cpc_pipeline.models import EncoderSpec, ReferenceEncoderSpec, SimCLRModel
 from cpc_pipeline.training import distributed
+from cpc_pipeline.training.images import KNNMonitor, ToPictures, epoch_batches, knn_accuracy, steps_per_epoch
 from cpc_pipeline.training.loop import TrainerConfig, pick_device, seed_everything, train
 
 logger = logging.getLogger(__name__)
 
-ToPictures = Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]  # stored batch -> float [-1, 1]
 
-
-class SimCLRObjective(StrictModel):
+class SimCLRObjective(KNNMonitor):
     images_per_batch: int = Field(256, ge=2)  # images per step, two views each
     temperature: float = Field(0.5, gt=0)
     augment: AugmentConfig = AugmentConfig()
     images_per_epoch: int | None = Field(None, ge=2)  # None: every training image once per epoch
-    knn_k: int = Field(200, ge=1)
-    knn_temperature: float = Field(0.1, gt=0)
-    knn_bank_images: int = Field(10_000, ge=10)  # training images in the monitor's bank
-    eval_images_per_batch: int = Field(512, ge=2)  # un-augmented images per batch of the k-NN monitor
 
 
 class SimCLRConfig(StrictModel):
@@ -68,17 +59,6 @@ class SimCLRConfig(StrictModel):
         optimizer="sgd", learning_rate=0.3, weight_decay=1e-4, schedule="warmup_cosine", warmup_epochs=1, epochs=3,
         checkpoint_path="data/06_models/simclr_checkpoint.pt",
     )
-
-
-def knn_predict(
-    bank: torch.Tensor, bank_labels: torch.Tensor, queries: torch.Tensor, k: int, temperature: float, classes: int
-) -> torch.Tensor:
-    """Weighted k-NN labels of ``queries`` among ``bank`` (features are L2-normalised here)."""
-    sim = F.normalize(queries.float(), dim=1) @ F.normalize(bank.float(), dim=1).T
-    top, idx = sim.topk(min(k, len(bank)), dim=1)
-    votes = torch.zeros(len(queries), classes, device=queries.device)
-    votes.scatter_add_(1, bank_labels[idx], (top / temperature).exp())
-    return votes.argmax(1)
 
 
 class SimCLRMethod:
@@ -105,7 +85,7 @@ class SimCLRMethod:
         self.validation_images, self.validation_labels = validation_images, validation_labels
         self.classes = classes
         n = objective.images_per_epoch or len(train_images)  # the global epoch, shared out between the processes
-        self.steps_per_epoch = max(1, n // (objective.images_per_batch * distributed.world_size()))  # full batches
+        self.steps_per_epoch = steps_per_epoch(n, objective.images_per_batch)  # full batches: NT-Xent's N is fixed
 
     def _views(self, images: torch.Tensor, generator) -> torch.Tensor:
         """Two views per image. Each view is rendered anew: for digits every rendering draws its own
@@ -116,14 +96,9 @@ class SimCLRMethod:
         return torch.cat(views) * 2 - 1  # augmentations work in [0, 1], the encoder in [-1, 1]
 
     def train_batches(self, epoch: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-        n, b = len(self.train_images), self.objective.images_per_batch
-        shared = distributed.shared_generator(generator)  # one order, split between the processes
-        order = torch.cat(
-            [torch.randperm(n, generator=shared, device=self.train_images.device)
-             for _ in range(math.ceil(self.steps_per_epoch * b * distributed.world_size() / n))]
-        )
-        for i in range(self.steps_per_epoch):
-            yield self._views(self.train_images[order[distributed.shard(i, b)]], generator)
+        for rows in epoch_batches(len(self.train_images), self.objective.images_per_batch, self.steps_per_epoch,
+                                  generator, self.train_images.device):
+            yield self._views(self.train_images[rows], generator)
 
     def _loss(self, views: torch.Tensor, model: torch.nn.Module | None = None, gather=lambda t: t):
         a, b = (model or self.model)(views).chunk(2)
@@ -133,14 +108,6 @@ class SimCLRMethod:
         out = self._loss(views, self.forward, distributed.gather)  # every rank's views: the global batch
         n = len(views) * distributed.world_size()  # the sums are over the global batch
         return out.loss, {"loss": out.loss * n, "accuracy": out.correct.float().sum()}, n
-
-    def features(self, images: torch.Tensor, generator) -> torch.Tensor:
-        """Encoder outputs of un-augmented pictures, in eval batches."""
-        size = self.objective.eval_images_per_batch
-        return torch.cat(
-            [self.model.encoder(self.to_pictures(images[s : s + size], generator)).float()
-             for s in range(0, len(images), size)]
-        )
 
     def evaluate(self, generator: torch.Generator) -> dict[str, float]:
         distributed.broadcast_buffers(self.model)  # every rank validates with rank 0's BatchNorm statistics
@@ -155,12 +122,8 @@ class SimCLRMethod:
             count += 2 * b
         metrics = {k: v / count for k, v in sums.items()} if count else {}
         metrics["chance_accuracy"] = 1 / (2 * b - 1)
-        bank = self.train_images[: obj.knn_bank_images]
-        predicted = knn_predict(
-            self.features(bank, generator), self.train_labels[: obj.knn_bank_images],
-            self.features(val, generator), obj.knn_k, obj.knn_temperature, self.classes,
-        )
-        metrics["knn_accuracy"] = float((predicted == self.validation_labels).float().mean())
+        metrics["knn_accuracy"] = knn_accuracy(self.model.encoder, self.to_pictures, obj, self.train_images,
+                                               self.train_labels, val, self.validation_labels, generator, self.classes)
         return metrics
 
 

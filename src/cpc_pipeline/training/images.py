@@ -1,0 +1,74 @@
+"""What the methods that learn from single images (SimCLR, patch CPC) share: each step's images from one
+epoch order split between the processes, and the k-NN monitor of the encoder's features.
+
+The k-NN monitor (Wu et al., 2018, as in SimCLR/MoCo code bases): cosine similarity of the encoder's
+features of un-augmented validation images to a bank of training images, the top ``k`` neighbours voting
+with weights ``exp(sim / temperature)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from cpc_pipeline.config import StrictModel
+from cpc_pipeline.training import distributed
+
+ToPictures = Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]  # stored batch -> float [-1, 1]
+
+
+class KNNMonitor(StrictModel):
+    knn_k: int = Field(200, ge=1)
+    knn_temperature: float = Field(0.1, gt=0)
+    knn_bank_images: int = Field(10_000, ge=10)  # training images in the monitor's bank
+    eval_images_per_batch: int = Field(512, ge=2)  # un-augmented images per batch of the k-NN monitor
+
+
+def steps_per_epoch(images: int, per_step: int) -> int:
+    """Full steps of ``per_step`` images per process covering ``images`` once between all processes."""
+    return max(1, images // (per_step * distributed.world_size()))
+
+
+def epoch_batches(n: int, per_step: int, steps: int, generator: torch.Generator, device) -> Iterator[torch.Tensor]:
+    """This process's indices into ``n`` images for each of ``steps`` steps: blocks of one random order
+    that every process shares (so together they see each image once per pass), drawn anew when used up."""
+    shared = distributed.shared_generator(generator)
+    order = torch.cat([torch.randperm(n, generator=shared, device=device)
+                       for _ in range(math.ceil(steps * per_step * distributed.world_size() / n))])
+    for i in range(steps):
+        yield order[distributed.shard(i, per_step)]
+
+
+def knn_predict(
+    bank: torch.Tensor, bank_labels: torch.Tensor, queries: torch.Tensor, k: int, temperature: float, classes: int
+) -> torch.Tensor:
+    """Weighted k-NN labels of ``queries`` among ``bank`` (features are L2-normalised here)."""
+    sim = F.normalize(queries.float(), dim=1) @ F.normalize(bank.float(), dim=1).T
+    top, idx = sim.topk(min(k, len(bank)), dim=1)
+    votes = torch.zeros(len(queries), classes, device=queries.device)
+    votes.scatter_add_(1, bank_labels[idx], (top / temperature).exp())
+    return votes.argmax(1)
+
+
+def encode(encoder: nn.Module, to_pictures: ToPictures, images: torch.Tensor, batch: int, generator) -> torch.Tensor:
+    """Encoder outputs of un-augmented pictures, in batches."""
+    return torch.cat([encoder(to_pictures(images[s : s + batch], generator)).float()
+                      for s in range(0, len(images), batch)])
+
+
+def knn_accuracy(encoder: nn.Module, to_pictures: ToPictures, monitor: KNNMonitor, train_images, train_labels,
+                 validation_images, validation_labels, generator, classes: int = 10) -> float:
+    """The k-NN monitor's validation accuracy (module docstring)."""
+    bank = train_images[: monitor.knn_bank_images]
+    predicted = knn_predict(
+        encode(encoder, to_pictures, bank, monitor.eval_images_per_batch, generator),
+        train_labels[: monitor.knn_bank_images],
+        encode(encoder, to_pictures, validation_images, monitor.eval_images_per_batch, generator),
+        monitor.knn_k, monitor.knn_temperature, classes,
+    )
+    return float((predicted == validation_labels).float().mean())

@@ -1,0 +1,178 @@
+"""CPC on image patches as a method of :func:`cpc_pipeline.training.loop.train` (the model:
+:mod:`cpc_pipeline.models.patch_cpc`; the loss: :func:`cpc_pipeline.losses.infonce.grid_info_nce`).
+
+Label-free: each step takes ``images_per_batch`` stored images (the order of an epoch is random, the
+labels are never read in training), renders each once (digits: a new background and colour per call;
+CIFAR-10: a plain conversion), optionally augments each *patch* on its own (CPC v2's patch-level
+augmentation: a random horizontal flip and a brightness/contrast jitter per patch, drawn from the
+step's generator), and contrasts every prediction against every patch of every image in the global
+batch. Labels are read only by the k-NN monitor on validation.
+
+Distributed: as SimCLR, each process takes its block of one shared epoch order; the codes and predictions
+of every rank are gathered with gradients, so the candidates are every patch of the global batch.
+
+Validation: the grid InfoNCE loss, its accuracy per offset and the MI bound (``log N - L``) on validation
+images (fixed renders), and the k-NN monitor on the image features (mean patch codes).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from cpc_pipeline.config import StrictModel
+from cpc_pipeline.data.cifar import CIFARSourceConfig
+from cpc_pipeline.data.config import RenderingConfig
+from cpc_pipeline.data.pictures import picture_shape, pictures_for
+from cpc_pipeline.losses.infonce import grid_info_nce
+from cpc_pipeline.models.patch_cpc import PatchCPCModel, PatchCPCModelConfig
+from cpc_pipeline.training import distributed
+from cpc_pipeline.training.images import KNNMonitor, ToPictures, epoch_batches, knn_accuracy, steps_per_epoch
+from cpc_pipeline.training.loop import TrainerConfig, pick_device, seed_everything, train
+
+logger = logging.getLogger(__name__)
+
+
+class PatchAugment(StrictModel):
+    enabled: bool = True
+    flip: float = Field(0.5, ge=0, le=1)  # chance of a horizontal flip, per patch
+    jitter: float = Field(0.2, ge=0, le=1)  # brightness and contrast change of up to +-jitter, per patch
+
+
+class PatchCPCObjective(KNNMonitor):
+    images_per_batch: int = Field(64, ge=2)  # images per step and process; every patch of each is a candidate
+    images_per_epoch: int | None = Field(None, ge=2)  # None: every training image once per epoch
+    augment: PatchAugment = PatchAugment()
+
+
+class PatchCPCConfig(StrictModel):
+    """``params:patch_cpc``: which images, the model, the objective and the training loop."""
+
+    dataset: Literal["mnist", "cifar10"] = "mnist"
+    cifar: CIFARSourceConfig = CIFARSourceConfig()
+    model: PatchCPCModelConfig = PatchCPCModelConfig()
+    objective: PatchCPCObjective = PatchCPCObjective()
+    trainer: TrainerConfig = TrainerConfig(epochs=3, checkpoint_path="data/06_models/patch_cpc_checkpoint.pt",
+                                           plateau_patience=1)
+
+
+def augment_patches(patches: torch.Tensor, config: PatchAugment, generator) -> torch.Tensor:
+    """``(..., C, s, s)`` patches in [-1, 1], each flipped and jittered on its own."""
+    if not config.enabled:
+        return patches
+    flat = patches.reshape(-1, *patches.shape[-3:])
+    n, device = len(flat), flat.device
+    flip = torch.rand(n, generator=generator, device=device) < config.flip
+    flat = torch.where(flip[:, None, None, None], flat.flip(-1), flat)
+    scale = 1 + config.jitter * (2 * torch.rand(n, 1, 1, 1, generator=generator, device=device) - 1)
+    shift = config.jitter * (2 * torch.rand(n, 1, 1, 1, generator=generator, device=device) - 1)
+    mean = flat.mean((1, 2, 3), keepdim=True)
+    return ((flat - mean) * scale + mean + shift).clamp(-1, 1).view_as(patches)
+
+
+def grid_metrics(codes: torch.Tensor, predictions: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict, int]:
+    """The loss over every direction and offset (a mean over all their terms), and metric sums for the loop,
+    which divides every sum by the number of terms: per-offset accuracies are scaled to come out as their
+    own means."""
+    outs = {d: grid_info_nce(PatchCPCModel.frame(codes, d), p) for d, p in predictions.items()}
+    terms = sum(sum(out.terms) for out in outs.values())
+    loss = sum(out.loss * sum(out.terms) for out in outs.values()) / terms
+    metrics = {"loss": loss * terms}
+    per_term = [o for out in outs.values() for o in out.per_offset]
+    metrics["accuracy"] = sum(o.correct.float().sum() for o in per_term)
+    metrics["mi_bound"] = sum((o.log_candidates.mean() - o.loss) * o.correct.numel() for o in per_term)
+    for direction, out in outs.items():
+        for k, o in enumerate(out.per_offset, start=1):
+            metrics[f"accuracy_{direction}_k{k}"] = o.correct.float().mean() * terms
+    return loss, metrics, terms
+
+
+class PatchCPCMethod:
+    items_name = "images"
+    monitor = "loss"
+
+    def __init__(self, model: PatchCPCModel, objective: PatchCPCObjective, to_pictures: ToPictures,
+                 train_images: torch.Tensor, train_labels: torch.Tensor, validation_images: torch.Tensor,
+                 validation_labels: torch.Tensor, classes: int = 10) -> None:
+        self.model, self.objective, self.to_pictures = model, objective, to_pictures
+        self.forward: torch.nn.Module = model  # what training calls: DistributedDataParallel(model) in a worker
+        self.train_images, self.train_labels = train_images, train_labels
+        self.validation_images, self.validation_labels = validation_images, validation_labels
+        self.classes = classes
+        self.steps_per_epoch = steps_per_epoch(objective.images_per_epoch or len(train_images),
+                                               objective.images_per_batch)
+
+    def train_batches(self, epoch: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+        """Each step's patches ``(N, G, W, C, s, s)``: images rendered once, every patch augmented on its own."""
+        for rows in epoch_batches(len(self.train_images), self.objective.images_per_batch, self.steps_per_epoch,
+                                  generator, self.train_images.device):
+            patches = self.model.encoder.patches(self.to_pictures(self.train_images[rows], generator))
+            yield augment_patches(patches, self.objective.augment, generator)
+
+    def training_step(self, patches: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
+        out = self.forward(patches)
+        codes = distributed.gather(out.codes)  # every rank's patches: the global batch's candidates
+        return grid_metrics(codes, {d: distributed.gather(p) for d, p in out.predictions.items()})
+
+    def evaluate(self, generator: torch.Generator) -> dict[str, float]:
+        distributed.broadcast_buffers(self.model)
+        sums: dict[str, float] = {}
+        count = 0
+        b, val = self.objective.images_per_batch, self.validation_images
+        for s in range(0, len(val) - b + 1, b):  # batches of the training size: as many candidates per term
+            out = self.model(self.model.encoder.patches(self.to_pictures(val[s : s + b], generator)))
+            _, metrics, n = grid_metrics(out.codes, out.predictions)
+            for key, value in metrics.items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+            count += n
+        result = {key: value / count for key, value in sums.items()} if count else {}
+        result["knn_accuracy"] = knn_accuracy(self.model.encoder, self.to_pictures, self.objective, self.train_images,
+                                              self.train_labels, val, self.validation_labels, generator, self.classes)
+        return result
+
+
+# ------------------------------------------------------------------ fitting, in one process or several
+@dataclass
+class PatchCPCInputs:
+    """The stage's inputs, as the catalog gives them (picklable, for spawned workers)."""
+
+    train: dict  # {"images", "labels"}
+    validation: dict
+    rendering: RenderingConfig
+
+
+def fit_patch_cpc(inputs: PatchCPCInputs, cfg: PatchCPCConfig, on_epoch_end=None):
+    """Build and train patch CPC -> the model (CPU, eval mode) and its epoch history, in this process or, with
+    ``trainer.distributed``, in launched workers."""
+    return distributed.run(_fit_patch_cpc, cfg.trainer.distributed, inputs, cfg, on_epoch_end=on_epoch_end)
+
+
+def _fit_patch_cpc(inputs: PatchCPCInputs, cfg: PatchCPCConfig, on_epoch_end=None):
+    device = pick_device(cfg.trainer.device)
+    if cfg.trainer.distributed.enabled:
+        device = distributed.init_worker(cfg.trainer.distributed, device)
+        distributed.check_same_inputs(*inputs.train.values(), *inputs.validation.values(), inputs.rendering,
+                                      cfg.model_dump(exclude={"trainer": {"distributed"}}))
+    seed_everything(cfg.trainer.seed)
+    images = np.asarray(inputs.train["images"])
+    model = cfg.model.build(*picture_shape(images, inputs.rendering))
+    model = model.to(device, memory_format=torch.channels_last if cfg.trainer.channels_last else torch.preserve_format)
+    t = lambda a: torch.as_tensor(np.asarray(a), device=device)  # noqa: E731
+    method = PatchCPCMethod(
+        model, cfg.objective, pictures_for(images, inputs.rendering, device), t(inputs.train["images"]),
+        t(inputs.train["labels"]), t(inputs.validation["images"]), t(inputs.validation["labels"]),
+    )
+    method.forward = distributed.data_parallel(model, cfg.trainer.distributed, device)
+    rows = cfg.model.encoder.grid_size(picture_shape(images, inputs.rendering)[1])
+    logger.info("Pretraining patch CPC on %s: %dx%d patches of %dpx per image, %d steps per epoch", device, rows, rows,
+                cfg.model.encoder.size, method.steps_per_epoch)
+    result = train(method, cfg.trainer, device, on_epoch_end=on_epoch_end)
+    distributed.check_same_on_every_rank(model)
+    return model.cpu().eval(), result.history
+
