@@ -97,7 +97,7 @@ cli.add_command(click.Command(
 ))
 
 
-TRAINING_NODES = {"pretraining": "pretrain_cpc", "simclr": "pretrain_simclr"}  # the nodes that launch workers
+TRAINING_NODES = {"pretraining": "pretrain_cpc", "simclr": "pretrain_simclr", "patch_cpc": "pretrain_patch_cpc"}  # the nodes that launch workers
 
 
 def join_run(pipeline: str, env: str | None = None, params: dict | None = None, project: Path | None = None) -> None:

@@ -53,7 +53,7 @@ from cpc_pipeline.provenance import code_commit, config_hash, file_md5, files_md
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("data_processing", "pretraining", "simclr", "probing", "reporting")
+STAGES = ("data_processing", "pretraining", "simclr", "patch_cpc", "probing", "reporting")
 WALL_TIMES = "stage_wall_times"
 RUN_PARAMETERS = "run_parameters"
 REGISTERED_ENCODER = "cpc_pipeline.cpc_encoder"  # the model registry's name for the CPC encoder (catalog.yml)

@@ -57,7 +57,7 @@ def test_report_metrics_and_plots_are_written(smoke_run):
 
     metrics = pd.read_csv(reporting / "probe_metrics.csv")
     rows = set(zip(metrics.encoder, metrics.probe, metrics.label_fraction))
-    for encoder in ("cpc", "simclr", "random", "supervised"):
+    for encoder in ("cpc", "simclr", "patch_cpc", "random", "supervised"):
         for probe in ("mlp", "linear", "knn"):
             assert {(encoder, probe, f) for f in (0.01, 0.1, 1.0)} <= rows
     assert {("supervised", "end_to_end", f) for f in (0.01, 0.1, 1.0)} <= rows
@@ -71,9 +71,10 @@ def test_report_metrics_and_plots_are_written(smoke_run):
     for section in ("## Headline", "## Data", "## Pretraining", "## Probes and baselines", "## Plots",
                     "## Wall time per stage", "## Configuration"):
         assert section in report
-    assert "genuine MNIST" in report and "embedding_plot.png" in report and "## CPC vs SimCLR" in report
+    assert "genuine MNIST" in report and "embedding_plot.png" in report and "## Methods side by side" in report
     assert "## What each encoder was trained with" in report and "| cpc | weak |" in report
-    assert "| simclr | none |" in report and "Label-free encoders compared" in report
+    assert "| simclr | none |" in report and "| patch_cpc | none |" in report and "Label-free encoders compared" in report
+    assert "Patch CPC encoder (label-free), frozen" in report
     assert "Cited, not measured by this run" in report and "81.6%" in report
     assert set(metrics.encoder_supervision) == {"none", "weak", "full"}
     assert (metrics.labels_used == metrics.train_labels + metrics.selection_labels).all()
@@ -104,13 +105,17 @@ def test_one_mlflow_run_with_a_finished_child_per_stage(smoke_run):
     assert "probing.cpc.mlp.labels_1.test_accuracy" in children["probing"].data.metrics
     assert "probing.simclr.linear.labels_1.test_accuracy" in children["probing"].data.metrics
     assert [m.step for m in client.get_metric_history(children["simclr"].info.run_id, "simclr.val_knn_accuracy")] == [1, 2]
+    patch = children["patch_cpc"].info.run_id
+    for metric in ("patch_cpc.val_knn_accuracy", "patch_cpc.val_mi_bound", "patch_cpc.val_accuracy_down_k1",
+                   "patch_cpc.val_accuracy_up_k2"):
+        assert [m.step for m in client.get_metric_history(patch, metric)] == [1, 2], metric
     assert "probing.cpc.mlp.labels_1.test_accuracy" not in parent.data.metrics
     artifacts = {a.path for a in client.list_artifacts(children["reporting"].info.run_id)}
     assert {"report.md", "embedding_plot.png", "label_efficiency_plot.png"} <= artifacts
     assert "probe_metrics.csv" in {a.path for a in client.list_artifacts(children["probing"].info.run_id)}
 
     # the parent run answers "how good was it?" without opening a child
-    for encoder in ("cpc", "simclr", "random", "supervised"):
+    for encoder in ("cpc", "simclr", "patch_cpc", "random", "supervised"):
         for probe in ("mlp", "linear"):
             for fraction in ("0.01", "1"):
                 assert 0 <= parent.data.metrics[f"{encoder}.{probe}.labels_{fraction}.test_accuracy"] <= 1

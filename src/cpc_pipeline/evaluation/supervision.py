@@ -3,7 +3,7 @@
 A frozen encoder's probe accuracy says how much of the labels' information its features carry, which
 only means something next to what the encoder saw while it was trained. Sequence CPC on the reference
 task is *weakly* supervised: its training sequences count upward, so they are built from the digit
-labels. Only label-free methods (SimCLR here) compare with each other as self-supervised learning.
+labels. Only label-free methods (SimCLR and patch CPC here) compare with each other as self-supervised learning.
 """
 
 from __future__ import annotations
@@ -27,6 +27,12 @@ SUPERVISION: dict[str, Supervision] = {
     "simclr": Supervision(
         "none",
         "SimCLR: two augmented views of each image; labels only feed a k-NN monitor, which selects nothing",
+    ),
+    "patch_cpc": Supervision(
+        "none",
+        "CPC on image patches: each image alone predicts its own patches rows below (and above) from the rows "
+        "it has seen; every other patch in the batch is a negative; labels only feed a k-NN monitor, which "
+        "selects nothing",
     ),
     "random": Supervision(
         "none",

@@ -40,7 +40,8 @@ def plot_sequences(
     return fig
 
 
-ENCODER_STYLE = {"cpc": "tab:blue", "simclr": "tab:orange", "random": "tab:gray", "supervised": "tab:green"}
+ENCODER_STYLE = {"cpc": "tab:blue", "simclr": "tab:orange", "patch_cpc": "tab:purple", "random": "tab:gray",
+                 "supervised": "tab:green"}
 
 
 def plot_pretraining_curves(history: pd.DataFrame, title: str) -> Figure:

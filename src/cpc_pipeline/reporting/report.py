@@ -115,6 +115,8 @@ def headline(metrics: pd.DataFrame) -> dict[str, float | None]:
         "cpc_linear": _get(metrics, "cpc", "linear", f),
         "simclr_mlp": _get(metrics, "simclr", "mlp", f),
         "simclr_linear": _get(metrics, "simclr", "linear", f),
+        "patch_cpc_mlp": _get(metrics, "patch_cpc", "mlp", f),
+        "patch_cpc_linear": _get(metrics, "patch_cpc", "linear", f),
         "random_mlp": _get(metrics, "random", "mlp", f),
         "random_linear": _get(metrics, "random", "linear", f),
         "supervised_end_to_end": _get(metrics, "supervised", "end_to_end", f),
@@ -122,31 +124,35 @@ def headline(metrics: pd.DataFrame) -> dict[str, float | None]:
     }
 
 
+LABEL_FREE = {"simclr": "SimCLR", "patch_cpc": "Patch CPC"}  # the label-free methods, beside sequence CPC
+
+
 def method_comparison(
-    metrics: pd.DataFrame, cpc_history: pd.DataFrame, simclr_history: pd.DataFrame | None, configuration: dict
+    metrics: pd.DataFrame, cpc_history: pd.DataFrame, histories: dict[str, pd.DataFrame | None], configuration: dict
 ) -> list[str]:
-    """CPC and SimCLR side by side: the same frozen-encoder probes on the same test images."""
-    if simclr_history is None or "simclr" not in set(metrics.encoder):
+    """Sequence CPC and the label-free methods side by side: the same frozen-encoder probes, the same test images."""
+    present = {m: h for m, h in histories.items() if h is not None and m in set(metrics.encoder)}
+    if not present:
         return []
-    dataset = configuration.get("simclr", {}).get("dataset", "mnist")
-    rows = metrics[metrics.encoder.isin(["cpc", "simclr"]) & (metrics.probe != "end_to_end")]
+    rows = metrics[metrics.encoder.isin(["cpc", *present]) & (metrics.probe != "end_to_end")]
     table = rows.pivot_table(index=["probe", "label_fraction"], columns="encoder", values="test_accuracy").reset_index()
-    last = simclr_history.iloc[-1]
-    out = [
-        "## CPC vs SimCLR",
-        "",
-        f"SimCLR trained on `{dataset}` with the `{configuration.get('simclr', {}).get('encoder', {}).get('arch', 'reference')}` "
-        f"encoder for {int(last['epoch'])} epochs ({simclr_history['epoch_seconds'].sum():.0f} s; CPC: "
-        f"{cpc_history['epoch_seconds'].sum():.0f} s). Its last validation k-NN monitor accuracy "
-        f"(k=200, cosine, on the training bank): {last.get('val_knn_accuracy', float('nan')):.4f}.",
-        "",
-    ]
-    if dataset != "mnist":
-        out += ["> SimCLR was trained and probed on a different dataset: the rows below are not comparable.", ""]
+    out = ["## Methods side by side", "", f"Sequence CPC trained for {cpc_history['epoch_seconds'].sum():.0f} s."]
+    for method, history in present.items():
+        block = configuration.get(method, {})
+        dataset = block.get("dataset", "mnist")
+        last = history.iloc[-1]
+        out.append(
+            f"{LABEL_FREE[method]} trained on `{dataset}` for {int(last['epoch'])} epochs "
+            f"({history['epoch_seconds'].sum():.0f} s); its last validation k-NN monitor accuracy (cosine, on the "
+            f"training bank): {last.get('val_knn_accuracy', float('nan')):.4f}."
+            + (" **It was trained and probed on a different dataset: its rows are not comparable.**"
+               if dataset != "mnist" else "")
+        )
     return out + [
-        "Test accuracy of the same probes on each frozen encoder. Not a comparison of two self-supervised "
-        "methods: sequence CPC's training sequences are ordered by the digit labels (weak supervision), "
-        "SimCLR uses none.", "", _table(table), "",
+        "",
+        "Test accuracy of the same probes on each frozen encoder. Sequence CPC is weakly supervised (its "
+        "training sequences are ordered by the digit labels); SimCLR and patch CPC use no labels, so they "
+        "compare with each other as self-supervised methods.", "", _table(table), "",
     ]
 
 
@@ -157,6 +163,7 @@ def write_report(
     probe_metrics: pd.DataFrame,
     stage_wall_times: dict[str, float],
     simclr_history: pd.DataFrame | None = None,
+    patch_cpc_history: pd.DataFrame | None = None,
 ) -> str:
     """The report; ``configuration``: the run's parameters (printed at the end), plain or validated blocks."""
     configuration = {k: v.model_dump(mode="json") if isinstance(v, BaseModel) else v for k, v in configuration.items()}
@@ -185,6 +192,11 @@ def write_report(
         out.append(
             f"- SimCLR encoder, frozen, the same probes: MLP {_pct(h['simclr_mlp'])}"
             + (f", linear {_pct(h['simclr_linear'])}" if h["simclr_linear"] is not None else "") + "."
+        )
+    if h["patch_cpc_mlp"] is not None:
+        out.append(
+            f"- Patch CPC encoder (label-free), frozen, the same probes: MLP {_pct(h['patch_cpc_mlp'])}"
+            + (f", linear {_pct(h['patch_cpc_linear'])}" if h["patch_cpc_linear"] is not None else "") + "."
         )
     if h["random_mlp"] is not None:
         out.append(
@@ -234,7 +246,8 @@ def write_report(
         )
         + ".",
         "",
-        *method_comparison(probe_metrics, pretraining_history, simclr_history, configuration),
+        *method_comparison(probe_metrics, pretraining_history,
+                           {"simclr": simclr_history, "patch_cpc": patch_cpc_history}, configuration),
         "## Probes and baselines (MNIST test)",
         "",
         "One row per (encoder, probe, label fraction); `chosen` is the hyperparameter picked on the "

@@ -6,7 +6,8 @@ validates it up front inside its stage's parameter block, and cannot type a key 
 
 Every encoder goes through the same freeze -> features -> probes nodes (one Kedro namespace each):
 ``cpc`` (pretrained), ``random`` (the same architecture at random init: what the architecture alone
-gives), ``supervised`` (trained end to end with all labels: the upper bound) and ``simclr``.
+gives), ``supervised`` (trained end to end with all labels: the upper bound), ``simclr`` and ``patch_cpc``
+(its image feature is the mean of its patch codes).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """probing: encoders -> frozen feature extractors -> features -> probes -> one metrics table.
 
 The freeze -> features -> probes chain is one template pipeline instantiated once per encoder under
-a Kedro namespace (``cpc``, ``random``, ``supervised``, ``simclr``), so the baselines and the second
+a Kedro namespace (``cpc``, ``random``, ``supervised``, ``simclr``, ``patch_cpc``), so the baselines and the second
 method run through the very same nodes as the CPC encoder; kedro-viz shows each namespace as a
 collapsible group.
 """
@@ -26,6 +26,7 @@ ENCODERS = {
     "random": ("random_encoder", "params:pretraining.model.encoder", DIGITS),
     "supervised": ("supervised_encoder", "params:pretraining.model.encoder", DIGITS),
     "simclr": ("simclr_encoder", "params:simclr.encoder", [f"simclr_{name}" for name in IMAGES]),
+    "patch_cpc": ("patch_cpc_encoder", "params:patch_cpc.model.encoder", [f"patch_cpc_{name}" for name in IMAGES]),
 }
 
 

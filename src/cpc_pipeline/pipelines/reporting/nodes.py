@@ -49,8 +49,8 @@ def plot_embedding(test_embedding: pd.DataFrame, digit_source: dict, reporting: 
 
 def build_report(
     digit_source: dict, run_parameters: dict[str, Any], pretraining_history: pd.DataFrame, probe_metrics: pd.DataFrame,
-    stage_wall_times: dict[str, float], simclr_history: pd.DataFrame,
+    stage_wall_times: dict[str, float], simclr_history: pd.DataFrame, patch_cpc_history: pd.DataFrame,
 ) -> str:
     """Everything a reader wants of the run, top to bottom; ``run_parameters``: the run's whole configuration."""
     return write_report(digit_source, run_parameters, pretraining_history, probe_metrics, stage_wall_times,
-                        simclr_history)
+                        simclr_history, patch_cpc_history)

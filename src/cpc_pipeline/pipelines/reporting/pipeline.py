@@ -30,7 +30,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 build_report,
                 ["digit_source", "run_parameters", "pretraining_history", "probe_metrics", "stage_wall_times",
-                 "simclr_history"],
+                 "simclr_history", "patch_cpc_history"],
                 "report",
                 name="build_report",
             ),

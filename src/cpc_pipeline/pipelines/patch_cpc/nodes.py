@@ -1,0 +1,35 @@
+"""Thin nodes: pick patch CPC's images (the MNIST splits, or CIFAR-10) and pretrain it."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+from torch import nn
+
+from cpc_pipeline.data.config import RenderingConfig
+from cpc_pipeline.data.pictures import image_splits
+from cpc_pipeline.hooks import mlflow_epoch_logger
+from cpc_pipeline.training.patch_cpc import PatchCPCConfig, PatchCPCInputs, fit_patch_cpc
+
+logger = logging.getLogger(__name__)
+
+
+def select_patch_cpc_images(
+    train_digits: dict, validation_digits: dict, test_digits: dict, patch_cpc: PatchCPCConfig
+) -> tuple[dict, dict, dict]:
+    """The images patch CPC trains and is probed on: the project's digit splits, or CIFAR-10's."""
+    splits = image_splits(patch_cpc.dataset, train_digits, validation_digits, test_digits, patch_cpc.cifar)
+    logger.info("Patch CPC images (%s): %s train, %s validation, %s test", patch_cpc.dataset,
+                *(len(s["labels"]) for s in splits))
+    return splits
+
+
+def pretrain_patch_cpc(
+    patch_cpc_train_images: dict, patch_cpc_validation_images: dict, rendering: RenderingConfig,
+    patch_cpc: PatchCPCConfig,
+) -> tuple[nn.Module, nn.Module, pd.DataFrame]:
+    """Images -> trained patch CPC model, its encoder (patch encoder on the grid; eval mode, CPU), the history."""
+    inputs = PatchCPCInputs(patch_cpc_train_images, patch_cpc_validation_images, rendering)
+    model, history = fit_patch_cpc(inputs, patch_cpc, on_epoch_end=mlflow_epoch_logger("patch_cpc"))
+    return model, model.encoder, pd.DataFrame(history)
