@@ -78,9 +78,13 @@ def rate(stats: dict[str, float], items: int) -> dict[str, float]:
 
 
 def override(config: dict, assignments: list[str]) -> dict:
-    """``config`` with ``a.b=value`` assignments (YAML values) applied, as ``kedro run --params`` would."""
+    """A copy of ``config`` with ``a.b=value`` assignments (YAML values) applied, as ``kedro run --params``
+    would. A copy: one run's overrides must never leak into the next run's configuration."""
+    import copy
+
     import yaml
 
+    config = copy.deepcopy(config)
     for item in assignments:
         key, value = item.split("=", 1)
         node = config

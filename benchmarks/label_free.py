@@ -18,7 +18,6 @@ skipped).
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import time
 
@@ -80,7 +79,7 @@ def main() -> None:
         if str(seed) in payload["seeds"]:
             print(f"seed {seed}: recorded, skipped")
             continue
-        raw = override(copy.deepcopy(params["patch_cpc"]), [*args.set, f"trainer.seed={seed}",
+        raw = override(params["patch_cpc"], [*args.set, f"trainer.seed={seed}",
                                                              "trainer.checkpoint_path=null", "trainer.progress=false"])
         cfg = PatchCPCConfig.model_validate(raw)
         device = pick_device(cfg.trainer.device)

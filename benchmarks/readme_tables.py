@@ -257,6 +257,49 @@ def distributed(d: dict) -> list[str]:
     return out
 
 
+@from_json("label_free_cpu")
+def label_free(d: dict) -> list[str]:
+    fractions = d["fractions"]
+    seeds = sorted(d["seeds"], key=int)
+
+    def measured(key: str, probe: str, fraction: float) -> str:
+        values = [100 * r["test_accuracy"] for s in seeds for r in d["seeds"][s][key]
+                  if r["probe"] == probe and r["label_fraction"] == fraction]
+        if not values:
+            return ""
+        return f"{statistics.mean(values):.2f}" + (f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else "")
+
+    def study(encoder: str, probe: str, fraction: float) -> str:
+        values = [r["test_accuracy"] for r in d["headline"]["rows"]
+                  if r["encoder"] == encoder and r["probe"] == probe and r["label_fraction"] == fraction]
+        return pm(values[0]) if values else ""
+
+    columns = [(probe, f) for probe in ("mlp", "linear") for f in fractions]
+    header = " | ".join(f"{PROBES[p]} {100 * f:g}%" for p, f in columns)
+    minutes = statistics.mean(d["seeds"][s]["train_seconds"] for s in seeds) / 60
+    simclr_minutes = pm(d["headline"]["simclr_train_seconds"], scale=1 / 60, digits=1)
+    out = [
+        f"`make bench-label_free ARGS=\"--seeds {' '.join(seeds)}\"` → `benchmarks/results/label_free_cpu.json` (code "
+        f"commit `{d['code_commit'][:10]}`, {d['machine']['date'][:10]}; {d['machine']['cpu_count']}-core CPU). MNIST "
+        "test accuracy (%), frozen encoders, every hyperparameter chosen on validation labels of the same fraction. "
+        "Patch CPC is trained and probed by the benchmark; the other rows are the default run's 3-seed study "
+        "(`headline_cpu.json`, mean ± std):",
+        "",
+        f"| encoder | labels its pretraining used | pretraining minutes | {header} |",
+        "|---|---|---|" + "---|" * len(columns),
+        f"| patch CPC (this project, {d['config']['trainer']['epochs']} epochs) | none | {minutes:.1f} | "
+        + " | ".join(measured("patch_cpc", p, f) for p, f in columns) + " |",
+        f"| SimCLR (this project, {d['headline']['simclr_epochs']['mean']:.0f} epochs) | none | {simclr_minutes} | "
+        + " | ".join(study("simclr", p, f) for p, f in columns) + " |",
+        "| patch encoder, random init | none | 0 | " + " | ".join(measured("random_patch_encoder", p, f) for p, f in columns) + " |",
+        "| reference encoder, random init, estimated BatchNorm statistics | none | 0 | "
+        + " | ".join(study("random", p, f) for p, f in columns) + " |",
+        "| sequence CPC (weakly supervised: labels order its sequences) | weak | see Results | "
+        + " | ".join(study("cpc", p, f) for p, f in columns) + " |",
+    ]
+    return out
+
+
 def end_to_end() -> str:
     out = []
     for env in ("smoke", "base"):
@@ -276,6 +319,7 @@ def end_to_end() -> str:
 GENERATORS: dict[str, Callable[[], str]] = {
     "headline": headline, "pretraining": pretraining, "binary": binary, "time-to-quality": time_to_quality,
     "speed-steps": speed_steps, "components": components, "end-to-end": end_to_end, "distributed": distributed,
+    "label-free": label_free,
 }
 
 

@@ -1,4 +1,5 @@
-"""Patch CPC trains label-free at smoke scale on genuine MNIST and beats the random-init encoder's k-NN."""
+"""Patch CPC trains label-free at smoke scale on genuine MNIST and beats the random-init encoder's k-NN;
+its CIFAR-10 path runs on test-made files, through the nodes and the probing nodes."""
 
 import math
 
@@ -40,3 +41,36 @@ def test_smoke_training_beats_the_random_encoder_at_knn(mnist_splits):
     assert row["val_loss"] < math.log(candidates) - 1  # zero W_k start the loss at log N; it learned well below
     assert 0 < row["val_accuracy_down_k1"] <= 1 and "val_accuracy_up_k2" in row
     assert row["val_mi_bound"] > 1
+
+
+def test_cifar_path_pretrains_and_probes_on_test_built_files(tmp_path):
+    """CIFAR-10 through the same torchvision loader as SimCLR (test-made files in CIFAR-10's own format):
+    32x32 colour images, 8px patches with stride 4 (a 7x7 grid), through the pipeline's nodes and the
+    probing nodes that rebuild the encoder from its spec."""
+    import numpy as np
+
+    from cpc_pipeline.evaluation import ProbingConfig
+    from cpc_pipeline.pipelines.patch_cpc.nodes import pretrain_patch_cpc, select_patch_cpc_images
+    from cpc_pipeline.pipelines.probing.nodes import extract_split_features, freeze_encoder
+    from tests.conftest import write_cifar
+
+    write_cifar(tmp_path, n_per_batch=16)
+    cfg = PatchCPCConfig.model_validate({
+        "dataset": "cifar10",
+        "cifar": {"roots": [str(tmp_path)], "download": False, "verify_checksums": False, "validation_size": 16},
+        "model": {"encoder": {"size": 8, "stride": 4, "patch_encoder": {"code_size": 32, "width": 16, "hidden": 64}},
+                  "predict_rows": 2, "context_channels": 32},
+        "objective": {"images_per_batch": 8, "knn_k": 5, "knn_bank_images": 16, "augment": {"flip": 0.5}},
+        "trainer": {"epochs": 1, "checkpoint_path": None, "progress": False, "device": "cpu"},
+    })
+    train_split, val_split, test_split = select_patch_cpc_images({}, {}, {}, cfg)
+    assert train_split["images"].shape == (64, 32, 32, 3)
+    rendering = RenderingConfig()
+    model, encoder, history = pretrain_patch_cpc(train_split, val_split, rendering, cfg)
+    assert len(history) == 1 and np.isfinite(history.train_loss).all() and 0 <= history.val_knn_accuracy[0] <= 1
+
+    frozen = freeze_encoder(encoder.state_dict(), train_split, rendering, cfg.model.encoder.model_dump())
+    probing = ProbingConfig.model_validate({"device": "cpu", "extraction_images_per_batch": 16})
+    features = extract_split_features(frozen, train_split, val_split, test_split, rendering, probing)
+    assert features["train_x"].shape == (64, 32) and features["test_x"].shape == (16, 32)
+    np.testing.assert_array_equal(features["test_y"], test_split["labels"])
