@@ -29,6 +29,7 @@ def test_two_process_pretraining_through_the_node(kedro_project, mnist_root):
     assert (models / "cpc_checkpoint.pt").exists()  # written by rank 0 alone
     history = pd.read_csv(kedro_project / "data" / "07_model_output" / "pretraining_history.csv")
     assert list(history.epoch) == [1, 2] and set(history.world_size) == {2}
+    assert set(history.global_sequences_per_batch) == {256} and set(history.global_images_per_batch) == {256}
     assert history.val_sequence_accuracy.iloc[-1] > 0.6  # it learned (chance 0.5)
 
     stage = stage_runs(kedro_project, "pretraining")
@@ -50,6 +51,7 @@ def test_two_process_simclr_through_the_node(kedro_project, mnist_root):
                                         "simclr.objective.images_per_batch": 64}, env="smoke")
     history = pd.read_csv(kedro_project / "data" / "07_model_output" / "simclr_history.csv")
     assert list(history.epoch) == [1, 2] and set(history.world_size) == {2}
+    assert set(history.global_images_per_batch) == {128}  # 64 per process
     assert history.val_knn_accuracy.iloc[-1] > 0.3  # it learned (chance 0.1)
     (stage,) = stage_runs(kedro_project, "simclr")
     assert stage.data.params["simclr.trainer.distributed.nproc_per_node"] == "2"

@@ -357,6 +357,11 @@ class CPCMethod:
     def steps_per_epoch(self) -> int:
         return self.batches.steps_per_epoch
 
+    def global_batch(self) -> dict[str, int]:
+        w, obj = distributed.world_size(), self.objective
+        pool = {"global_images_per_batch": obj.images_per_batch * w} if obj.images_per_batch else {}
+        return {"global_sequences_per_batch": obj.sequences_per_batch * w, **pool}
+
     def train_batches(self, epoch: int, generator: torch.Generator) -> Iterator[PoolBatch]:
         return self.batches.epoch(generator)
 

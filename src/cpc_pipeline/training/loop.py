@@ -89,6 +89,9 @@ class Method(Protocol):
     items_name: str  # what a throughput counts, e.g. "sequences"
     steps_per_epoch: int  # optimiser steps per epoch (the per-step schedules need it)
 
+    def global_batch(self) -> dict[str, int]:
+        """What one step covers across all processes, e.g. ``{"global_images_per_batch": 512}``."""
+
     def train_batches(self, epoch: int, generator: torch.Generator) -> Iterable[Any]: ...
 
     def training_step(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
@@ -322,7 +325,7 @@ def _train(method: Method, config: TrainerConfig, device: torch.device, on_epoch
             f"train_{method.items_name}_per_s": items / train_seconds,
         }
         if distributed.is_distributed():  # throughputs and train metrics above are over the global batch
-            row["world_size"] = distributed.world_size()
+            row |= {"world_size": distributed.world_size(), **method.global_batch()}
         if device.type == "cuda":
             row["gpu_peak_memory_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
         result.history.append(row)

@@ -108,6 +108,9 @@ class PatchCPCMethod:
         self.steps_per_epoch = steps_per_epoch(objective.images_per_epoch or len(train_images),
                                                objective.images_per_batch)
 
+    def global_batch(self) -> dict[str, int]:
+        return {"global_images_per_batch": self.objective.images_per_batch * distributed.world_size()}
+
     def train_batches(self, epoch: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
         """Each step's patches ``(N, G, W, C, s, s)``: images rendered once, every patch augmented on its own."""
         for rows in epoch_batches(len(self.train_images), self.objective.images_per_batch, self.steps_per_epoch,

@@ -87,6 +87,9 @@ class SimCLRMethod:
         n = objective.images_per_epoch or len(train_images)  # the global epoch, shared out between the processes
         self.steps_per_epoch = steps_per_epoch(n, objective.images_per_batch)  # full batches: NT-Xent's N is fixed
 
+    def global_batch(self) -> dict[str, int]:
+        return {"global_images_per_batch": self.objective.images_per_batch * distributed.world_size()}
+
     def _views(self, images: torch.Tensor, generator) -> torch.Tensor:
         """Two views per image. Each view is rendered anew: for digits every rendering draws its own
         background crop and colour shift, so the views share only the digit. Rendering once and
