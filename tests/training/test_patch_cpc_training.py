@@ -74,3 +74,34 @@ def test_cifar_path_pretrains_and_probes_on_test_built_files(tmp_path):
     features = extract_split_features(frozen, train_split, val_split, test_split, rendering, probing)
     assert features["train_x"].shape == (64, 32) and features["test_x"].shape == (16, 32)
     np.testing.assert_array_equal(features["test_y"], test_split["labels"])
+
+
+def tiny_inputs(mnist_splits, n=256):
+    rendering = RenderingConfig(image_size=28, color=False)
+    take = lambda split, k: {"images": split.images[:k], "labels": split.labels[:k]}  # noqa: E731
+    return PatchCPCInputs(take(mnist_splits.train, n), take(mnist_splits.validation, 128), rendering)
+
+
+def tiny_config(tmp_path, **trainer) -> PatchCPCConfig:
+    small = {**SMALL, "objective": {"images_per_batch": 32, "knn_bank_images": 128, "knn_k": 5}}
+    return PatchCPCConfig.model_validate(small | {"trainer": SMALL["trainer"] | {
+        "checkpoint_path": str(tmp_path / "patch_cpc.pt"), **trainer}})
+
+
+def test_stopped_and_resumed_equals_the_uninterrupted_run(mnist_splits, tmp_path):
+    inputs = tiny_inputs(mnist_splits)
+    uninterrupted, _ = fit_patch_cpc(inputs, tiny_config(tmp_path, epochs=2))
+    fit_patch_cpc(inputs, tiny_config(tmp_path, epochs=1))
+    resumed, history = fit_patch_cpc(inputs, tiny_config(tmp_path, epochs=2, resume=True))
+    assert [row["epoch"] for row in history] == [1, 2]
+    for (name, a), b in zip(uninterrupted.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_two_processes_train_with_every_ranks_patches_as_candidates(mnist_splits, tmp_path):
+    inputs = tiny_inputs(mnist_splits)
+    cfg = tiny_config(tmp_path, checkpoint_path=None, distributed={"nproc_per_node": 2, "timeout_s": 120})
+    model, history = fit_patch_cpc(inputs, cfg)
+    row = history[-1]
+    assert row["world_size"] == 2 and row["global_images_per_batch"] == 64
+    assert math.isclose(math.exp(row["train_loss"] + row["train_mi_bound"]), 64 * 16, rel_tol=1e-3)  # N: 2 ranks' patches
