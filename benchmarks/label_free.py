@@ -31,7 +31,8 @@ from cpc_pipeline.data.pictures import pictures_for
 from cpc_pipeline.evaluation import ProbingConfig, extract_features, freeze, run_probes
 from cpc_pipeline.provenance import code_commit
 from cpc_pipeline.training.loop import pick_device, seed_everything
-from cpc_pipeline.training.patch_cpc import PatchCPCConfig, PatchCPCInputs, fit_patch_cpc
+from cpc_pipeline.training.images import ImageInputs
+from cpc_pipeline.training.patch_cpc import PatchCPCConfig, fit_patch_cpc
 
 
 def probe(encoder, splits, rendering, probing: ProbingConfig, fractions, device) -> list[dict]:
@@ -84,7 +85,7 @@ def main() -> None:
         cfg = PatchCPCConfig.model_validate(raw)
         device = pick_device(cfg.trainer.device)
         started = time.perf_counter()
-        model, history = fit_patch_cpc(PatchCPCInputs(as_dict(splits.train), as_dict(splits.validation), rendering), cfg)
+        model, history = fit_patch_cpc(ImageInputs(as_dict(splits.train), as_dict(splits.validation), rendering), cfg)
         train_seconds = sum(row["train_seconds"] for row in history)
         trained = probe(model.encoder, splits, rendering, probing, args.fractions, device)
         seed_everything(seed)

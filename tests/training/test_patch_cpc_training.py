@@ -9,7 +9,8 @@ import torch
 from cpc_pipeline.data.config import RenderingConfig
 from cpc_pipeline.data.pictures import pictures_for
 from cpc_pipeline.training.images import knn_accuracy
-from cpc_pipeline.training.patch_cpc import PatchCPCConfig, PatchCPCInputs, fit_patch_cpc
+from cpc_pipeline.training.images import ImageInputs
+from cpc_pipeline.training.patch_cpc import PatchCPCConfig, fit_patch_cpc
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +27,7 @@ def test_smoke_training_beats_the_random_encoder_at_knn(mnist_splits):
     train = {"images": mnist_splits.train.images[:4000], "labels": mnist_splits.train.labels[:4000]}
     validation = {"images": mnist_splits.validation.images[:1000], "labels": mnist_splits.validation.labels[:1000]}
     cfg = PatchCPCConfig.model_validate(SMALL)
-    model, history = fit_patch_cpc(PatchCPCInputs(train, validation, rendering), cfg)
+    model, history = fit_patch_cpc(ImageInputs(train, validation, rendering), cfg)
 
     torch.manual_seed(cfg.trainer.seed)
     random = cfg.model.build(1, 28).eval()
@@ -79,7 +80,7 @@ def test_cifar_path_pretrains_and_probes_on_test_built_files(tmp_path):
 def tiny_inputs(mnist_splits, n=256):
     rendering = RenderingConfig(image_size=28, color=False)
     take = lambda split, k: {"images": split.images[:k], "labels": split.labels[:k]}  # noqa: E731
-    return PatchCPCInputs(take(mnist_splits.train, n), take(mnist_splits.validation, 128), rendering)
+    return ImageInputs(take(mnist_splits.train, n), take(mnist_splits.validation, 128), rendering)
 
 
 def tiny_config(tmp_path, **trainer) -> PatchCPCConfig:

@@ -53,7 +53,7 @@ from cpc_pipeline.losses.binary import sequence_scores
 from cpc_pipeline.models import CPCModel, CPCModelConfig
 from cpc_pipeline.models.cpc import CPCOutput
 from cpc_pipeline.training import distributed
-from cpc_pipeline.training.loop import TrainerConfig, pick_device, seed_everything, train
+from cpc_pipeline.training.loop import TrainerConfig, start_process, train
 
 
 class CPCObjective(StrictModel):
@@ -425,13 +425,9 @@ def fit_cpc(inputs: CPCInputs, cfg: PretrainingConfig, on_epoch_end=None) -> tup
 
 def build_cpc(inputs: CPCInputs, cfg: PretrainingConfig) -> tuple[CPCMethod, torch.device]:
     """The CPC method ready to train on this process's device (a worker: in the process group, through DDP)."""
-    device = pick_device(cfg.trainer.device)
-    if cfg.trainer.distributed.enabled:
-        device = distributed.init_worker(cfg.trainer.distributed, device)
-        distributed.check_same_inputs(inputs.train.images, inputs.train.labels, inputs.validation.images,
-                                      inputs.validation.labels, inputs.train_table, inputs.validation_table,
-                                      inputs.sequences, inputs.rendering, cfg.model_dump(exclude={"trainer": {"distributed"}}))
-    seed_everything(cfg.trainer.seed)  # every rank initialises the same weights; DDP checks and keeps them equal
+    device = start_process(cfg.trainer, inputs.train.images, inputs.train.labels, inputs.validation.images,
+                           inputs.validation.labels, inputs.train_table, inputs.validation_table, inputs.sequences,
+                           inputs.rendering, cfg.model_dump(exclude={"trainer": {"distributed"}}))
     rendering, sequences = inputs.rendering, inputs.sequences
     model = cfg.model.build(rendering.channels, rendering.image_size, sequences.predict_terms)
     model = model.to(device, memory_format=torch.channels_last if cfg.trainer.channels_last else torch.preserve_format)

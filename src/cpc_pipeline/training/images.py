@@ -1,5 +1,6 @@
-"""What the methods that learn from single images (SimCLR, patch CPC) share: each step's images from one
-epoch order split between the processes, and the k-NN monitor of the encoder's features.
+"""What the methods that learn from single images (SimCLR, patch CPC) share: their inputs and how they are
+fitted, each step's images from one epoch order split between the processes, and the k-NN monitor of the
+encoder's features.
 
 The k-NN monitor (Wu et al., 2018, as in SimCLR/MoCo code bases): cosine similarity of the encoder's
 features of un-augmented validation images to a bank of training images, the top ``k`` neighbours voting
@@ -8,18 +9,63 @@ with weights ``exp(sim / temperature)``.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
 from cpc_pipeline.config import StrictModel
+from cpc_pipeline.data.config import RenderingConfig
+from cpc_pipeline.data.pictures import picture_shape, pictures_for
 from cpc_pipeline.training import distributed
+from cpc_pipeline.training.loop import start_process, train
 
 ToPictures = Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]  # stored batch -> float [-1, 1]
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ImageInputs:
+    """A single-image method's inputs, as the catalog gives them (picklable, for spawned workers)."""
+
+    train: dict  # {"images", "labels"}: stored images (uint8 digits or CIFAR-10 pictures)
+    validation: dict
+    rendering: RenderingConfig
+
+    def start_process(self, cfg: StrictModel) -> torch.device:
+        """:func:`~cpc_pipeline.training.loop.start_process` with these inputs and ``cfg`` as what ranks compare."""
+        return start_process(cfg.trainer, *self.train.values(), *self.validation.values(), self.rendering,
+                             cfg.model_dump(exclude={"trainer": {"distributed"}}))
+
+    @property
+    def picture_shape(self) -> tuple[int, int]:
+        """(channels, size) of the pictures the model sees."""
+        return picture_shape(np.asarray(self.train["images"]), self.rendering)
+
+
+def fit_on_images(method_class, model: nn.Module, inputs: ImageInputs, cfg: StrictModel, device: torch.device,
+                  on_epoch_end=None) -> tuple[nn.Module, list[dict[str, float]]]:
+    """Train ``method_class(model, cfg.objective, pictures, train and validation tensors)`` with ``cfg.trainer``
+    on ``device`` (through DDP in a launched worker) -> the model (CPU, eval mode) and its history."""
+    model = model.to(device, memory_format=torch.channels_last if cfg.trainer.channels_last else torch.preserve_format)
+    t = lambda a: torch.as_tensor(np.asarray(a), device=device)  # noqa: E731
+    method = method_class(
+        model, cfg.objective, pictures_for(np.asarray(inputs.train["images"]), inputs.rendering, device),
+        t(inputs.train["images"]), t(inputs.train["labels"]), t(inputs.validation["images"]),
+        t(inputs.validation["labels"]),
+    )
+    method.forward = distributed.data_parallel(model, cfg.trainer.distributed, device)
+    logger.info("Pretraining %s on %s, %d steps per epoch", method_class.__name__.removesuffix("Method"), device,
+                method.steps_per_epoch)
+    result = train(method, cfg.trainer, device, on_epoch_end=on_epoch_end)
+    distributed.check_same_on_every_rank(model)
+    return model.cpu().eval(), result.history
 
 
 class KNNMonitor(StrictModel):

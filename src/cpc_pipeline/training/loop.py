@@ -120,6 +120,18 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def start_process(config: TrainerConfig, *inputs: Any) -> torch.device:
+    """This process's training device, the global RNG seeded (every rank initialises the same weights). In a
+    launched worker (``config.distributed``) it first joins the process group and compares its ``inputs``
+    (data and configuration) with rank 0's."""
+    device = pick_device(config.device)
+    if config.distributed.enabled:
+        device = distributed.init_worker(config.distributed, device)
+        distributed.check_same_inputs(*inputs)
+    seed_everything(config.seed)
+    return device
+
+
 def wants_determinism(config: TrainerConfig, device: torch.device) -> bool:
     return device.type != "cuda" if config.deterministic == "auto" else config.deterministic
 

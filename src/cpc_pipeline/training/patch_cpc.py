@@ -17,27 +17,27 @@ images (fixed renders), and the k-NN monitor on the image features (mean patch c
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import torch
 from pydantic import Field
 
 from cpc_pipeline.config import StrictModel
 from cpc_pipeline.data.cifar import CIFARSourceConfig
-from cpc_pipeline.data.config import RenderingConfig
-from cpc_pipeline.data.pictures import picture_shape, pictures_for
 from cpc_pipeline.losses.infonce import grid_info_nce
 from cpc_pipeline.models.patch_cpc import PatchCPCModel, PatchCPCModelConfig
 from cpc_pipeline.training import distributed
-from cpc_pipeline.training.images import KNNMonitor, ToPictures, epoch_batches, knn_accuracy, steps_per_epoch
-from cpc_pipeline.training.loop import TrainerConfig, pick_device, seed_everything, train
-
-logger = logging.getLogger(__name__)
-
+from cpc_pipeline.training.images import (
+    ImageInputs,
+    KNNMonitor,
+    ToPictures,
+    epoch_batches,
+    fit_on_images,
+    knn_accuracy,
+    steps_per_epoch,
+)
+from cpc_pipeline.training.loop import TrainerConfig
 
 class PatchAugment(StrictModel):
     enabled: bool = True
@@ -141,41 +141,12 @@ class PatchCPCMethod:
 
 
 # ------------------------------------------------------------------ fitting, in one process or several
-@dataclass
-class PatchCPCInputs:
-    """The stage's inputs, as the catalog gives them (picklable, for spawned workers)."""
-
-    train: dict  # {"images", "labels"}
-    validation: dict
-    rendering: RenderingConfig
-
-
-def fit_patch_cpc(inputs: PatchCPCInputs, cfg: PatchCPCConfig, on_epoch_end=None):
+def fit_patch_cpc(inputs: ImageInputs, cfg: PatchCPCConfig, on_epoch_end=None) -> tuple[PatchCPCModel, list[dict]]:
     """Build and train patch CPC -> the model (CPU, eval mode) and its epoch history, in this process or, with
-    ``trainer.distributed``, in launched workers."""
+    ``trainer.distributed``, in launched workers (:func:`cpc_pipeline.training.distributed.run`)."""
     return distributed.run(_fit_patch_cpc, cfg.trainer.distributed, inputs, cfg, on_epoch_end=on_epoch_end)
 
 
-def _fit_patch_cpc(inputs: PatchCPCInputs, cfg: PatchCPCConfig, on_epoch_end=None):
-    device = pick_device(cfg.trainer.device)
-    if cfg.trainer.distributed.enabled:
-        device = distributed.init_worker(cfg.trainer.distributed, device)
-        distributed.check_same_inputs(*inputs.train.values(), *inputs.validation.values(), inputs.rendering,
-                                      cfg.model_dump(exclude={"trainer": {"distributed"}}))
-    seed_everything(cfg.trainer.seed)
-    images = np.asarray(inputs.train["images"])
-    model = cfg.model.build(*picture_shape(images, inputs.rendering))
-    model = model.to(device, memory_format=torch.channels_last if cfg.trainer.channels_last else torch.preserve_format)
-    t = lambda a: torch.as_tensor(np.asarray(a), device=device)  # noqa: E731
-    method = PatchCPCMethod(
-        model, cfg.objective, pictures_for(images, inputs.rendering, device), t(inputs.train["images"]),
-        t(inputs.train["labels"]), t(inputs.validation["images"]), t(inputs.validation["labels"]),
-    )
-    method.forward = distributed.data_parallel(model, cfg.trainer.distributed, device)
-    rows = cfg.model.encoder.grid_size(picture_shape(images, inputs.rendering)[1])
-    logger.info("Pretraining patch CPC on %s: %dx%d patches of %dpx per image, %d steps per epoch", device, rows, rows,
-                cfg.model.encoder.size, method.steps_per_epoch)
-    result = train(method, cfg.trainer, device, on_epoch_end=on_epoch_end)
-    distributed.check_same_on_every_rank(model)
-    return model.cpu().eval(), result.history
-
+def _fit_patch_cpc(inputs: ImageInputs, cfg: PatchCPCConfig, on_epoch_end=None) -> tuple[PatchCPCModel, list[dict]]:
+    device = inputs.start_process(cfg)
+    return fit_on_images(PatchCPCMethod, cfg.model.build(*inputs.picture_shape), inputs, cfg, device, on_epoch_end)

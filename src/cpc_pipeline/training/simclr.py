@@ -17,27 +17,29 @@ monitor of :mod:`cpc_pipeline.training.images`.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import torch
 from pydantic import Field
 
 from cpc_pipeline.config import StrictModel
 from cpc_pipeline.data.augment import AugmentConfig, BatchAugment
 from cpc_pipeline.data.cifar import CIFARSourceConfig
-from cpc_pipeline.data.config import RenderingConfig
-from cpc_pipeline.data.pictures import picture_shape, pictures_for
 from cpc_pipeline.losses import nt_xent
 from cpc_pipeline.models import EncoderSpec, ReferenceEncoderSpec, SimCLRModel
 from cpc_pipeline.training import distributed
-from cpc_pipeline.training.images import KNNMonitor, ToPictures, epoch_batches, knn_accuracy, steps_per_epoch
-from cpc_pipeline.training.loop import TrainerConfig, pick_device, seed_everything, train
+from cpc_pipeline.training.images import (
+    ImageInputs,
+    KNNMonitor,
+    ToPictures,
+    epoch_batches,
+    fit_on_images,
+    knn_accuracy,
+    steps_per_epoch,
+)
+from cpc_pipeline.training.loop import TrainerConfig
 
-logger = logging.getLogger(__name__)
 
 
 class SimCLRObjective(KNNMonitor):
@@ -131,39 +133,13 @@ class SimCLRMethod:
 
 
 # ------------------------------------------------------------------ fitting, in one process or several
-@dataclass
-class SimCLRInputs:
-    """The SimCLR stage's inputs, as the catalog gives them (picklable, for spawned workers)."""
-
-    train: dict  # {"images", "labels"}: stored images (uint8 digits or CIFAR-10 pictures)
-    validation: dict
-    rendering: RenderingConfig
-
-
-def fit_simclr(inputs: SimCLRInputs, cfg: SimCLRConfig, on_epoch_end=None) -> tuple[SimCLRModel, list[dict[str, float]]]:
+def fit_simclr(inputs: ImageInputs, cfg: SimCLRConfig, on_epoch_end=None) -> tuple[SimCLRModel, list[dict[str, float]]]:
     """Build and train SimCLR -> the model (CPU, eval mode) and its epoch history, in this process or, with
     ``trainer.distributed``, in launched workers (:func:`cpc_pipeline.training.distributed.run`)."""
     return distributed.run(_fit_simclr, cfg.trainer.distributed, inputs, cfg, on_epoch_end=on_epoch_end)
 
 
-def _fit_simclr(inputs: SimCLRInputs, cfg: SimCLRConfig, on_epoch_end=None) -> tuple[SimCLRModel, list[dict[str, float]]]:
-    device = pick_device(cfg.trainer.device)
-    if cfg.trainer.distributed.enabled:
-        device = distributed.init_worker(cfg.trainer.distributed, device)
-        distributed.check_same_inputs(*inputs.train.values(), *inputs.validation.values(), inputs.rendering,
-                                      cfg.model_dump(exclude={"trainer": {"distributed"}}))
-    seed_everything(cfg.trainer.seed)  # every rank initialises the same weights
-    images = np.asarray(inputs.train["images"])
-    model = SimCLRModel(cfg.encoder.build(*picture_shape(images, inputs.rendering)), cfg.projection_dim)
-    model = model.to(device, memory_format=torch.channels_last if cfg.trainer.channels_last else torch.preserve_format)
-    t = lambda a: torch.as_tensor(np.asarray(a), device=device)  # noqa: E731
-    method = SimCLRMethod(
-        model, cfg.objective, pictures_for(images, inputs.rendering, device), t(inputs.train["images"]),
-        t(inputs.train["labels"]), t(inputs.validation["images"]), t(inputs.validation["labels"]),
-    )
-    method.forward = distributed.data_parallel(model, cfg.trainer.distributed, device)
-    logger.info("Pretraining SimCLR (%s encoder) on %s, %d steps per epoch", cfg.encoder.arch, device,
-                method.steps_per_epoch)
-    result = train(method, cfg.trainer, device, on_epoch_end=on_epoch_end)
-    distributed.check_same_on_every_rank(model)
-    return model.cpu().eval(), result.history
+def _fit_simclr(inputs: ImageInputs, cfg: SimCLRConfig, on_epoch_end=None) -> tuple[SimCLRModel, list[dict[str, float]]]:
+    device = inputs.start_process(cfg)
+    model = SimCLRModel(cfg.encoder.build(*inputs.picture_shape), cfg.projection_dim)
+    return fit_on_images(SimCLRMethod, model, inputs, cfg, device, on_epoch_end)

@@ -10,7 +10,8 @@ from torch import nn
 from cpc_pipeline.data.config import RenderingConfig
 from cpc_pipeline.data.pictures import image_splits
 from cpc_pipeline.hooks import mlflow_epoch_logger
-from cpc_pipeline.training.patch_cpc import PatchCPCConfig, PatchCPCInputs, fit_patch_cpc
+from cpc_pipeline.training.images import ImageInputs
+from cpc_pipeline.training.patch_cpc import PatchCPCConfig, fit_patch_cpc
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,6 @@ def pretrain_patch_cpc(
     patch_cpc: PatchCPCConfig,
 ) -> tuple[nn.Module, nn.Module, pd.DataFrame]:
     """Images -> trained patch CPC model, its encoder (patch encoder on the grid; eval mode, CPU), the history."""
-    inputs = PatchCPCInputs(patch_cpc_train_images, patch_cpc_validation_images, rendering)
+    inputs = ImageInputs(patch_cpc_train_images, patch_cpc_validation_images, rendering)
     model, history = fit_patch_cpc(inputs, patch_cpc, on_epoch_end=mlflow_epoch_logger("patch_cpc"))
     return model, model.encoder, pd.DataFrame(history)

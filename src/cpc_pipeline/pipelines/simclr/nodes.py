@@ -10,7 +10,8 @@ from torch import nn
 from cpc_pipeline.data.config import RenderingConfig
 from cpc_pipeline.data.pictures import image_splits
 from cpc_pipeline.hooks import mlflow_epoch_logger
-from cpc_pipeline.training.simclr import SimCLRConfig, SimCLRInputs, fit_simclr
+from cpc_pipeline.training.images import ImageInputs
+from cpc_pipeline.training.simclr import SimCLRConfig, fit_simclr
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,6 @@ def pretrain_simclr(
 ) -> tuple[nn.Module, nn.Module, pd.DataFrame]:
     """Images -> trained SimCLR model (encoder + projection), its encoder (eval mode, CPU), the history. With
     ``trainer.distributed`` the workers train and their epochs are logged to MLflow once training ends."""
-    inputs = SimCLRInputs(simclr_train_images, simclr_validation_images, rendering)
+    inputs = ImageInputs(simclr_train_images, simclr_validation_images, rendering)
     model, history = fit_simclr(inputs, simclr, on_epoch_end=mlflow_epoch_logger("simclr"))
     return model, model.encoder, pd.DataFrame(history)
