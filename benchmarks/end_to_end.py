@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/end_to_end.py [--env smoke] [--params "source.roots=[../shared/data]"]
 
-Runs `kedro run --pipelines <stage>` for data_processing, pretraining, simclr, probing and reporting in turn
+Runs `kedro run --pipelines <stage>` for each stage of `cpc_pipeline.hooks.STAGES` in turn
 (each reads what the previous wrote), and records per stage: the process's wall time, the node time
 the pipeline's hook measured (data/08_reporting/stage_wall_times.json) and the process's peak resident memory (RSS). Writes
 benchmarks/results/end_to_end_<env>.json.

@@ -46,6 +46,8 @@ PROBE_METRIC = re.compile(r"^probing\.(?P<encoder>\w+)\.(?P<probe>\w+)\.labels_(
 LAST_EPOCH = ("val_sequence_accuracy", "val_accuracy", "val_candidates", "val_chance_accuracy", "val_mi_bound",
               "val_loss", "train_loss")
 
+LABEL_FREE = ("simclr", "patch_cpc")  # stages whose k-NN monitor and training time the study keeps
+
 
 def stats(per_seed: dict[int, float]) -> dict[str, object]:
     """Mean, sample standard deviation (n - 1), min, max and every seed's value."""
@@ -95,13 +97,14 @@ def read_seed(client: mlflow.MlflowClient, experiment_id: str, parent: Run) -> d
             "train_sequences_per_s": statistics.fmean(history(client, run_id, "pretraining.train_sequences_per_s")),
             "history": {"val_sequence_accuracy": seq, "epoch_seconds": seconds},
         }
-    if "simclr" in stages:
-        run_id = stages["simclr"].info.run_id
-        out["simclr"] = {
-            "val_knn_accuracy": stages["simclr"].data.metrics.get("simclr.val_knn_accuracy"),
-            "train_seconds": sum(history(client, run_id, "simclr.epoch_seconds")),
-            "epochs": len(history(client, run_id, "simclr.epoch_seconds")),
-        }
+    for method in LABEL_FREE:
+        if method in stages:
+            run_id = stages[method].info.run_id
+            out[method] = {
+                "val_knn_accuracy": stages[method].data.metrics.get(f"{method}.val_knn_accuracy"),
+                "train_seconds": sum(history(client, run_id, f"{method}.epoch_seconds")),
+                "epochs": len(history(client, run_id, f"{method}.epoch_seconds")),
+            }
     if "probing" in stages:
         rows: dict[tuple[str, str, float], dict[str, float]] = {}
         for key, value in stages["probing"].data.metrics.items():
@@ -130,7 +133,7 @@ def aggregate(seeds: dict[int, dict]) -> dict[str, object]:
             }
             for (encoder, probe, fraction), by_seed in sorted(probes.items())
         ]
-    for block in ("pretraining", "simclr"):
+    for block in ("pretraining", *LABEL_FREE):
         records = {s: r[block] for s, r in seeds.items() if block in r}
         if records:
             keys = [k for k, v in next(iter(records.values())).items() if not isinstance(v, dict)]

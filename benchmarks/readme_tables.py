@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cpc_pipeline.evaluation.supervision import SUPERVISION
+from cpc_pipeline.hooks import STAGES
 from cpc_pipeline.reporting.cited import cited
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +29,7 @@ BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- 
 ENCODERS = {  # row label, in table order
     "cpc": "CPC (this project)",
     "simclr": "SimCLR (this project, same encoder)",
+    "patch_cpc": "patch CPC (this project, label-free)",
     "random": "same architecture, random init",
     "supervised": "same architecture, trained with all labels",
 }
@@ -123,8 +125,7 @@ def pretraining(d: dict) -> list[str]:
     if s:
         out.append(f"SimCLR: validation k-NN monitor {pm(s['val_knn_accuracy'])}% after {s['epochs']['mean']:.0f} "
                    f"epochs ({pm(s['train_seconds'], 1, 0, ' s')} of training).")
-    times = ", ".join(f"{name} {pm(stage[name], 1, 0, ' s')}" for name in
-                      ("data_processing", "pretraining", "simclr", "probing", "reporting") if name in stage)
+    times = ", ".join(f"{name} {pm(stage[name], 1, 0, ' s')}" for name in STAGES if name in stage)
     out.append(f"Node time per stage: {times}; the whole `kedro run` {pm(d['run_wall_s'], 1 / 60, 1, ' min')}.")
     return out
 
