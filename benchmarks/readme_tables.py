@@ -245,7 +245,7 @@ def distributed(d: dict) -> list[str]:
         out += ["", f"`make bench-distributed ARGS=\"--part accuracy --seeds ... --epochs {a['epochs']}\"` (code commit "
                 f"`{a['code_commit'][:10]}`): validation sequence-discrimination (chance 50%) per epoch, mean ± std over "
                 "seeds, one process against two with the same global batch:", "",
-                "| processes | " + " | ".join(f"epoch {e + 1}" for e in range(a["epochs"])) + " | seeds | minutes per run |",
+                "| processes | " + " | ".join(f"epoch {e + 1}" for e in range(a["epochs"])) + " | seeds | wall minutes per run (runs overlapped other work: not a speed figure) |",
                 "|---|" + "---|" * (a["epochs"] + 2)]
         for n in ("1", "2"):
             mine = [r for r in runs if str(r["processes"]) == n]
@@ -255,6 +255,10 @@ def distributed(d: dict) -> list[str]:
                 cells.append(f"{statistics.mean(values):.2f} ± {statistics.stdev(values) if len(values) > 1 else 0:.2f}")
             minutes = statistics.mean(r["wall_s"] for r in mine) / 60
             out.append(f"| {n} | " + " | ".join(cells) + f" | {', '.join(str(r['seed']) for r in mine)} | {minutes:.1f} |")
+        out += ["", "Each run, epochs 1 to {}: ".format(a["epochs"]) + "; ".join(
+            f"seed {r['seed']}, {r['processes']} process{'es' if r['processes'] > 1 else ''}: "
+            + " / ".join(f"{100 * e['val_sequence_accuracy']:.2f}" for e in r["epochs"])
+            for r in sorted(runs, key=lambda r: (r["seed"], r["processes"]))) + "."]
     return out
 
 
