@@ -21,14 +21,10 @@ import argparse
 import json
 import time
 
-import numpy as np
-import torch
-
 from _common import RESULTS, default_parameters, machine_info, override, write_results
-from cpc_pipeline.data import SPLITS, load_digit_splits
+from cpc_pipeline.data import load_digit_splits
 from cpc_pipeline.data.config import RenderingConfig
-from cpc_pipeline.data.pictures import pictures_for
-from cpc_pipeline.evaluation import ProbingConfig, extract_features, freeze, run_probes
+from cpc_pipeline.evaluation import ProbingConfig, freeze, run_probes, split_features
 from cpc_pipeline.provenance import code_commit
 from cpc_pipeline.training.loop import pick_device, seed_everything
 from cpc_pipeline.training.images import ImageInputs
@@ -36,14 +32,8 @@ from cpc_pipeline.training.patch_cpc import PatchCPCConfig, fit_patch_cpc
 
 
 def probe(encoder, splits, rendering, probing: ProbingConfig, fractions, device) -> list[dict]:
-    encoder = freeze(encoder)
-    features = {}
-    for name in SPLITS:
-        split = getattr(splits, name)
-        features[f"{name}_x"] = extract_features(encoder, split.images, pictures_for(split.images, rendering, device),
-                                                 seed=probing.split_render_seed(name),
-                                                 batch_size=probing.extraction_images_per_batch, device=device)
-        features[f"{name}_y"] = split.labels
+    as_dicts = tuple({"images": s.images, "labels": s.labels} for s in (splits.train, splits.validation, splits.test))
+    features = split_features(freeze(encoder).to(device), as_dicts, rendering, probing, device)
     config = probing.probes.model_copy(update={"label_fractions": fractions, "probes": ["mlp", "linear"]})
     return [{"probe": r.probe, "label_fraction": r.label_fraction, "test_accuracy": r.test_accuracy,
              "val_accuracy": r.val_accuracy, "labels_used": r.labels_used, "chosen": str(r.chosen)}

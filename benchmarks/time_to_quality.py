@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from _common import default_parameters, machine_info, mnist_cpc_tables, override, write_results
-from cpc_pipeline.data import SPLITS, DigitRenderer
+from cpc_pipeline.data import DigitRenderer
 from cpc_pipeline.data.config import RenderingConfig, SequenceConfig
-from cpc_pipeline.evaluation import ProbeConfig, ProbingConfig, extract_features, freeze, run_probes, select_on_validation
+from cpc_pipeline.evaluation import ProbeConfig, ProbingConfig, freeze, run_probes, select_on_validation, split_features
 from cpc_pipeline.training.cpc import CPCData, PretrainingConfig, make_cpc_method
 from cpc_pipeline.training.loop import pick_device, seed_everything, train
 
@@ -63,12 +63,9 @@ def main() -> None:
         clock["pretraining_s"] += row["epoch_seconds"]
         start = time.perf_counter()
         encoder = freeze(copy.deepcopy(model.encoder))
-        features = {}
-        for name, images, labels in zip(SPLITS, (splits.train.images[subset], splits.validation.images, splits.test.images),
-                                        (splits.train.labels[subset], splits.validation.labels, splits.test.labels)):
-            features[f"{name}_x"] = extract_features(encoder, images, renderer, seed=probing.split_render_seed(name),
-                                                     device=device)
-            features[f"{name}_y"] = labels
+        probed = ({"images": splits.train.images[subset], "labels": splits.train.labels[subset]},
+                  *({"images": s.images, "labels": s.labels} for s in (splits.validation, splits.test)))
+        features = split_features(encoder, probed, rendering, probing, device)
         results = run_probes(features, probe_config, device)
         selected = select_on_validation(results)  # the probe reported is chosen on validation, never on test
         entry = {

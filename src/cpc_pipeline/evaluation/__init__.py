@@ -15,7 +15,7 @@ from cpc_pipeline.evaluation.probes import (
     run_probes,
     select_on_validation,
 )
-from cpc_pipeline.evaluation.protocol import ProbingConfig, split_render_seed
+from cpc_pipeline.evaluation.protocol import ProbingConfig, split_features, split_render_seed
 from cpc_pipeline.evaluation.supervised import SupervisedConfig, train_end_to_end
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "label_subsets",
     "run_probes",
     "select_on_validation",
+    "split_features",
     "split_render_seed",
     "state_fingerprint",
     "train_end_to_end",

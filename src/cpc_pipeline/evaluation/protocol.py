@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
+import torch
 from pydantic import Field
+from torch import nn
 
 from cpc_pipeline.config import StrictModel
-from cpc_pipeline.data.config import SPLITS
+from cpc_pipeline.data.config import SPLITS, RenderingConfig
+from cpc_pipeline.data.pictures import pictures_for
+from cpc_pipeline.evaluation.features import extract_features
 from cpc_pipeline.evaluation.probes import ProbeConfig
 from cpc_pipeline.evaluation.supervised import SupervisedConfig
 
@@ -31,3 +36,16 @@ class ProbingConfig(StrictModel):
 def split_render_seed(render_seed: int, split: str) -> int:
     """The seed that renders ``split``'s pictures for evaluation: ``render_seed`` + its place in SPLITS."""
     return render_seed + SPLITS.index(split)
+
+
+def split_features(encoder: nn.Module, splits: tuple[dict, dict, dict], rendering: RenderingConfig,
+                   probing: ProbingConfig, device: torch.device | str) -> dict[str, np.ndarray]:
+    """Features ``{split}_x`` and labels ``{split}_y`` of the train, validation and test splits (``{"images",
+    "labels"}`` each), each turned into pictures once, from the split's own seed: what every probe is fitted on."""
+    out = {}
+    for name, split in zip(SPLITS, splits):
+        images = np.asarray(split["images"])
+        out[f"{name}_x"] = extract_features(encoder, images, pictures_for(images, rendering, device),
+                                            probing.split_render_seed(name), probing.extraction_images_per_batch, device)
+        out[f"{name}_y"] = np.asarray(split["labels"], dtype=np.int64)
+    return out

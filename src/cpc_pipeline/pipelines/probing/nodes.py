@@ -20,17 +20,17 @@ import pandas as pd
 import torch
 from torch import nn
 
-from cpc_pipeline.data import SPLITS, DigitSplit
+from cpc_pipeline.data import DigitSplit
 from cpc_pipeline.data.config import RenderingConfig
 from cpc_pipeline.data.pictures import picture_shape, pictures_for
 from cpc_pipeline.evaluation import (
     ProbeResult,
     ProbingConfig,
     estimate_batchnorm_statistics,
-    extract_features,
     freeze,
     picture_batches,
     run_probes,
+    split_features,
     train_end_to_end,
 )
 from cpc_pipeline.evaluation.supervision import supervision_level
@@ -109,15 +109,8 @@ def extract_split_features(
     """Features ``{split}_x`` and labels ``{split}_y`` of the three splits, each turned into pictures once
     (digits rendered from the split's own seed, :meth:`ProbingConfig.split_render_seed`)."""
     device = pick_device(probing.device)
-    encoder = frozen_encoder.to(device)
-    out = {}
-    for name, split in zip(SPLITS, (train_images, validation_images, test_images)):
-        images = np.asarray(split["images"])
-        out[f"{name}_x"] = extract_features(
-            encoder, images, pictures_for(images, rendering, device), probing.split_render_seed(name),
-            probing.extraction_images_per_batch, device,
-        )
-        out[f"{name}_y"] = np.asarray(split["labels"], dtype=np.int64)
+    out = split_features(frozen_encoder.to(device), (train_images, validation_images, test_images), rendering,
+                         probing, device)
     frozen_encoder.cpu()
     return out
 
