@@ -2,7 +2,7 @@
 reach what one does with the same global batch.
 
     make bench-distributed ARGS="--part communication"
-    make bench-distributed ARGS="--part accuracy --seeds 0 1 2 --epochs 5"
+    make bench-distributed ARGS="--part accuracy --seeds 0 1 2 --epochs 5 [--settings processes2_sync]"
 
 ``communication``: for 1 and 2 gloo processes, the base configuration's training step with the same
 global batch (one process: 64 sequences on a pool of 64 images; two: 32 and 32 per process), ``--steps``
@@ -14,9 +14,10 @@ On a 2-core CPU two processes share the cores that one process uses alone, so th
 figure, not a speed-up.
 
 ``accuracy``: for each seed, the base configuration pretrained for ``--epochs`` epochs in one process and
-in two (same global batch, same global epoch), through :func:`cpc_pipeline.training.cpc.fit_cpc`: the
-validation sequence-discrimination and InfoNCE accuracy per epoch. Resumable: a (seed, processes) pair
-already in the JSON for the same epochs is skipped.
+in two (same global batch, same global epoch), the latter with BatchNorm synchronised (the default) and per
+rank (``--settings`` picks), through :func:`cpc_pipeline.training.cpc.fit_cpc`: the validation
+sequence-discrimination and InfoNCE accuracy per epoch. Resumable: a (seed, setting) pair already in the
+JSON for the same epochs is skipped; each run records the commit it ran.
 
 Writes ``benchmarks/results/distributed_<device>.json`` (both parts, each kept when the other runs).
 """
@@ -40,6 +41,11 @@ from cpc_pipeline.training.loop import epoch_generator, make_optimizer, pick_dev
 
 COLLECTIVES = re.compile(r"^(_AllGather|_AlltoAll|c10d::|DistributedDataParallel\.forward$)")
 SAME_GLOBAL_BATCH = {1: [], 2: ["objective.sequences_per_batch=32", "objective.images_per_batch=32"]}
+SETTINGS = {  # the accuracy part's runs: name -> (processes, overrides)
+    "processes1": (1, []),
+    "processes2_sync": (2, ["trainer.distributed.batchnorm=sync"]),
+    "processes2_per_rank": (2, ["trainer.distributed.batchnorm=per_rank"]),
+}
 
 
 def config(params: dict, processes: int, extra: list[str]) -> PretrainingConfig:
@@ -122,17 +128,21 @@ def communication(params: dict, inputs: CPCInputs, args) -> dict:
 
 def accuracy(params: dict, inputs: CPCInputs, args, previous: dict) -> dict:
     runs = previous.get("runs", {}) if previous.get("epochs") == args.epochs else {}
+    commit = code_commit(RESULTS.parents[1])
     for seed in args.seeds:
-        for processes in (1, 2):
-            key = f"seed{seed}_processes{processes}"
+        for setting in args.settings:
+            processes, sets = SETTINGS[setting]
+            key = f"seed{seed}_{setting}"
             if key in runs:
                 print(f"{key}: recorded, skipped")
                 continue
-            cfg = config(params, processes, [*args.set, f"trainer.epochs={args.epochs}", f"trainer.seed={seed}"])
+            cfg = config(params, processes, [*args.set, *sets, f"trainer.epochs={args.epochs}", f"trainer.seed={seed}"])
             started = time.perf_counter()
             _, history = fit_cpc(inputs, cfg)
             runs[key] = {
-                "seed": seed, "processes": processes, "wall_s": time.perf_counter() - started,
+                "seed": seed, "setting": setting, "processes": processes, "code_commit": commit,
+                "batchnorm": cfg.trainer.distributed.batchnorm if processes > 1 else "one process",
+                "wall_s": time.perf_counter() - started,
                 "epochs": [{k: row[k] for k in ("epoch", "val_sequence_accuracy", "val_accuracy", "train_loss",
                                                 "train_sequences_per_s", "epoch_seconds")} for row in history],
             }
@@ -140,12 +150,12 @@ def accuracy(params: dict, inputs: CPCInputs, args, previous: dict) -> dict:
                   f"{[round(r['val_sequence_accuracy'] * 100, 2) for r in history]}", flush=True)
             yield {"epochs": args.epochs, "runs": dict(runs)}
     summary = {}
-    for processes in (1, 2):
-        final = [r["epochs"][-1]["val_sequence_accuracy"] for r in runs.values() if r["processes"] == processes]
+    for setting in SETTINGS:
+        final = [r["epochs"][-1]["val_sequence_accuracy"] for r in runs.values() if r["setting"] == setting]
         if final:
-            summary[str(processes)] = {"final_val_sequence_accuracy_mean": statistics.mean(final),
-                                       "final_val_sequence_accuracy_std": statistics.stdev(final) if len(final) > 1 else 0.0,
-                                       "n": len(final)}
+            summary[setting] = {"final_val_sequence_accuracy_mean": statistics.mean(final),
+                                "final_val_sequence_accuracy_std": statistics.stdev(final) if len(final) > 1 else 0.0,
+                                "n": len(final)}
     yield {"epochs": args.epochs, "runs": runs, "summary": summary}
 
 
@@ -156,6 +166,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
     parser.add_argument("--mnist-root", default="../shared/data")
     parser.add_argument("--set", action="append", default=[], help="pretraining override, e.g. trainer.device=cpu")
     args = parser.parse_args()

@@ -20,10 +20,11 @@ WORLD, IMAGES, SEQUENCES, STEPS, DIM = 2, 6, 5, 3, 4
 class CPCToy(nn.Module):
     """An encoder for images (8 numbers each) and a predictor of STEPS future codes from a context."""
 
-    def __init__(self) -> None:
+    def __init__(self, batchnorm: bool = False) -> None:
         super().__init__()
         torch.manual_seed(0)
-        self.encoder = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, DIM))
+        norm = [nn.BatchNorm1d(16)] if batchnorm else []
+        self.encoder = nn.Sequential(nn.Linear(8, 16), *norm, nn.Tanh(), nn.Linear(16, DIM))
         self.predictor = nn.Linear(8, STEPS * DIM)
 
     def forward(self, images: torch.Tensor, contexts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -59,12 +60,14 @@ def cpc_loss(model: nn.Module, b: dict, gather) -> torch.Tensor:
                     negatives="different_digit").loss
 
 
-CASES = {"nt_xent": (encoder, simclr_loss), "info_nce": (CPCToy, cpc_loss)}
+CASES = {"nt_xent": (encoder, simclr_loss), "info_nce": (CPCToy, cpc_loss),
+         "info_nce_batchnorm": (lambda: CPCToy(batchnorm=True), cpc_loss)}
 
 
 def loss_and_gradients(model: nn.Module, loss: torch.Tensor) -> tuple[float, dict[str, torch.Tensor]]:
     loss.backward()
-    return loss.item(), {name.removeprefix("module."): p.grad.clone() for name, p in model.named_parameters()}
+    grads = {name.removeprefix("module."): p.grad.clone() for name, p in model.named_parameters()}
+    return loss.item(), grads | {name.removeprefix("module."): b.clone() for name, b in model.named_buffers()}
 
 
 def one_process() -> dict:
@@ -84,15 +87,20 @@ def worker(rank: int, port: int, out_dir: str) -> None:
         b["target_global"] = distributed.global_index(b["target"], IMAGES)
         results = {}
         for name, (make, loss_fn) in CASES.items():
-            model = DistributedDataParallel(make())
+            model = distributed.data_parallel(make(), distributed.DistributedConfig(), torch.device("cpu"))
             results[name] = loss_and_gradients(model, loss_fn(model, b, gather=distributed.gather))
         local = simclr_loss(encoder(), b, gather=lambda t: t).item()  # this rank's slice only
-        torch.save({"results": results, "local_nt_xent": local}, f"{out_dir}/rank{rank}.pt")
+        per_rank = distributed.data_parallel(CPCToy(batchnorm=True), distributed.DistributedConfig(batchnorm="per_rank"),
+                                             torch.device("cpu"))
+        per_rank = loss_and_gradients(per_rank, cpc_loss(per_rank, b, gather=distributed.gather))
+        torch.save({"results": results, "local_nt_xent": local, "per_rank": per_rank}, f"{out_dir}/rank{rank}.pt")
     finally:
         dist.destroy_process_group()
 
 
 def test_gathered_losses_and_gradients_equal_one_process_on_the_global_batch(tmp_path):
+    """And with BatchNorm synchronised (the default, GlobalBatchNorm on the CPU): the gradients and the
+    running statistics too. Per-rank BatchNorm gives neither."""
     reference = one_process()
     mp.spawn(worker, args=(distributed.free_port(), str(tmp_path)), nprocs=WORLD, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD)]
@@ -104,6 +112,11 @@ def test_gathered_losses_and_gradients_equal_one_process_on_the_global_batch(tmp
                 torch.testing.assert_close(got_grads[param], grad, atol=1e-5, rtol=0, msg=f"{name} {param} rank {r}")
     # without the gather each rank contrasts against half the negatives: a different loss
     assert abs(ranks[0]["local_nt_xent"] - reference["nt_xent"][0]) > 1e-3
+    # per-rank BatchNorm: each rank's own statistics, not the global batch's
+    loss, grads = reference["info_nce_batchnorm"]
+    per_rank_loss, per_rank_grads = ranks[0]["per_rank"]
+    assert abs(per_rank_loss - loss) > 1e-4
+    assert not torch.allclose(per_rank_grads["encoder.1.running_mean"], grads["encoder.1.running_mean"], atol=1e-4)
 
 
 def test_one_process_helpers_are_the_identity():
@@ -176,8 +189,6 @@ def test_distributed_parameters_are_checked_up_front():
         DistributedConfig(nnodes=2)
     with pytest.raises(ValidationError, match="batchnorm"):
         DistributedConfig(batchnorm="global")
-    with pytest.raises(UserError, match="batchnorm 'sync' needs CUDA"):
-        distributed.init_worker(DistributedConfig(nproc_per_node=2, batchnorm="sync"), torch.device("cpu"))
 
 
 def test_an_unreachable_rendezvous_fails_after_its_timeout_with_one_clear_error():

@@ -84,9 +84,61 @@ def data_parallel(model: nn.Module, config: DistributedConfig, device: torch.dev
         return model
     from torch.nn.parallel import DistributedDataParallel
 
-    if config.batchnorm == "sync":
+    if config.batchnorm == "sync" and device.type == "cuda":
         nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    elif config.batchnorm == "sync":  # SyncBatchNorm's kernels and DDP's support for it are GPU-only
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.__class__ = GlobalBatchNorm  # same parameters and buffers; only forward differs
     return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
+    """``SyncBatchNorm`` for devices its fused kernels (and DDP's support for it) do not cover, the CPU: the
+    global batch's statistics from two autograd-aware all-reduces, so training equals one process on the
+    global batch.
+
+    Why it matters: per-rank BatchNorm normalises each process's slice with its own mean and variance, so every
+    code carries a trace of the rank that made it. CPC's positives always come from the context's own rank,
+    and the gathered candidates of the other ranks become easy negatives told apart by that trace alone: a
+    shortcut that lowers InfoNCE without reading digits (two processes stayed near chance for epochs where one
+    process did not; ``benchmarks/distributed.py``). With the statistics of the whole global batch no rank
+    leaves a trace.
+
+    ``mean = sum_r sum(x_r) / n`` then ``var = sum_r sum((x_r - mean)^2) / n`` (two passes, not
+    ``E[x^2] - mean^2``, which cancels badly), ``n`` every rank's rows (times the spatial size). The
+    backward of ``torch.distributed.nn.functional.all_reduce`` sums each rank's gradient of the statistics,
+    which scales them by the same ``W`` as :func:`gather` (see the module docstring). Running statistics are
+    updated from the global ones (unbiased variance, as ``BatchNorm``), the same on every rank. Evaluation
+    and one process use ``BatchNorm``'s own forward; CUDA uses ``SyncBatchNorm``.
+    """
+
+    def _check_input_dim(self, input: torch.Tensor) -> None:  # noqa: A002 (torch's name)
+        if input.dim() < 2:
+            raise ValueError(f"expected at least 2D input (got {input.dim()}D input)")
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:  # noqa: A002 (torch's name)
+        if not (self.training and is_distributed()):
+            return super().forward(input)
+        from torch.distributed.nn.functional import all_reduce
+
+        dims, shape = [0, *range(2, input.dim())], [1, -1] + [1] * (input.dim() - 2)
+        count = torch.tensor(float(input.numel() // input.size(1)), dtype=torch.float64)
+        dist.all_reduce(count)
+        n = count.item()
+        with warnings.catch_warnings():  # deprecated, but see the module docstring
+            warnings.simplefilter("ignore", FutureWarning)
+            mean = all_reduce(input.sum(dims)) / n
+            centred = input - mean.view(shape)
+            var = all_reduce(centred.pow(2).sum(dims)) / n
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                factor = 1.0 / self.num_batches_tracked.item() if self.momentum is None else self.momentum
+                self.running_mean.lerp_(mean.to(self.running_mean.dtype), factor)
+                self.running_var.lerp_((var * n / max(n - 1, 1)).to(self.running_var.dtype), factor)
+        out = centred * torch.rsqrt(var + self.eps).view(shape)
+        return out * self.weight.view(shape) + self.bias.view(shape) if self.affine else out
 
 
 class _ContiguousGrad(torch.autograd.Function):
@@ -129,8 +181,11 @@ class DistributedConfig(StrictModel):
     Processes are started by torch's elastic launcher (the API ``torchrun`` wraps) from inside the Kedro node,
     ``nproc_per_node`` on each of ``nnodes`` machines; they meet at ``rdzv_endpoint`` (c10d rendezvous: port 0
     picks a free one on this machine, for one machine only) under the name ``rdzv_id``, and use ``nccl`` on
-    CUDA, ``gloo`` on the CPU (``backend: auto``). ``batchnorm``: ``per_rank`` normalises each process's own
-    batch; ``sync`` (CUDA only, PyTorch's ``SyncBatchNorm``) normalises over the global batch.
+    CUDA, ``gloo`` on the CPU (``backend: auto``). ``batchnorm``: ``sync`` (the default) normalises over the
+    global batch, so N processes train what one process would on their global batch (PyTorch's
+    ``SyncBatchNorm`` on CUDA, :class:`GlobalBatchNorm` elsewhere); ``per_rank`` normalises each process's own
+    batch: no collective per BatchNorm layer, but each rank's statistics mark its codes (see
+    :class:`GlobalBatchNorm`).
     """
 
     nproc_per_node: int = Field(1, ge=1, le=1024)
@@ -138,7 +193,7 @@ class DistributedConfig(StrictModel):
     rdzv_endpoint: str = Field("127.0.0.1:0", pattern=r"^[^:\s]+:\d+$")  # host:port; port 0: a free one here
     rdzv_id: str = Field("cpc-pipeline", pattern=r"^[A-Za-z0-9_.-]+$")  # the same on every machine of one run
     backend: Literal["auto", "gloo", "nccl"] = "auto"
-    batchnorm: Literal["per_rank", "sync"] = "per_rank"
+    batchnorm: Literal["sync", "per_rank"] = "sync"
     timeout_s: int = Field(300, ge=1)  # rendezvous and every collective: a missing rank fails the run, no hang
 
     @model_validator(mode="after")
@@ -273,9 +328,6 @@ def check_same_inputs(*inputs: Any) -> None:
 def init_worker(config: DistributedConfig, device: torch.device) -> torch.device:
     """Join the process group from inside a launched worker; returns this rank's device. On the CPU the
     cores are shared out between the processes (``trainer.num_threads`` overrides)."""
-    if config.batchnorm == "sync" and device.type != "cuda":
-        raise UserError(f"trainer.distributed.batchnorm 'sync' needs CUDA (PyTorch's SyncBatchNorm runs on GPUs "
-                        f"only) and this run is on {device.type}: use 'per_rank'")
     if device.type == "cpu":
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // config.nproc_per_node))
     if device.type == "cuda":
