@@ -4,7 +4,7 @@ reach what one does with the same global batch.
     make bench-distributed ARGS="--part communication"
     make bench-distributed ARGS="--part accuracy --seeds 0 1 2 --epochs 5 [--settings processes2_sync]"
 
-``communication``: for 1 and 2 gloo processes, the base configuration's training step with the same
+``communication``: for 1 and 2 gloo processes (the latter with BatchNorm ``sync`` and ``per_rank``), the base configuration's training step with the same
 global batch (one process: 64 sequences on a pool of 64 images; two: 32 and 32 per process), ``--steps``
 steps after ``--warmup``, timed on rank 0 and profiled with ``torch.profiler``. The communication share is
 the time rank 0's main thread spends inside collectives (the autograd all-gather of codes, predictions and
@@ -109,21 +109,22 @@ def measure_steps(inputs: CPCInputs, cfg: PretrainingConfig, warmup: int, steps:
             torch.distributed.destroy_process_group()
 
 
-def communication(params: dict, inputs: CPCInputs, args) -> dict:
-    rows = {}
-    for processes in (1, 2):
-        cfg = config(params, processes, args.set)
+def communication(params: dict, inputs: CPCInputs, args, previous: dict) -> dict:
+    rows = dict(previous.get("rows", {}))
+    for setting in args.settings:
+        processes, sets = SETTINGS[setting]
+        cfg = config(params, processes, [*args.set, *sets])
         if processes == 1:
-            rows[processes] = measure_steps(inputs, cfg, args.warmup, args.steps)
+            r = measure_steps(inputs, cfg, args.warmup, args.steps)
         else:
-            rows[processes] = distributed.launch(cfg.trainer.distributed, measure_steps, inputs, cfg, args.warmup,
-                                                 args.steps)
-        r = rows[processes]
-        print(f"{processes} process(es): {r['step_s_median'] * 1000:.0f} ms/step, {r['global_sequences_per_s']:.0f} "
+            r = distributed.launch(cfg.trainer.distributed, measure_steps, inputs, cfg, args.warmup, args.steps)
+        rows[setting] = r | {"setting": setting, "warmup": args.warmup, "set": args.set,
+                             "code_commit": code_commit(RESULTS.parents[1])}
+        print(f"{setting}: {r['step_s_median'] * 1000:.0f} ms/step, {r['global_sequences_per_s']:.0f} "
               f"sequences/s, communication {r['communication_share']:.1%} of a step "
               f"({r['communication_s_per_step'] * 1000:.1f} ms), gathered {r['gathered_bytes_per_rank_per_step'] / 1e3:.0f} kB "
               f"+ all-reduce {r['allreduce_bytes_per_step'] / 1e6:.2f} MB per rank and step", flush=True)
-    return {"rows": {str(k): v for k, v in rows.items()}, "warmup": args.warmup, "set": args.set}
+    return {"rows": rows}
 
 
 def accuracy(params: dict, inputs: CPCInputs, args, previous: dict) -> dict:
@@ -150,7 +151,7 @@ def accuracy(params: dict, inputs: CPCInputs, args, previous: dict) -> dict:
                   f"{[round(r['val_sequence_accuracy'] * 100, 2) for r in history]}", flush=True)
             yield {"epochs": args.epochs, "runs": dict(runs)}
     summary = {}
-    for setting in SETTINGS:
+    for setting in sorted({r["setting"] for r in runs.values()}):  # with those of earlier designs, recorded
         final = [r["epochs"][-1]["val_sequence_accuracy"] for r in runs.values() if r["setting"] == setting]
         if final:
             summary[setting] = {"final_val_sequence_accuracy_mean": statistics.mean(final),
@@ -181,14 +182,12 @@ def main() -> None:
     path = RESULTS / f"{name}.json"
     payload = json.loads(path.read_text()) if path.exists() else {}
     payload["machine"] = machine_info(device)
-    payload.pop("code_commit", None)  # each part records the commit it measured
-    commit = {"code_commit": code_commit(RESULTS.parents[1])}
-    if args.part == "communication":
-        payload["communication"] = communication(params, inputs, args) | commit
+    if args.part == "communication":  # each row and run records the commit it measured
+        payload["communication"] = communication(params, inputs, args, payload.get("communication", {}))
         write_results(name, payload)
     else:
         for state in accuracy(params, inputs, args, payload.get("accuracy", {})):
-            payload["accuracy"] = state | commit
+            payload["accuracy"] = state
             write_results(name, dict(payload))
 
 

@@ -224,41 +224,51 @@ def components(d: dict) -> list[str]:
 @from_json("distributed_cpu")
 def distributed(d: dict) -> list[str]:
     out = []
+    names = {"processes1": "1 process", "processes2_sync": "2 processes, one shared pool, BatchNorm `sync`",
+             "processes2_per_rank": "2 processes, one shared pool, BatchNorm `per_rank`",
+             "processes2_sync_own_pools": "2 processes, a pool per rank (earlier design), BatchNorm `sync`",
+             "processes2_per_rank_own_pools": "2 processes, a pool per rank (earlier design), BatchNorm `per_rank`"}
     if "communication" in d:
-        c = d["communication"]
+        rows = d["communication"]["rows"]
+        commits = ", ".join(f"`{c[:10]}`" for c in sorted({r["code_commit"] for r in rows.values()}))
         out += [
             f"`make bench-distributed ARGS=\"--part communication\"` → `benchmarks/results/distributed_cpu.json` "
-            f"(code commit `{c['code_commit'][:10]}`, {d['machine']['date'][:10]}): the base configuration's train step "
-            f"at the same global batch (64 sequences on a pool of 64 images), median of {c['rows']['1']['steps']} steps "
-            "after warm-up, profiled on rank 0:",
+            f"(code commits {commits}, per row in the JSON): the base configuration's train step at the same global "
+            f"batch (64 sequences on a pool of 64 images), median of {rows['processes1']['steps']} steps after "
+            "warm-up, profiled on rank 0:",
             "",
             "| processes | ms per step | sequences/s (global) | in collectives | gathered per rank and step | gradient all-reduce per step |",
             "|---|---|---|---|---|---|",
         ]
-        for n, r in c["rows"].items():
-            out.append(f"| {n} | {r['step_s_median'] * 1000:.0f} | {r['global_sequences_per_s']:.0f} | "
-                       f"{r['communication_share']:.1%} ({r['communication_s_per_step'] * 1000:.1f} ms) | "
-                       f"{r['gathered_bytes_per_rank_per_step'] / 1e3:.0f} kB | {r['allreduce_bytes_per_step'] / 1e6:.2f} MB |")
-    if "accuracy" in d and d["accuracy"].get("summary"):
+        for setting, label in names.items():
+            if setting in rows:
+                r = rows[setting]
+                out.append(f"| {label} | {r['step_s_median'] * 1000:.0f} | {r['global_sequences_per_s']:.0f} | "
+                           f"{r['communication_share']:.1%} ({r['communication_s_per_step'] * 1000:.1f} ms) | "
+                           f"{r['gathered_bytes_per_rank_per_step'] / 1e3:.0f} kB | {r['allreduce_bytes_per_step'] / 1e6:.2f} MB |")
+    if "accuracy" in d and d["accuracy"].get("runs"):
         a = d["accuracy"]
         runs = a["runs"].values()
-        out += ["", f"`make bench-distributed ARGS=\"--part accuracy --seeds ... --epochs {a['epochs']}\"` (code commit "
-                f"`{a['code_commit'][:10]}`): validation sequence-discrimination (chance 50%) per epoch, mean ± std over "
-                "seeds, one process against two with the same global batch:", "",
+        commits = ", ".join(f"`{c[:10]}`" for c in sorted({r["code_commit"] for r in runs}))
+        out += ["", f"`make bench-distributed ARGS=\"--part accuracy --seeds ... --epochs {a['epochs']}\"` (code commits "
+                f"{commits}, per run in the JSON): validation sequence-discrimination (chance 50%) per epoch, mean ± std "
+                "over seeds, one process against two with the same global batch:", "",
                 "| processes | " + " | ".join(f"epoch {e + 1}" for e in range(a["epochs"])) + " | seeds | wall minutes per run (runs overlapped other work: not a speed figure) |",
                 "|---|" + "---|" * (a["epochs"] + 2)]
-        for n in ("1", "2"):
-            mine = [r for r in runs if str(r["processes"]) == n]
+        for setting, label in names.items():
+            mine = [r for r in runs if r["setting"] == setting]
+            if not mine:
+                continue
             cells = []
             for e in range(a["epochs"]):
                 values = [100 * r["epochs"][e]["val_sequence_accuracy"] for r in mine]
                 cells.append(f"{statistics.mean(values):.2f} ± {statistics.stdev(values) if len(values) > 1 else 0:.2f}")
             minutes = statistics.mean(r["wall_s"] for r in mine) / 60
-            out.append(f"| {n} | " + " | ".join(cells) + f" | {', '.join(str(r['seed']) for r in mine)} | {minutes:.1f} |")
+            out.append(f"| {label} | " + " | ".join(cells) + f" | {', '.join(str(r['seed']) for r in mine)} | {minutes:.1f} |")
+        order = list(names)
         out += ["", "Each run, epochs 1 to {}: ".format(a["epochs"]) + "; ".join(
-            f"seed {r['seed']}, {r['processes']} process{'es' if r['processes'] > 1 else ''}: "
-            + " / ".join(f"{100 * e['val_sequence_accuracy']:.2f}" for e in r["epochs"])
-            for r in sorted(runs, key=lambda r: (r["seed"], r["processes"]))) + "."]
+            f"seed {r['seed']}, {names[r['setting']]}: " + " / ".join(f"{100 * e['val_sequence_accuracy']:.2f}" for e in r["epochs"])
+            for r in sorted(runs, key=lambda r: (r["seed"], order.index(r["setting"])))) + "."]
     return out
 
 

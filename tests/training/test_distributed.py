@@ -202,3 +202,38 @@ def test_an_unreachable_rendezvous_fails_after_its_timeout_with_one_clear_error(
                                            r"trainer\.distributed\.timeout_s=3 s"):
         distributed.launch(config, _epoch_shares)
     assert time.monotonic() - started < 60
+
+
+def test_two_processes_train_what_one_process_trains_on_their_global_batch(mnist_splits):
+    """Pooled CPC: two processes of 20 images and 8 sequences each draw one process's batches of 40 and 16
+    (from rank 0's generator) and split them, with BatchNorm synchronised: after an epoch of 6 steps the
+    weights and the history equal one process's, up to float rounding (2 x 1 thread against 2 threads).
+    SGD, because Adam's first steps divide each gradient by its own size: an element whose gradient is
+    rounding noise moves by +-lr either way, so Adam's weights cannot be compared to a tolerance."""
+    from cpc_pipeline.data import make_sequence_table
+    from cpc_pipeline.data.config import RenderingConfig, SequenceConfig
+    from cpc_pipeline.training.cpc import CPCInputs, PretrainingConfig, fit_cpc
+
+    sequences = SequenceConfig()
+    inputs = CPCInputs(mnist_splits.train, mnist_splits.validation,
+                       make_sequence_table(mnist_splits.train.labels, 256, 4, 4, seed=0),
+                       make_sequence_table(mnist_splits.validation.labels, 256, 4, 4, seed=1),
+                       sequences, RenderingConfig(image_size=28, color=False))
+
+    def config(processes: int) -> PretrainingConfig:
+        return PretrainingConfig.model_validate({
+            "model": {"encoder": {"padding": 1}},
+            "objective": {"sequences_per_batch": 16 // processes, "images_per_batch": 40 // processes,
+                          "sequences_per_epoch": 96, "threshold_sequences": 256},
+            "trainer": {"optimizer": "sgd", "learning_rate": 0.1, "epochs": 1, "progress": False,
+                        "checkpoint_path": None, "seed": 0, "distributed": {"nproc_per_node": processes, "timeout_s": 120}},
+        })
+
+    one, one_history = fit_cpc(inputs, config(1))
+    two, two_history = fit_cpc(inputs, config(2))
+    assert two_history[0]["world_size"] == 2 and two_history[0]["global_images_per_batch"] == 40
+    for key, value in one.state_dict().items():
+        torch.testing.assert_close(two.state_dict()[key], value, atol=3e-4, rtol=1e-3, msg=key)
+    assert abs(two_history[0]["train_loss"] - one_history[0]["train_loss"]) < 1e-4
+    moved = (one.predictors.weight - config(1).model.build(1, 28, 4).predictors.weight).abs().max()
+    assert moved > 1e-3  # it trained: the comparison is not between two untouched models

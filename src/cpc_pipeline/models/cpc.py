@@ -61,9 +61,15 @@ class CPCModel(nn.Module):
         terms = sequences.shape[1] - self.predict_terms
         return self.predict(seq_codes[:, :terms]), seq_codes[:, terms:]
 
-    def forward(self, images: torch.Tensor, sequences: torch.Tensor) -> CPCOutput:
-        """A pool of images ``(P, C, S, S)`` and sequences ``(B, T)`` of its rows -> codes and predictions."""
+    def forward(self, images: torch.Tensor, sequences: torch.Tensor, share=None) -> CPCOutput:
+        """A pool of images ``(P, C, S, S)`` and sequences ``(B, T)`` of its rows -> codes and predictions.
+
+        ``share`` (data parallel: an all-gather with gradients) turns this process's codes into the whole
+        pool's before the sequences read them, so ``sequences`` index the shared pool and the codes returned
+        are all of it."""
         codes = self.encoder(images)
+        if share is not None:
+            codes = share(codes)
         return CPCOutput(codes, *self.from_codes(codes, sequences))
 
 

@@ -24,10 +24,16 @@ with every future digit wrong, so the loss compares right and wrong futures of o
 ``independent`` (the reference) gives every negative its own context. On the 64x64 colour task the binary
 loss leaves its ln 2 plateau only with many sequences per step (README, "The binary loss").
 
-Distributed (``trainer.distributed``, :func:`fit_cpc`): every process draws its own pool and sequences
-(batch sizes are per process, so the global batch is W times larger; ``sequences_per_epoch`` is the global
-epoch, shared out between the W processes; a fixed table is split between them), and a step
-gathers every rank's codes, predictions and sequences before the loss (:func:`gathered`), so InfoNCE's
+Distributed (``trainer.distributed``, :func:`fit_cpc`): batch sizes are per process, so the global batch
+is W times larger, and ``sequences_per_epoch`` is the global epoch, shared out between the W processes.
+:class:`PooledBatches` draws one process's global batch on every rank (a pool of ``W * P`` images and
+``W * B`` sequences, from rank 0's generator) and each rank encodes its ``P`` images and predicts for its
+``B`` sequences: the W processes train on exactly the batches one process would draw. (Independent pools
+per rank, the first design, made a different global batch: W pools of P, each rank's positives always in
+its own pool. One process trained on such half-pools stalled at chance for epochs, as the two processes
+did; README, "Several processes".) :class:`OwnImageBatches` and :class:`TableBatches` give each rank its own
+sequences with their own images. A step shares every rank's codes before the sequences read them, then
+gathers the predictions and futures (:meth:`CPCMethod.training_step`), all with gradients, so InfoNCE's
 candidates and the ``different_digit`` mask cover the global pool, as one process with the global batch.
 Validation runs whole on every rank with rank 0's BatchNorm statistics, so all ranks agree on it.
 """
@@ -88,6 +94,7 @@ class PoolBatch:
     digits: torch.Tensor  # (P,) digit of each pool image
     slots: torch.Tensor  # (B, T) the pool row each sequence position shows
     labels: torch.Tensor  # (B,) 1 = positive
+    shared: bool = False  # data parallel: digits and slots are the whole pool's, images this rank's share
 
 
 @dataclass
@@ -184,17 +191,20 @@ class OwnImageBatches:
 
 
 class PooledBatches:
-    """A class-balanced pool of ``images_per_batch`` images per step; the sequences are rows of the pool."""
+    """A class-balanced pool of ``images_per_batch`` images per step; the sequences are rows of the pool.
+    W processes: the pool and sequences of one process's W-times-larger batch (see the module docstring)."""
 
     def __init__(self, draw: SequenceDraw, objective: CPCObjective, data: CPCData, renderer: DigitRenderer,
                  memory_format: torch.memory_format) -> None:
         self.draw, self.objective, self.renderer, self.memory_format = draw, objective, renderer, memory_format
         self.images, self.index = data.train_images, DigitIndex.from_labels(data.train_labels)
-        self.pool_digits = torch.arange(objective.images_per_batch, device=data.train_images.device) % 10
+        pool = objective.images_per_batch * distributed.world_size()
+        self.pool_digits = torch.arange(pool, device=data.train_images.device) % 10
         self.pool_index = DigitIndex.from_labels(self.pool_digits)
         self.steps_per_epoch = len(list(fresh_batch_sizes(objective)))
 
     def batch(self, n: int, generator) -> PoolBatch:
+        """``n`` sequences over a fresh pool (the whole pool, in every process)."""
         pool_images = self.index.sample(self.pool_digits, generator)
         seqs = self.draw(n, self.pool_index, generator)  # image_indices: rows of the pool
         pool = self.renderer(self.images[pool_images], generator)
@@ -202,8 +212,16 @@ class PooledBatches:
                          seqs.labels)
 
     def epoch(self, generator) -> Iterator[PoolBatch]:
+        w = distributed.world_size()
+        if w > 1:  # every rank draws what rank 0 draws, i.e. what one process would
+            generator = distributed.shared_generator(generator, own_stream=False)
         for n in fresh_batch_sizes(self.objective):
-            yield self.batch(n, generator)
+            whole = self.batch(n * w, generator)
+            if w == 1:
+                yield whole
+                continue
+            pool, seqs = distributed.shard(0, self.objective.images_per_batch), distributed.shard(0, n)
+            yield PoolBatch(whole.images[pool], whole.digits, whole.slots[seqs], whole.labels[seqs], shared=True)
 
 
 class TableBatches:
@@ -366,9 +384,10 @@ class CPCMethod:
         return self.batches.epoch(generator)
 
     def training_step(self, batch: PoolBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
-        out = self.forward(batch.images, batch.slots)
         if distributed.is_distributed():
-            batch, out = gathered(batch, out)
+            batch, out = global_step(self.forward, batch)
+        else:
+            out = self.forward(batch.images, batch.slots)
         # infonce training batches are drawn all positive (SequenceDraw); binary ones half and half
         return cpc_metrics(self.objective, batch, *out, all_positive=self.objective.loss == "infonce")
 
@@ -377,12 +396,17 @@ class CPCMethod:
         return self.evaluator.evaluate(generator)
 
 
-def gathered(batch: PoolBatch, out: CPCOutput) -> tuple[PoolBatch, CPCOutput]:
-    """This step's pools and sequences from every rank as one global batch (rank-major), with gradients:
-    sequence slots are shifted to index the gathered pool."""
+def global_step(forward, batch: PoolBatch) -> tuple[PoolBatch, CPCOutput]:
+    """This rank's share of a step -> the global batch and its outputs, with gradients: every rank's codes
+    are shared before the sequences read them (so they may span ranks), then the predictions, futures and
+    sequences are gathered (rank-major). A batch of this rank's own pool is first indexed into the shared one."""
     g = distributed.gather
-    slots = distributed.global_index(batch.slots, out.codes.shape[0])
-    return PoolBatch(None, g(batch.digits), g(slots), g(batch.labels)), CPCOutput(*(g(t) for t in out))
+    if not batch.shared:
+        batch = PoolBatch(batch.images, g(batch.digits), distributed.global_index(batch.slots, len(batch.images)),
+                          batch.labels, shared=True)
+    out = forward(batch.images, batch.slots, share=g)
+    return PoolBatch(None, batch.digits, g(batch.slots), g(batch.labels), shared=True), \
+        CPCOutput(out.codes, g(out.predictions), g(out.futures))
 
 
 def make_cpc_method(

@@ -59,15 +59,17 @@ def local_rank() -> int:
     return int(os.environ.get("LOCAL_RANK", 0)) if is_distributed() else 0
 
 
-def shared_generator(generator: torch.Generator) -> torch.Generator:
-    """A generator that draws the same on every rank, seeded from rank 0's ``generator``: for what the ranks
-    must agree on (how an epoch's images are split between them). In one process, ``generator`` itself, so a
-    single process draws exactly as it would without it."""
+def shared_generator(generator: torch.Generator, own_stream: bool = True) -> torch.Generator:
+    """A generator that draws the same on every rank, seeded from rank 0's fresh ``generator``: for what the
+    ranks must agree on (how an epoch's images are split between them). ``own_stream``: a stream apart from
+    rank 0's, which rank 0 keeps drawing its own randomness from; otherwise rank 0's stream itself, for a
+    draw that is all there is (rank 0, and so every rank, draws exactly what one process would). In one
+    process, ``generator`` itself, so a single process draws exactly as it would without it."""
     if not is_distributed():
         return generator
     seed = [generator.initial_seed()]
     dist.broadcast_object_list(seed, src=0)
-    return torch.Generator(device=generator.device).manual_seed(seed[0] ^ (1 << 62))  # not rank 0's own stream
+    return torch.Generator(device=generator.device).manual_seed(seed[0] ^ (1 << 62) if own_stream else seed[0])
 
 
 def shard(step: int, size: int) -> slice:
