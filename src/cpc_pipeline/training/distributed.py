@@ -101,11 +101,10 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
     global batch.
 
     Why it matters: per-rank BatchNorm normalises each process's slice with its own mean and variance, so every
-    code carries a trace of the rank that made it. CPC's positives always come from the context's own rank,
-    and the gathered candidates of the other ranks become easy negatives told apart by that trace alone: a
-    shortcut that lowers InfoNCE without reading digits (two processes stayed near chance for epochs where one
-    process did not; ``benchmarks/distributed.py``). With the statistics of the whole global batch no rank
-    leaves a trace.
+    code carries a trace of the rank that made it, and a step is no longer one process's step on the global
+    batch. With the statistics of the whole global batch no rank leaves a trace, and two processes follow one
+    process epoch by epoch (``benchmarks/distributed.py``; the test of the loss, gradients and running
+    statistics to 1e-5).
 
     ``mean = sum_r sum(x_r) / n`` then ``var = sum_r sum((x_r - mean)^2) / n`` (two passes, not
     ``E[x^2] - mean^2``, which cancels badly), ``n`` every rank's rows (times the spatial size). The
