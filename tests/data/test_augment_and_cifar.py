@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from cpc_pipeline.data.augment import AugmentConfig, BatchAugment, hsv_to_rgb, rgb_to_hsv
+from cpc_pipeline.data.augment import COLOUR_OPS, AugmentConfig, BatchAugment, hsv_to_rgb, rgb_to_hsv
 from cpc_pipeline.data.cifar import FOLDER, load_cifar10
 from cpc_pipeline.data.sources import DataSourceError
 from tests.conftest import write_cifar
@@ -50,6 +50,29 @@ def test_hsv_round_trip_and_single_channel_jitter():
         torch.rand(8, 1, 28, 28), torch.Generator().manual_seed(0)
     )
     assert grey.shape == (8, 1, 28, 28)
+
+
+@pytest.mark.parametrize("subset", [True, False])
+def test_colour_jitter_equals_a_loop_over_images(subset):
+    """Each image gets its own operations in its own order, whether the batch computes each operation on
+    the chosen images only (CPU) or on all of them, kept by torch.where (no host sync)."""
+    x = torch.rand(32, 3, 8, 8)
+    aug = BatchAugment(AugmentConfig(jitter_p=0.7, grey_p=0.3))
+    draw = aug.draw_colour(len(x), 3, torch.Generator().manual_seed(3), "cpu")
+    assert 0 < int(draw.apply.sum()) < len(x) and 0 < int(draw.grey.sum()) < len(x)
+    assert len({tuple(o.tolist()) for o in draw.order[draw.apply]}) > 4  # many different orders
+    expected = []
+    for i in range(len(x)):
+        y = x[i : i + 1]
+        if draw.apply[i]:
+            for k in draw.order[i].tolist():
+                y = COLOUR_OPS[k](y, draw.factors[i, k].view(1, 1, 1, 1))
+        if draw.grey[i]:
+            y = (0.299 * y[:, 0:1] + 0.587 * y[:, 1:2] + 0.114 * y[:, 2:3]).expand_as(y)
+        expected.append(y)
+    out = aug.colour(x, torch.Generator().manual_seed(3), subset=subset)
+    torch.testing.assert_close(out, torch.cat(expected), rtol=0, atol=1e-6)
+    assert not torch.equal(out, x)
 
 
 def test_cifar_loader_reads_the_real_format(tmp_path):

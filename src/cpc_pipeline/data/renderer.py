@@ -80,9 +80,10 @@ class DigitRenderer:
         return (crops + shift) / 2.0
 
     def __call__(self, digits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        lead = digits.shape[:-2]
-        x = self._resize(digits.reshape(-1, *digits.shape[-2:]))
-        if self.color:
-            background = self._backgrounds(x.shape[0], generator)
-            x = torch.where(x >= 0.5, 1.0 - background, background)
-        return (x * 2.0 - 1.0).reshape(*lead, self.channels, self.image_size, self.image_size)
+        with torch.profiler.record_function("data.render"):  # benchmarks/stage_efficiency.py's breakdown
+            lead = digits.shape[:-2]
+            x = self._resize(digits.reshape(-1, *digits.shape[-2:]))
+            if self.color:
+                background = self._backgrounds(x.shape[0], generator)
+                x = torch.where(x >= 0.5, 1.0 - background, background)
+            return (x * 2.0 - 1.0).reshape(*lead, self.channels, self.image_size, self.image_size)

@@ -25,25 +25,19 @@ class SupervisedConfig(StrictModel):
     learning_rate: float = Field(1e-3, gt=0)
 
 
-def train_end_to_end(
+def supervised_method(
     train: DigitSplit,
     validation: DigitSplit,
-    test: DigitSplit,
     renderer: DigitRenderer,
     encoder_spec: EncoderSpec,
     fraction: float,
     config: SupervisedConfig,
     seed: int,
-    test_render_seed: int,
     device: torch.device,
-) -> tuple[nn.Module, list[dict], np.ndarray, tuple[int, int]]:
-    """Encoder + head trained on a ``fraction`` of the train labels, its epoch chosen on the same
-    ``fraction`` of the validation labels (the probes' label budget).
-
-    Returns the trained encoder (eval mode, CPU), the epoch history, the test predictions (test digits
-    rendered from ``test_render_seed``, as for the probes) and the numbers of training and selection
-    labels used.
-    """
+) -> tuple[ClassificationMethod, TrainerConfig, tuple[int, int]]:
+    """Encoder + head as a classification method on a ``fraction`` of the train labels, validated on the same
+    ``fraction`` of the validation labels (the probes' label budget), with its trainer settings and the
+    numbers of training and selection labels it uses."""
     seed_everything(seed)
     keep, keep_val = label_subsets(train.labels, validation.labels, fraction, seed)
     encoder = encoder_spec.build(renderer.channels, renderer.image_size)
@@ -59,7 +53,30 @@ def train_end_to_end(
     trainer = TrainerConfig(
         epochs=config.epochs, learning_rate=config.learning_rate, checkpoint_path=None, progress=False, seed=seed,
     )
+    return method, trainer, (len(keep), len(keep_val))
+
+
+def train_end_to_end(
+    train: DigitSplit,
+    validation: DigitSplit,
+    test: DigitSplit,
+    renderer: DigitRenderer,
+    encoder_spec: EncoderSpec,
+    fraction: float,
+    config: SupervisedConfig,
+    seed: int,
+    test_render_seed: int,
+    device: torch.device,
+) -> tuple[nn.Module, list[dict], np.ndarray, tuple[int, int]]:
+    """:func:`supervised_method` trained, its epoch chosen on validation.
+
+    Returns the trained encoder (eval mode, CPU), the epoch history, the test predictions (test digits
+    rendered from ``test_render_seed``, as for the probes) and the numbers of training and selection
+    labels used.
+    """
+    method, trainer, labels_used = supervised_method(train, validation, renderer, encoder_spec, fraction, config, seed,
+                                                     device)
     history = train_keeping_best(method, trainer, device)
     generator = torch.Generator(device=device).manual_seed(test_render_seed)
-    predictions = method.predict(t(test.images), generator).argmax(1).cpu().numpy()
-    return encoder.cpu().eval(), history, predictions, (len(keep), len(keep_val))
+    predictions = method.predict(torch.as_tensor(test.images, device=device), generator).argmax(1).cpu().numpy()
+    return method.model[0].cpu().eval(), history, predictions, labels_used

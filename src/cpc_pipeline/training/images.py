@@ -24,7 +24,7 @@ from cpc_pipeline.config import StrictModel
 from cpc_pipeline.data.config import RenderingConfig
 from cpc_pipeline.data.pictures import picture_shape, pictures_for
 from cpc_pipeline.training import distributed
-from cpc_pipeline.training.loop import start_process, train
+from cpc_pipeline.training.loop import TrainerConfig, start_process, train
 
 ToPictures = Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]  # stored batch -> float [-1, 1]
 logger = logging.getLogger(__name__)
@@ -49,10 +49,9 @@ class ImageInputs:
         return picture_shape(np.asarray(self.train["images"]), self.rendering)
 
 
-def fit_on_images(method_class, model: nn.Module, inputs: ImageInputs, cfg: StrictModel, device: torch.device,
-                  on_epoch_end=None) -> tuple[nn.Module, list[dict[str, float]]]:
-    """Train ``method_class(model, cfg.objective, pictures, train and validation tensors)`` with ``cfg.trainer``
-    on ``device`` (through DDP in a launched worker) -> the model (CPU, eval mode) and its history."""
+def build_on_images(method_class, model: nn.Module, inputs: ImageInputs, cfg: StrictModel, device: torch.device):
+    """``method_class(model, cfg.objective, pictures, train and validation tensors)`` on ``device``, its forward
+    through DDP in a launched worker."""
     model = model.to(device, memory_format=torch.channels_last if cfg.trainer.channels_last else torch.preserve_format)
     t = lambda a: torch.as_tensor(np.asarray(a), device=device)  # noqa: E731
     method = method_class(
@@ -61,11 +60,17 @@ def fit_on_images(method_class, model: nn.Module, inputs: ImageInputs, cfg: Stri
         t(inputs.validation["labels"]),
     )
     method.forward = distributed.data_parallel(model, cfg.trainer.distributed, device)
-    logger.info("Pretraining %s on %s, %d steps per epoch", method_class.__name__.removesuffix("Method"), device,
+    return method
+
+
+def fit_on_images(method, device: torch.device, trainer: TrainerConfig, on_epoch_end=None
+                  ) -> tuple[nn.Module, list[dict[str, float]]]:
+    """Train a method of :func:`build_on_images` with ``trainer`` -> its model (CPU, eval mode) and history."""
+    logger.info("Pretraining %s on %s, %d steps per epoch", type(method).__name__.removesuffix("Method"), device,
                 method.steps_per_epoch)
-    result = train(method, cfg.trainer, device, on_epoch_end=on_epoch_end)
-    distributed.check_same_on_every_rank(model)
-    return model.cpu().eval(), result.history
+    result = train(method, trainer, device, on_epoch_end=on_epoch_end)
+    distributed.check_same_on_every_rank(method.model)
+    return method.model.cpu().eval(), result.history
 
 
 class KNNMonitor(StrictModel):

@@ -41,6 +41,10 @@ from cpc_pipeline.training.distributed import DistributedConfig
 
 logger = logging.getLogger(__name__)
 
+# torch.profiler ranges the loop opens, in step order (benchmarks/stage_efficiency.py reads them): making a
+# batch, the method's forward and loss, the backward pass, the optimiser and schedule, the epoch's evaluation
+PHASES = ("train.batch", "train.forward", "train.backward", "train.optimizer", "train.evaluate")
+
 
 class TrainerConfig(StrictModel):
     epochs: int = Field(10, ge=1, le=10_000)
@@ -296,7 +300,7 @@ def _train(method: Method, config: TrainerConfig, device: torch.device, on_epoch
         started = time.perf_counter()
         items = 0
         bar = tqdm(
-            method.train_batches(epoch, generator),
+            _labelled(method.train_batches(epoch, generator), PHASES[0]),
             desc=f"epoch {epoch + 1}/{config.epochs}",
             total=method.steps_per_epoch,  # so the bar shows an ETA
             disable=not show_bar,
@@ -304,13 +308,16 @@ def _train(method: Method, config: TrainerConfig, device: torch.device, on_epoch
             mininterval=2.0,
         )
         for i, batch in enumerate(bar):
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            with torch.profiler.record_function(PHASES[1]), torch.autocast(device.type, dtype=torch.bfloat16,
+                                                                           enabled=use_bf16):
                 loss, metrics, n = step(batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if per_step:
-                scheduler.step()
+            with torch.profiler.record_function(PHASES[2]):
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+            with torch.profiler.record_function(PHASES[3]):
+                optimizer.step()
+                if per_step:
+                    scheduler.step()
             items += n
             for k, v in metrics.items():
                 sums[k] = sums.get(k, 0) + v.detach()
@@ -326,7 +333,8 @@ def _train(method: Method, config: TrainerConfig, device: torch.device, on_epoch
         row: dict[str, float] = {"epoch": epoch + 1}
         row |= {f"train_{k}": float(v / counts[k]) for k, v in sums.items()}
         model.eval()
-        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16), \
+                torch.profiler.record_function(PHASES[4]):
             row |= {f"val_{k}": v for k, v in method.evaluate(epoch_generator(device, config.seed, EVAL_EPOCH)).items()}
         if not per_step:
             scheduler.step(row[f"val_{method.monitor}"])
@@ -358,6 +366,22 @@ def _train(method: Method, config: TrainerConfig, device: torch.device, on_epoch
             logger.info("%s reached %s: stopping", config.early_stop_metric, config.early_stop_target)
             break
     return result
+
+
+def _labelled(batches: Iterable[Any], name: str) -> Iterator[Any]:
+    """``batches`` with every ``next`` inside a profiler range: making a batch (sampling, rendering,
+    augmenting) runs lazily in the method's generator, so without this torch.profiler would blame it on
+    whatever the loop happened to be doing."""
+    iterator = iter(batches)
+    while True:
+        with torch.profiler.record_function(name):
+            batch = next(iterator, _END)
+        if batch is _END:
+            return
+        yield batch
+
+
+_END = object()
 
 
 def _reached(history: list[dict[str, float]], config: TrainerConfig) -> bool:

@@ -32,6 +32,7 @@ from cpc_pipeline.training.images import (
     ImageInputs,
     KNNMonitor,
     ToPictures,
+    build_on_images,
     epoch_batches,
     fit_on_images,
     knn_accuracy,
@@ -66,14 +67,15 @@ def augment_patches(patches: torch.Tensor, config: PatchAugment, generator) -> t
     """``(..., C, s, s)`` patches in [-1, 1], each flipped and jittered on its own."""
     if not config.enabled:
         return patches
-    flat = patches.reshape(-1, *patches.shape[-3:])
-    n, device = len(flat), flat.device
-    flip = torch.rand(n, generator=generator, device=device) < config.flip
-    flat = torch.where(flip[:, None, None, None], flat.flip(-1), flat)
-    scale = 1 + config.jitter * (2 * torch.rand(n, 1, 1, 1, generator=generator, device=device) - 1)
-    shift = config.jitter * (2 * torch.rand(n, 1, 1, 1, generator=generator, device=device) - 1)
-    mean = flat.mean((1, 2, 3), keepdim=True)
-    return ((flat - mean) * scale + mean + shift).clamp(-1, 1).view_as(patches)
+    with torch.profiler.record_function("data.augment"):  # benchmarks/stage_efficiency.py's breakdown
+        flat = patches.reshape(-1, *patches.shape[-3:])
+        n, device = len(flat), flat.device
+        flip = torch.rand(n, generator=generator, device=device) < config.flip
+        flat = torch.where(flip[:, None, None, None], flat.flip(-1), flat)
+        scale = 1 + config.jitter * (2 * torch.rand(n, 1, 1, 1, generator=generator, device=device) - 1)
+        shift = config.jitter * (2 * torch.rand(n, 1, 1, 1, generator=generator, device=device) - 1)
+        mean = flat.mean((1, 2, 3), keepdim=True)
+        return ((flat - mean) * scale + mean + shift).clamp(-1, 1).view_as(patches)
 
 
 def grid_metrics(codes: torch.Tensor, predictions: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict, int]:
@@ -147,6 +149,11 @@ def fit_patch_cpc(inputs: ImageInputs, cfg: PatchCPCConfig, on_epoch_end=None) -
     return distributed.run(_fit_patch_cpc, cfg.trainer.distributed, inputs, cfg, on_epoch_end=on_epoch_end)
 
 
-def _fit_patch_cpc(inputs: ImageInputs, cfg: PatchCPCConfig, on_epoch_end=None) -> tuple[PatchCPCModel, list[dict]]:
+def build_patch_cpc(inputs: ImageInputs, cfg: PatchCPCConfig) -> tuple[PatchCPCMethod, torch.device]:
+    """The patch CPC method ready to train on this process's device (a worker: in the process group, through DDP)."""
     device = inputs.start_process(cfg)
-    return fit_on_images(PatchCPCMethod, cfg.model.build(*inputs.picture_shape), inputs, cfg, device, on_epoch_end)
+    return build_on_images(PatchCPCMethod, cfg.model.build(*inputs.picture_shape), inputs, cfg, device), device
+
+
+def _fit_patch_cpc(inputs: ImageInputs, cfg: PatchCPCConfig, on_epoch_end=None) -> tuple[PatchCPCModel, list[dict]]:
+    return fit_on_images(*build_patch_cpc(inputs, cfg), cfg.trainer, on_epoch_end)

@@ -33,6 +33,7 @@ from cpc_pipeline.training.images import (
     ImageInputs,
     KNNMonitor,
     ToPictures,
+    build_on_images,
     epoch_batches,
     fit_on_images,
     knn_accuracy,
@@ -139,7 +140,12 @@ def fit_simclr(inputs: ImageInputs, cfg: SimCLRConfig, on_epoch_end=None) -> tup
     return distributed.run(_fit_simclr, cfg.trainer.distributed, inputs, cfg, on_epoch_end=on_epoch_end)
 
 
-def _fit_simclr(inputs: ImageInputs, cfg: SimCLRConfig, on_epoch_end=None) -> tuple[SimCLRModel, list[dict[str, float]]]:
+def build_simclr(inputs: ImageInputs, cfg: SimCLRConfig) -> tuple[SimCLRMethod, torch.device]:
+    """The SimCLR method ready to train on this process's device (a worker: in the process group, through DDP)."""
     device = inputs.start_process(cfg)
     model = SimCLRModel(cfg.encoder.build(*inputs.picture_shape), cfg.projection_dim)
-    return fit_on_images(SimCLRMethod, model, inputs, cfg, device, on_epoch_end)
+    return build_on_images(SimCLRMethod, model, inputs, cfg, device), device
+
+
+def _fit_simclr(inputs: ImageInputs, cfg: SimCLRConfig, on_epoch_end=None) -> tuple[SimCLRModel, list[dict[str, float]]]:
+    return fit_on_images(*build_simclr(inputs, cfg), cfg.trainer, on_epoch_end)
