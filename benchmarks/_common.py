@@ -68,6 +68,15 @@ def timed(fn, device, repeats: int, warmup: int = 2) -> dict[str, float]:
     return {"median_s": times[len(times) // 2], "min_s": times[0], "max_s": times[-1]}
 
 
+def matmul_peak(device: torch.device, dtype: torch.dtype, repeats: int) -> float:
+    """The best FLOP/s of a large square matmul: the machine's practical peak, the yardstick for every stage."""
+    n = 2048 if device.type == "cpu" else 8192
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    stats = timed(lambda: a @ b, device, repeats)
+    return 2 * n**3 / stats["min_s"]
+
+
 def rate(stats: dict[str, float], items: int) -> dict[str, float]:
     return stats | {
         "items": items,

@@ -14,21 +14,13 @@ import argparse
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from _common import machine_info, print_table, rate, timed, write_results
+from _common import machine_info, matmul_peak, print_table, rate, timed, write_results
 from cpc_pipeline.data import DigitRenderer, load_digit_splits, make_sequence_table, table_to_sequences
 from cpc_pipeline.evaluation import extract_features, freeze
 from cpc_pipeline.losses import info_nce
 from cpc_pipeline.models import CPCModelConfig
 from cpc_pipeline.training.cpc import CPCData, CPCObjective, make_cpc_method
 from cpc_pipeline.training.loop import pick_device, seed_everything
-
-
-def matmul_peak(device: torch.device, dtype: torch.dtype, repeats: int) -> float:
-    n = 2048 if device.type == "cpu" else 8192
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
-    stats = timed(lambda: a @ b, device, repeats)
-    return 2 * n**3 / stats["min_s"]
 
 
 def main() -> None:

@@ -5,7 +5,7 @@
 Runs `kedro run --pipelines <stage>` for each stage of `cpc_pipeline.hooks.STAGES` in turn
 (each reads what the previous wrote), and records per stage: the process's wall time, the node time
 the pipeline's hook measured (data/08_reporting/stage_wall_times.json) and the process's peak resident memory (RSS). Writes
-benchmarks/results/end_to_end_<env>.json.
+benchmarks/results/end_to_end_<env>.json (end_to_end_default.json without --env).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def main() -> None:
     total = sum(r["process_wall_s"] for r in rows.values())
     print(f"{'total':<16} {total:8.1f} s")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    write_results(f"end_to_end_{args.env or 'base'}", {
+    write_results(f"end_to_end_{args.env or 'default'}", {
         "machine": machine_info(device), "config": vars(args), "results": rows, "total_wall_s": total,
     })
 

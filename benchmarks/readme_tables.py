@@ -221,6 +221,45 @@ def components(d: dict) -> list[str]:
     ]
 
 
+@from_json("stage_efficiency_cpu")
+def stage_efficiency(d: dict) -> list[str]:
+    peak = d["matmul_peak_fp32_flop_s"]
+    out = [
+        f"`benchmarks/stage_efficiency.py --steps {d['config']['steps']}` → `benchmarks/results/stage_efficiency_cpu.json` "
+        f"({d['machine']['date'][:10]}{commit(d)}; measured fp32 matmul peak {peak / 1e9:.0f} GFLOP/s). Each stage's "
+        "work as its node builds it from conf/base: FLOPs counted with `FlopCounterMode` (matmuls and convolutions), "
+        "the step and the evaluation timed in the real training loop, the breakdown from `torch.profiler`; time is "
+        "projected to the default run (steps x step + evaluations x evaluation), without start-up and saving.",
+        "",
+        "| stage | work | time (projected) | achieved | of peak | a training step: making the batch (render, augment) "
+        "/ forward / backward / optimiser | evaluation, of the stage's time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in d["results"].items():
+        if "step_s" in r:
+            step = (f"{r['step_s']:.3f} s: {pct(r['step_share_batch'], 0)}% ({pct(r['step_share_render'], 0)}%, "
+                    f"{pct(r['step_share_augment'], 0)}%) / {pct(r['step_share_forward'], 0)}% / "
+                    f"{pct(r['step_share_backward'], 0)}% / {pct(r['step_share_optimizer'], 0)}%; the step alone "
+                    f"{r['step_flop_s'] / 1e9:.0f} GFLOP/s ({r['step_share_of_peak']:.0%})")
+            evals = f"{r['evaluations']:.3g} x {r['eval_s']:.1f} s: {pct(r['eval_share_of_time'], 0)}%"
+            work = f"{r['steps']:,} steps, {r['flops'] / 1e12:.1f} TFLOP"
+        elif "images_per_s" in r:
+            step = f"{r['images_per_s']:,.0f} images/s, rendering {pct(r['share_render'], 0)}% of it"
+            evals = ""
+            work = f"{r['images']:,} images, {r['flops'] / 1e12:.1f} TFLOP"
+        elif "every_image_s" in r:
+            continue  # the SimCLR section's figure
+        else:
+            per = ", ".join(f"{PROBES.get(k, k)} {v:.0f} s" for k, v in r["per_encoder_s"].items())
+            out.append(f"| {name} | per encoder: {per} (scikit-learn and a small MLP; not FLOP-counted) | "
+                       f"{r['projected_s']:.0f} s | | | | |")
+            continue
+        out.append(f"| {name} | {work} | {r['projected_s']:.0f} s | {r['flop_s'] / 1e9:.0f} GFLOP/s | "
+                   f"{r['share_of_peak']:.0%} | {step} | {evals} |")
+    out += ["", f"Projected work in all: {d['projected_total_s']:.0f} s ({d['projected_total_s'] / 60:.1f} min)."]
+    return out
+
+
 @from_json("distributed_cpu")
 def distributed(d: dict) -> list[str]:
     out = []
@@ -291,7 +330,8 @@ def label_free(d: dict) -> list[str]:
 
     columns = [(probe, f) for probe in ("mlp", "linear") for f in fractions]
     header = " | ".join(f"{PROBES[p]} {100 * f:g}%" for p, f in columns)
-    minutes = statistics.mean(d["seeds"][s]["train_seconds"] for s in seeds) / 60
+    spent = [d["seeds"][s]["train_seconds"] / 60 for s in seeds]  # min to max: some seeds shared the cores
+    minutes = f"{min(spent):.1f}–{max(spent):.1f}" if len(spent) > 1 else f"{spent[0]:.1f}"
     simclr_minutes = pm(d["headline"]["simclr_train_seconds"], scale=1 / 60, digits=1)
     out = [
         f"`make bench-label_free ARGS=\"--seeds {' '.join(seeds)}\"` → `benchmarks/results/label_free_cpu.json` (code "
@@ -302,7 +342,7 @@ def label_free(d: dict) -> list[str]:
         "",
         f"| encoder | labels its pretraining used | pretraining minutes | {header} |",
         "|---|---|---|" + "---|" * len(columns),
-        f"| patch CPC (this project, {d['config']['trainer']['epochs']} epochs) | none | {minutes:.1f} | "
+        f"| patch CPC (this project, {d['config']['trainer']['epochs']} epochs) | none | {minutes} | "
         + " | ".join(measured("patch_cpc", p, f) for p, f in columns) + " |",
         f"| SimCLR (this project, {d['headline']['simclr_epochs']['mean']:.0f} epochs) | none | {simclr_minutes} | "
         + " | ".join(study("simclr", p, f) for p, f in columns) + " |",
@@ -315,26 +355,31 @@ def label_free(d: dict) -> list[str]:
     return out
 
 
+def commit(d: dict) -> str:
+    return f", code commit `{d['code_commit'][:10]}`" if d.get("code_commit") else ""
+
+
 def end_to_end() -> str:
     out = []
-    for env in ("smoke", "base"):
+    for env in ("default", "smoke"):
         path = RESULTS / f"end_to_end_{env}.json"
         if not path.exists():
             continue
         d = json.loads(path.read_text())
         stages = ", ".join(f"{s} {r['process_wall_s']:.0f} s / {r['peak_rss_mib'] / 1024:.1f} GB"
                            for s, r in d["results"].items())
-        flag = f" --env {env}" if env != "base" else ""
+        flag = f" --env {env}" if env != "default" else ""
         out.append(f"`benchmarks/end_to_end.py{flag}` → `benchmarks/results/end_to_end_{env}.json` "
                    f"({d['machine']['date'][:10]}; each stage a separate `kedro run --pipelines <stage>` process, wall "
-                   f"time including Python and Kedro start-up, peak RSS): {stages}; {d['total_wall_s']:.0f} s in all.")
+                   f"time including Python and Kedro start-up, peak RSS): {stages}; {d['total_wall_s']:.0f} s in all "
+                   f"({d['total_wall_s'] / 60:.1f} min{commit(d)}).")
     return "\n".join(out) + "\n" if out else "Not measured yet: no `benchmarks/results/end_to_end_*.json`.\n"
 
 
 GENERATORS: dict[str, Callable[[], str]] = {
     "headline": headline, "pretraining": pretraining, "binary": binary, "time-to-quality": time_to_quality,
     "speed-steps": speed_steps, "components": components, "end-to-end": end_to_end, "distributed": distributed,
-    "label-free": label_free,
+    "label-free": label_free, "stage-efficiency": stage_efficiency,
 }
 
 
