@@ -12,8 +12,10 @@ from pathlib import Path
 import torch
 
 from cpc_pipeline.provenance import code_commit
+from cpc_pipeline.training.host import reuse_freed_memory
 
 RESULTS = Path(__file__).parent / "results"
+MALLOC_HEAP = reuse_freed_memory()  # every benchmark process allocates as `kedro run` does (HostMemoryHook)
 
 
 def machine_info(device: torch.device) -> dict[str, object]:
@@ -26,6 +28,7 @@ def machine_info(device: torch.device) -> dict[str, object]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "device": str(device),
+        "malloc_heap": MALLOC_HEAP,
     }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)

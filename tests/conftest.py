@@ -77,14 +77,17 @@ def nest(params: dict) -> dict:
 
 
 def run_kedro(project: Path, pipeline: str | None = None, params: dict | None = None, env: str | None = None):
-    """``kedro run`` in process through a KedroSession; returns the run's outputs."""
+    """``kedro run`` in process through a KedroSession, with ``kedro run``'s default runner; returns the run's
+    outputs."""
     from kedro.framework.session import KedroSession
 
     import mlflow
 
+    from cpc_pipeline.runner import PriorityRunner
+
     try:
         with KedroSession.create(project_path=project, env=env, runtime_params=nest(params or {})) as session:
-            return session.run(pipeline_names=[pipeline] if pipeline else None)
+            return session.run(pipeline_names=[pipeline] if pipeline else None, runner=PriorityRunner())
     finally:
         # kedro-mlflow can leave its run active in the process; a new `kedro run` process starts clean
         while mlflow.active_run() is not None:

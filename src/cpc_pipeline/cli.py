@@ -5,7 +5,7 @@ combination of parameters: each raises an error whose message names the paramete
 what to do. ``kedro run`` prints that message alone, without the traceback before it; ``kedro run
 --verbose`` (or ``CPC_TRACEBACK=1``) brings the traceback back. Every other error, a bug, keeps its
 traceback. Kedro picks this module up by its name (``<package>/cli.py``) and its ``run`` replaces the
-built-in one, with the same options.
+built-in one, with the same options; its default runner runs CPC pretraining first (:mod:`cpc_pipeline.runner`).
 
 ``kedro join``: the other machines of a distributed pretraining (README, "Several machines"). One machine
 runs ``kedro run``; each other one runs ``kedro join`` with the same ``--env`` and ``--params``, which
@@ -88,9 +88,24 @@ def cli() -> None:
     """cpc_pipeline's project commands."""
 
 
+DEFAULT_RUNNER = "cpc_pipeline.runner.PriorityRunner"
+
+
+def _run_params() -> list[click.Parameter]:
+    """Kedro's ``run`` options, with :data:`DEFAULT_RUNNER` as ``--runner``'s default (CPC pretraining first,
+    :mod:`cpc_pipeline.runner`), and ``--verbose``."""
+    params = [
+        click.Option(["--runner", "-r"], type=str, default=DEFAULT_RUNNER, show_default=True,
+                     help=f"{p.help} Default here: {DEFAULT_RUNNER}, sequential with CPC pretraining first.")
+        if p.name == "runner" else p
+        for p in kedro_run.params
+    ]
+    return [*params, click.Option(["--verbose"], is_flag=True, help="Show the traceback of an error.")]
+
+
 cli.add_command(click.Command(
     name="run",
-    params=[*kedro_run.params, click.Option(["--verbose"], is_flag=True, help="Show the traceback of an error.")],
+    params=_run_params(),
     callback=_one_line(kedro_run.callback),
     help=kedro_run.help,
     short_help=kedro_run.short_help,

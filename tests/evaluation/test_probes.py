@@ -144,3 +144,18 @@ def test_supervised_end_to_end_learns_digits(mnist_splits):
     assert used == (3000, 500) and len(history) == 2  # trained on 3,000 labels, the epoch chosen on 500 and sum(r["selected"] for r in history) == 1
     assert (predictions == mnist_splits.test.labels[:500]).mean() > 0.8
     assert not encoder.training
+
+
+def test_extraction_in_channels_last_gives_the_contiguous_layouts_features(mnist_splits):
+    torch.manual_seed(0)
+    encoder = freeze(ReferenceEncoderSpec().build(3, 64))
+    renderer = DigitRenderer(64, color=True)
+    images = mnist_splits.test.images[:64]
+    before = state_fingerprint(encoder)
+    contiguous = extract_features(encoder, images, renderer, seed=0, batch_size=32, channels_last=False)
+    assert encoder.features[0].weight.is_contiguous()
+    fast = extract_features(encoder, images, renderer, seed=0, batch_size=32, channels_last=True)
+    assert encoder.features[0].weight.is_contiguous(memory_format=torch.channels_last)
+    np.testing.assert_allclose(fast, contiguous, rtol=1e-4, atol=1e-5 * np.abs(contiguous).max())
+    for key, value in encoder.state_dict().items():  # the layout changed, not one value
+        assert torch.equal(before[key], value), key

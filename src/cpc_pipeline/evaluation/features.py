@@ -62,16 +62,25 @@ def extract_features(
     seed: int,
     batch_size: int = 512,
     device: torch.device | str = "cpu",
+    channels_last: bool = True,
 ) -> np.ndarray:
     """Turn stored ``images`` into pictures once, as in pretraining, and encode them: ``(N, D)`` float32.
 
     ``to_pictures`` is the digit renderer (its background crops and colour shifts drawn from ``seed``, so
     the same split always gets the same pictures) or a plain conversion for colour images
     (:func:`cpc_pipeline.data.pictures.pictures_for`). The encoder must already be frozen.
+
+    ``channels_last`` runs the convolutions with the channels innermost, in place for the encoder's conv
+    weights (their layout, not their values): on the CPU this is about twice as fast for the reference encoder
+    (both weights and pictures must be in that layout), and the features differ from the contiguous layout's
+    in the last bits only (~1e-7 relative), as any change of summation order does.
     """
     if encoder.training or any(p.requires_grad for p in encoder.parameters()):
         raise ValueError("extract_features needs a frozen encoder: call freeze(encoder) first")
-    out = [encoder(pictures).float().cpu() for pictures in picture_batches(images, to_pictures, seed, batch_size, device)]
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    encoder.to(memory_format=layout)
+    out = [encoder(pictures.contiguous(memory_format=layout)).float().cpu()
+           for pictures in picture_batches(images, to_pictures, seed, batch_size, device)]
     return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
 
 

@@ -27,6 +27,7 @@ class ProbingConfig(StrictModel):
     random_encoder_statistics_images: int = Field(10_000, ge=0)  # unlabelled train images for its BatchNorm
     render_seed: int = Field(2024, ge=0)  # split i of SPLITS is rendered once, from render_seed + i
     extraction_images_per_batch: int = Field(512, ge=1)
+    extraction_channels_last: bool = True
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
 
     def split_render_seed(self, split: str) -> int:
@@ -46,6 +47,7 @@ def split_features(encoder: nn.Module, splits: tuple[dict, dict, dict], renderin
     for name, split in zip(SPLITS, splits):
         images = np.asarray(split["images"])
         out[f"{name}_x"] = extract_features(encoder, images, pictures_for(images, rendering, device),
-                                            probing.split_render_seed(name), probing.extraction_images_per_batch, device)
+                                            probing.split_render_seed(name), probing.extraction_images_per_batch, device,
+                                            probing.extraction_channels_last)
         out[f"{name}_y"] = np.asarray(split["labels"], dtype=np.int64)
     return out
