@@ -6,6 +6,11 @@ Runs `kedro run --pipelines <stage>` for each stage of `cpc_pipeline.hooks.STAGE
 (each reads what the previous wrote), and records per stage: the process's wall time, the node time
 the pipeline's hook measured (data/08_reporting/stage_wall_times.json) and the process's peak resident memory (RSS). Writes
 benchmarks/results/end_to_end_<env>.json (end_to_end_default.json without --env).
+
+On the default configuration it also compares the run's probe_metrics.csv with the multi-seed default runs of
+benchmarks/results/headline_cpu.json (an earlier, slower code): for every result both have, the test accuracy
+beside that study's seed-0 figure and its range over seeds, so that a faster run is seen to give the same results
+(within seed-to-seed noise; exactly, where nothing it computes changed).
 """
 
 from __future__ import annotations
@@ -24,6 +29,33 @@ from _common import machine_info, write_results
 from cpc_pipeline.hooks import STAGES  # the pipeline's stages, in run order
 
 ROOT = Path(__file__).resolve().parents[1]
+PROBE_METRICS = ROOT / "data" / "08_reporting" / "probe_metrics.csv"
+HEADLINE = ROOT / "benchmarks" / "results" / "headline_cpu.json"
+
+
+def compare_with_headline(probe_metrics: Path, headline: Path, seed: int = 0) -> dict:
+    """This run's test accuracies against the headline study's: per (encoder, probe, label fraction) both
+    have, this run's figure, the study's figure at ``seed`` (this run's seed) and its seeds' mean, std, min
+    and max; and how many lie within the seeds' range widened by one std on each side."""
+    import pandas as pd
+
+    study = json.loads(headline.read_text())
+    ours = pd.read_csv(probe_metrics)
+    rows = []
+    for r in study["probes"]:
+        mine = ours[(ours.encoder == r["encoder"]) & (ours.probe == r["probe"])
+                    & ((ours.label_fraction - r["label_fraction"]).abs() < 1e-9)]
+        if mine.empty:
+            continue
+        acc = r["test_accuracy"]
+        rows.append({"encoder": r["encoder"], "probe": r["probe"], "label_fraction": r["label_fraction"],
+                     "this_run": float(mine.test_accuracy.iloc[0]), "study_seed": acc["per_seed"].get(str(seed)),
+                     **{k: acc[k] for k in ("mean", "std", "min", "max", "n")}})
+    within = [r for r in rows if r["min"] - r["std"] <= r["this_run"] <= r["max"] + r["std"]]
+    same_seed = [abs(r["this_run"] - r["study_seed"]) for r in rows if r["study_seed"] is not None]
+    return {"headline": str(headline.relative_to(ROOT)), "headline_code_commit": study.get("code_commit"),
+            "seed": seed, "rows": rows, "compared": len(rows), "within_range_pm_std": len(within),
+            "equal_to_seed": sum(d == 0 for d in same_seed), "max_abs_diff_to_seed": max(same_seed, default=None)}
 
 
 def main() -> None:
@@ -55,9 +87,13 @@ def main() -> None:
     total = sum(r["process_wall_s"] for r in rows.values())
     print(f"{'total':<16} {total:8.1f} s")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    write_results(f"end_to_end_{args.env or 'default'}", {
-        "machine": machine_info(device), "config": vars(args), "results": rows, "total_wall_s": total,
-    })
+    payload = {"machine": machine_info(device), "config": vars(args), "results": rows, "total_wall_s": total}
+    if args.env is None and args.params is None and HEADLINE.exists():
+        payload["probe_check"] = check = compare_with_headline(PROBE_METRICS, HEADLINE)
+        print(f"probe results within the headline study's seeds (range +- std): {check['within_range_pm_std']} of "
+              f"{check['compared']}; equal to its seed {check['seed']}: {check['equal_to_seed']}; largest difference "
+              f"{check['max_abs_diff_to_seed']}")
+    write_results(f"end_to_end_{args.env or 'default'}", payload)
 
 
 if __name__ == "__main__":

@@ -260,6 +260,32 @@ def stage_efficiency(d: dict) -> list[str]:
     return out
 
 
+def stage_efficiency_before_after() -> str:
+    """Each stage's projected time and share of the peak, before (``stage_efficiency_cpu_before.json``, kept as
+    it was measured) and after (``stage_efficiency_cpu.json``)."""
+    paths = {k: RESULTS / f"stage_efficiency_cpu{s}.json" for k, s in (("before", "_before"), ("after", ""))}
+    if not all(p.exists() for p in paths.values()):
+        return "Not measured yet: `benchmarks/results/stage_efficiency_cpu{,_before}.json` are needed.\n"
+    before, after = (json.loads(p.read_text()) for p in paths.values())
+
+    def cell(d: dict, name: str) -> str:
+        r = d["results"].get(name)
+        if r is None or "projected_s" not in r or "every_image_s" in r:
+            return ""
+        share = f", {r['share_of_peak']:.0%} of peak" if "share_of_peak" in r else ""
+        return f"{r['projected_s']:.0f} s{share}"
+
+    head = {k: f"{d['machine']['date'][:10]}, `{d['code_commit'][:10]}`, peak {d['matmul_peak_fp32_flop_s'] / 1e9:.0f} "
+               "GFLOP/s" for k, d in (("before", before), ("after", after))}
+    out = [f"| stage | before ({head['before']}) | after ({head['after']}) |", "|---|---|---|"]
+    for name in after["results"]:
+        if cell(after, name):
+            out.append(f"| {name} | {cell(before, name)} | {cell(after, name)} |")
+    out.append(f"| **projected work in all** | {before['projected_total_s'] / 60:.1f} min | "
+               f"{after['projected_total_s'] / 60:.1f} min |")
+    return "\n".join(out) + "\n"
+
+
 @from_json("distributed_cpu")
 def distributed(d: dict) -> list[str]:
     out = []
@@ -380,6 +406,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "headline": headline, "pretraining": pretraining, "binary": binary, "time-to-quality": time_to_quality,
     "speed-steps": speed_steps, "components": components, "end-to-end": end_to_end, "distributed": distributed,
     "label-free": label_free, "stage-efficiency": stage_efficiency,
+    "stage-efficiency-before-after": stage_efficiency_before_after,
 }
 
 

@@ -159,3 +159,33 @@ def test_extraction_in_channels_last_gives_the_contiguous_layouts_features(mnist
     np.testing.assert_allclose(fast, contiguous, rtol=1e-4, atol=1e-5 * np.abs(contiguous).max())
     for key, value in encoder.state_dict().items():  # the layout changed, not one value
         assert torch.equal(before[key], value), key
+
+
+def test_knn_probe_equals_scikit_learns_classifier_fitted_per_k():
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import Normalizer
+
+    from cpc_pipeline.evaluation.probes import KNNProbeConfig, fit_knn_probe
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(10, 16))
+    def split(n):
+        y = rng.integers(0, 10, n)
+        return (centres[y] + 1.5 * rng.normal(size=(n, 16))).astype(np.float32), y + 3  # labels need not be 0..9
+    (x_train, y_train), (x_val, y_val), (x_test, _) = split(600), split(300), split(300)
+    config = KNNProbeConfig(k_grid=[1, 4, 10, 20])
+    chosen, acc, pred = fit_knn_probe(x_train, y_train, x_val, y_val, x_test, config)
+
+    loop = []
+    for k in config.k_grid:  # what the probe did before: a classifier per k (even k: tied votes happen)
+        model = make_pipeline(Normalizer(), KNeighborsClassifier(n_neighbors=k, algorithm="brute")).fit(x_train, y_train)
+        loop.append((float((model.predict(x_val) == y_val).mean()), -k, model))
+    best_acc, minus_k, model = max(loop, key=lambda t: (t[0], t[1]))  # best, the first (smallest) k on ties
+    assert (chosen, acc) == (f"k={-minus_k}", best_acc)
+    np.testing.assert_array_equal(pred, model.predict(x_test))
+    for k in config.k_grid:  # every k's votes, not only the chosen one's
+        c = KNNProbeConfig(k_grid=[k])
+        _, acc_k, pred_k = fit_knn_probe(x_train, y_train, x_val, y_val, x_test, c)
+        reference = make_pipeline(Normalizer(), KNeighborsClassifier(n_neighbors=k, algorithm="brute")).fit(x_train, y_train)
+        np.testing.assert_array_equal(pred_k, reference.predict(x_test))

@@ -44,6 +44,18 @@ def make_norm(kind: str, channels: int, conv: bool) -> nn.Module:
     raise ValueError(f"norm must be one of {NORMS}, got {kind!r}")
 
 
+def activation() -> nn.Module:
+    """The reference's LeakyReLU (Keras' default slope, 0.3), in place.
+
+    Why in place: the layer before it (a norm, or a conv or dense layer when ``norm`` is ``none``) does not
+    keep its output for the backward pass, so overwriting that output changes no value and no gradient (a
+    test checks this bit for bit), and the activation no longer writes a new tensor the size of the layer's
+    output. The first feature map of 2,048 images is 500 MB: in place, encoding them took 0.43 s instead of
+    1.03 s on the 2-core CPU (CPC's validation encodes chunks of that size).
+    """
+    return nn.LeakyReLU(0.3, inplace=True)
+
+
 def conv_output_size(size: int, layers: int, padding: int) -> int:
     for _ in range(layers):
         size = (size + 2 * padding - 3) // 2 + 1
@@ -77,14 +89,14 @@ class ReferenceEncoder(nn.Module):
             blocks += [
                 nn.Conv2d(channels, width, 3, stride=2, padding=padding, bias=norm == "none"),
                 make_norm(norm, width, conv=True),
-                nn.LeakyReLU(0.3),  # Keras' LeakyReLU default slope, as in the reference
+                activation(),
             ]
             channels = width
         self.features = nn.Sequential(*blocks, nn.Flatten())
         self.head = nn.Sequential(
             nn.Linear(width * side * side, hidden),
             make_norm(norm, hidden, conv=False),
-            nn.LeakyReLU(0.3),
+            activation(),
             nn.Linear(hidden, code_size),
         )
         self.code_size = code_size
