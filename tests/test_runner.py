@@ -41,7 +41,7 @@ def test_the_runner_executes_the_priority_node_and_its_inputs_first():
         node(step("a_other"), None, "x", name="a_other"),
         node(step("b_source"), None, "y", name="b_source"),
         node(step("c_middle"), "y", "z", name="c_middle"),
-        node(step("d_wanted"), "z", "w", name="d_wanted"),
+        node(step("d_wanted"), "z", "w", name="d_wanted", namespace="stage"),  # namespaces, as in the project
         node(step("e_after"), ["x", "w"], "v", name="e_after"),
     ])
 
@@ -51,7 +51,7 @@ def test_the_runner_executes_the_priority_node_and_its_inputs_first():
         return list(ran)
 
     assert run(SequentialRunner()) == ["a_other", "b_source", "c_middle", "d_wanted", "e_after"]
-    assert run(PriorityRunner(first="d_wanted")) == ["b_source", "c_middle", "d_wanted", "a_other", "e_after"]
+    assert run(PriorityRunner(first="stage.d_wanted")) == ["b_source", "c_middle", "d_wanted", "a_other", "e_after"]
     assert run(PriorityRunner(first="not_in_this_pipeline")) == run(SequentialRunner())
 
 

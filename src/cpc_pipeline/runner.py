@@ -29,8 +29,8 @@ class _Ordered(Pipeline):
     """``pipeline``'s nodes, listed in ``order`` (a topological order of them) instead of Kedro's."""
 
     def __init__(self, pipeline: Pipeline, order: list) -> None:
+        self._order = order  # first: Pipeline's constructor reads ``nodes`` when it checks namespaces
         super().__init__(pipeline.nodes)
-        self._order = order
 
     @property
     def nodes(self) -> list:
