@@ -261,7 +261,7 @@ def stage_efficiency(d: dict) -> list[str]:
 
 
 def stage_efficiency_before_after() -> str:
-    """Each stage's projected time and share of the peak, before (``stage_efficiency_cpu_before.json``, kept as
+    """Each stage's projected time, achieved FLOP/s and share of that run's measured peak, before (``stage_efficiency_cpu_before.json``, kept as
     it was measured) and after (``stage_efficiency_cpu.json``)."""
     paths = {k: RESULTS / f"stage_efficiency_cpu{s}.json" for k, s in (("before", "_before"), ("after", ""))}
     if not all(p.exists() for p in paths.values()):
@@ -272,8 +272,8 @@ def stage_efficiency_before_after() -> str:
         r = d["results"].get(name)
         if r is None or "projected_s" not in r or "every_image_s" in r:
             return ""
-        share = f", {r['share_of_peak']:.0%} of peak" if "share_of_peak" in r else ""
-        return f"{r['projected_s']:.0f} s{share}"
+        rate = f" at {r['flop_s'] / 1e9:.0f} GFLOP/s ({r['share_of_peak']:.0%})" if "flop_s" in r else ""
+        return f"{r['projected_s']:.0f} s{rate}"
 
     head = {k: f"{d['machine']['date'][:10]}, `{d['code_commit'][:10]}`, peak {d['matmul_peak_fp32_flop_s'] / 1e9:.0f} "
                "GFLOP/s" for k, d in (("before", before), ("after", after))}
