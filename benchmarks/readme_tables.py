@@ -392,14 +392,21 @@ def end_to_end() -> str:
         if not path.exists():
             continue
         d = json.loads(path.read_text())
-        stages = ", ".join(f"{s} {r['process_wall_s']:.0f} s / {r['peak_rss_mib'] / 1024:.1f} GB"
+        stages = ", ".join(f"{s} {r['process_wall_s']:.0f} s / {r['peak_rss_mib'] / 1024:.1f} GiB"
                            for s, r in d["results"].items())
         flag = f" --env {env}" if env != "default" else ""
         out.append(f"`benchmarks/end_to_end.py{flag}` → `benchmarks/results/end_to_end_{env}.json` "
                    f"({d['machine']['date'][:10]}; each stage a separate `kedro run --pipelines <stage>` process, wall "
                    f"time including Python and Kedro start-up, peak RSS): {stages}; {d['total_wall_s']:.0f} s in all "
                    f"({d['total_wall_s'] / 60:.1f} min{commit(d)}).")
-    return "\n".join(out) + "\n" if out else "Not measured yet: no `benchmarks/results/end_to_end_*.json`.\n"
+        if "probe_check" in d:
+            c = d["probe_check"]
+            out.append(f"Its `probe_metrics.csv` against the default runs of `{c['headline']}` (code commit "
+                       f"`{c['headline_code_commit'][:10]}`, seeds 0–2): of the {c['compared']} results both have, "
+                       f"{c['equal_to_seed']} equal that study's seed {c['seed']} (this run's seed) exactly, the largest "
+                       f"difference is {100 * c['max_abs_diff_to_seed']:.2f} points, and {c['within_range_pm_std']} lie "
+                       "within the study's range over seeds widened by one std.")
+    return "\n\n".join(out) + "\n" if out else "Not measured yet: no `benchmarks/results/end_to_end_*.json`.\n"
 
 
 GENERATORS: dict[str, Callable[[], str]] = {

@@ -35,3 +35,18 @@ def test_in_place_activations_change_no_value_and_no_gradient(spec):
         results.append([out.detach(), evaluated, *(p.grad for p in model.parameters()), *model.buffers()])
     for a, b in zip(*results):
         assert torch.equal(a, b)
+
+
+def test_cpc_validation_encodes_in_chunks_with_the_codes_of_one_call():
+    from types import SimpleNamespace
+
+    from cpc_pipeline.training.cpc import ENCODE_IMAGES, CPCEvaluator
+
+    torch.manual_seed(0)
+    encoder = EncoderSpec.model_validate({"arch": "reference", "norm": "batch"}).build(3, 64)
+    encoder.train()(torch.rand(64, 3, 64, 64))  # BatchNorm statistics away from their initial values
+    encoder = encoder.eval().to(memory_format=torch.channels_last)
+    evaluator = CPCEvaluator(SimpleNamespace(encoder=encoder), None, None, None, torch.channels_last)
+    pictures = torch.rand(2 * ENCODE_IMAGES + 37, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(evaluator.encode(pictures), encoder(pictures.contiguous(memory_format=torch.channels_last)))
