@@ -59,6 +59,19 @@ def test_info_nce_is_float32_and_finite_under_bf16_autocast():
     assert out.loss.dtype == torch.float32 and torch.isfinite(out.loss)
 
 
+def test_info_nce_scores_are_computed_in_float32_under_autocast():
+    """``.float()`` inputs are not enough: autocast runs the einsum in bf16 unless it is turned off."""
+    g = torch.Generator().manual_seed(3)
+    pred, pool = torch.randn(8, 4, 64, generator=g), torch.randn(512, 64, generator=g)
+    target = torch.randint(0, 512, (8, 4), generator=g)
+    plain = info_nce(pred, pool, target)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        cast = info_nce(pred, pool, target)
+    assert cast.logits.dtype == torch.float32
+    torch.testing.assert_close(cast.logits, plain.logits)  # bf16 scores would be off by ~1e-2
+    torch.testing.assert_close(cast.loss, plain.loss)
+
+
 def test_binary_loss_by_hand():
     pred = torch.tensor([[[1.0, 2.0], [3.0, 0.0]], [[1.0, -1.0], [0.0, -2.0]]])  # (2, 2, 2)
     fut = torch.tensor([[[1.0, 1.0], [1.0, 1.0]], [[1.0, 1.0], [2.0, 2.0]]])

@@ -34,6 +34,10 @@ def test_nt_xent_extremes_and_bf16():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         low = nt_xent(a.bfloat16(), a.bfloat16(), 0.05).loss
     assert low.dtype == torch.float32 and torch.isfinite(low)
+    b = a + 0.1 * torch.randn(32, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # float32 views: the similarities stay float32
+        cast = nt_xent(a, b, 0.1).loss
+    torch.testing.assert_close(cast, nt_xent(a, b, 0.1).loss)
 
 
 def test_resnet_encoder_shapes_with_the_cifar_stem():

@@ -21,6 +21,8 @@ def test_knn_predict_votes_by_weighted_similarity():
     queries = torch.tensor([[1.0, 0.05], [0.05, 1.0]])
     assert knn_predict(bank, labels, queries, k=3, temperature=0.1, classes=2).tolist() == [0, 1]
     assert knn_predict(bank, labels, queries, k=1, temperature=0.1, classes=2).tolist() == [0, 1]
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # evaluation runs under the trainer's autocast
+        assert knn_predict(bank, labels, queries, k=3, temperature=0.1, classes=2).tolist() == [0, 1]
 
 
 @pytest.mark.slow

@@ -16,8 +16,8 @@ Negatives:
   stays), so every negative is a wrong digit, as in the reference task's negative sequences (which are
   built from the same digit labels).
 
-Scores are computed in float32 even under bf16 autocast: log-softmax over hundreds of candidates is
-where bf16's 8-bit mantissa would bite.
+Scores are computed in float32 even under bf16 autocast (:func:`~cpc_pipeline.losses.precision.float32_scores`):
+log-softmax over hundreds of candidates is where bf16's 8-bit mantissa would bite.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from cpc_pipeline.losses.precision import float32_scores
 
 NEGATIVES = ("batch", "different_digit")
 
@@ -68,7 +70,8 @@ def info_nce(
     if negatives == "different_digit" and pool_digits is None:
         raise ValueError("negatives='different_digit' needs pool_digits")
 
-    logits = torch.einsum("skd,pd->skp", predictions.float(), pool_codes.float())  # (S, K, P)
+    with float32_scores(predictions):
+        logits = torch.einsum("skd,pd->skp", predictions.float(), pool_codes.float())  # (S, K, P)
     n_pool = pool_codes.shape[0]
     if pool_digits is not None:
         same_digit = pool_digits[None, None, :] == pool_digits[target][..., None]  # (S, K, P)

@@ -8,7 +8,7 @@ other view of the same image, ``i +- N``::
 
 i.e. cross-entropy over the 2N - 1 candidates of each row; chance accuracy is 1/(2N - 1) and, as for
 InfoNCE, log(2N - 1) - L is a lower bound on the views' mutual information. Computed in float32 even
-under bf16 autocast.
+under bf16 autocast (:func:`~cpc_pipeline.losses.precision.float32_scores`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from cpc_pipeline.losses.precision import float32_scores
 
 
 @dataclass
@@ -33,7 +35,8 @@ def nt_xent(view_a: torch.Tensor, view_b: torch.Tensor, temperature: float = 0.5
         raise ValueError(f"temperature must be > 0, got {temperature}")
     n = len(view_a)
     z = F.normalize(torch.cat([view_a, view_b]).float(), dim=1)
-    sim = (z @ z.T) / temperature
+    with float32_scores(z):
+        sim = (z @ z.T) / temperature
     sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
     positive = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
     loss = F.cross_entropy(sim, positive)

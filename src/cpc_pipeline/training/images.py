@@ -23,6 +23,7 @@ from torch import nn
 from cpc_pipeline.config import StrictModel
 from cpc_pipeline.data.config import RenderingConfig
 from cpc_pipeline.data.pictures import picture_shape, pictures_for
+from cpc_pipeline.losses.precision import float32_scores
 from cpc_pipeline.training import distributed
 from cpc_pipeline.training.loop import TrainerConfig, start_process, train
 
@@ -99,7 +100,8 @@ def knn_predict(
     bank: torch.Tensor, bank_labels: torch.Tensor, queries: torch.Tensor, k: int, temperature: float, classes: int
 ) -> torch.Tensor:
     """Weighted k-NN labels of ``queries`` among ``bank`` (features are L2-normalised here)."""
-    sim = F.normalize(queries.float(), dim=1) @ F.normalize(bank.float(), dim=1).T
+    with float32_scores(queries):  # under autocast the matmul would give bf16 similarities (and votes)
+        sim = F.normalize(queries.float(), dim=1) @ F.normalize(bank.float(), dim=1).T
     top, idx = sim.topk(min(k, len(bank)), dim=1)
     votes = torch.zeros(len(queries), classes, device=queries.device)
     votes.scatter_add_(1, bank_labels[idx], (top / temperature).exp())
