@@ -7,7 +7,8 @@ from cpc_pipeline.data import DigitRenderer, make_sequence_table, table_to_seque
 from cpc_pipeline.losses.binary import sequence_scores
 from cpc_pipeline.models import CPCModelConfig, ReferenceEncoderSpec
 from cpc_pipeline.training.cpc import CPCData, CPCObjective, OwnImageBatches, best_threshold, make_cpc_method
-from cpc_pipeline.training.loop import TrainerConfig, seed_everything, train
+from cpc_pipeline.training import loop
+from cpc_pipeline.training.loop import TrainerConfig, cpu_has_bf16_matrix_units, seed_everything, train, uses_bf16
 
 
 def make_method(splits, loss="infonce", pool=128, batch=128, per_epoch=1280, seed=0, **objective):
@@ -102,6 +103,29 @@ def test_two_runs_with_the_same_seed_are_identical(mnist_splits):
     other = make_method(mnist_splits, per_epoch=256, seed=1)
     train(other, quiet(epochs=1, seed=1), torch.device("cpu"))
     assert not torch.equal(other.model.predictors.weight, runs[0].model.predictors.weight)  # the seed matters
+
+
+def test_bf16_runs_where_the_setting_and_the_hardware_say(monkeypatch):
+    cpu, cuda, mps = torch.device("cpu"), torch.device("cuda"), torch.device("mps")
+    for has_units in (False, True):
+        monkeypatch.setattr(loop, "cpu_has_bf16_matrix_units", lambda: has_units)
+        assert uses_bf16(True, cpu) is has_units  # true: the CPU too, where it has bf16 matrix units
+        assert not uses_bf16("cuda", cpu) and not uses_bf16(False, cpu) and not uses_bf16(True, mps)
+        assert uses_bf16("cuda", cuda) and uses_bf16(True, cuda) and not uses_bf16(False, cuda)
+
+
+def test_bf16_training_on_a_cpu_with_matrix_units_is_reproducible(mnist_splits):
+    """bf16 autocast on the CPU (oneDNN's AMX kernels) is still bitwise reproducible, and it does change the
+    arithmetic: the run differs from the fp32 one."""
+    if not cpu_has_bf16_matrix_units():
+        pytest.skip("this CPU has no bf16 matrix units (AMX): bf16: true trains in fp32 here")
+    runs = [make_method(mnist_splits, per_epoch=1280) for _ in range(2)]
+    histories = [train(m, quiet(epochs=2, bf16=True), torch.device("cpu")).history for m in runs]
+    assert_same_run(*histories, runs[0].model, runs[1].model)
+    fp32 = make_method(mnist_splits, per_epoch=1280)
+    train(fp32, quiet(epochs=2, bf16=False), torch.device("cpu"))
+    assert not torch.equal(fp32.model.predictors.weight, runs[0].model.predictors.weight)
+    assert histories[0][-1]["val_sequence_accuracy"] > 0.8  # and it learns as fp32 does
 
 
 def test_resume_ends_where_an_uninterrupted_run_ends(mnist_splits, tmp_path):

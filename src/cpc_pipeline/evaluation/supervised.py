@@ -4,6 +4,7 @@ end with labels on the same rendered images (fresh backgrounds every batch), sel
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import torch
@@ -23,6 +24,7 @@ class SupervisedConfig(StrictModel):
     max_steps: int | None = Field(None, ge=1)  # and at most this many (null: no cap; for quick configs)
     images_per_batch: int = Field(64, ge=2)
     learning_rate: float = Field(1e-3, gt=0)
+    bf16: bool | Literal["cuda"] = "cuda"  # as trainer.bf16: "cuda" only there, true also on a CPU with AMX
 
 
 def supervised_method(
@@ -52,6 +54,7 @@ def supervised_method(
     )
     trainer = TrainerConfig(
         epochs=config.epochs, learning_rate=config.learning_rate, checkpoint_path=None, progress=False, seed=seed,
+        bf16=config.bf16,
     )
     return method, trainer, (len(keep), len(keep_val))
 
