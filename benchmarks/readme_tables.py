@@ -221,17 +221,22 @@ def components(d: dict) -> list[str]:
     ]
 
 
+def peaks(d: dict) -> str:
+    """The measured matmul peaks of a stage-efficiency run: fp32, and bf16 where it was measured."""
+    return ", ".join(f"{name} {d[key] / 1e9:.0f} GFLOP/s" for name, key in
+                     (("fp32", "matmul_peak_fp32_flop_s"), ("bf16", "matmul_peak_bf16_flop_s")) if key in d)
+
+
 @from_json("stage_efficiency_cpu")
 def stage_efficiency(d: dict) -> list[str]:
-    peak = d["matmul_peak_fp32_flop_s"]
     out = [
         f"`benchmarks/stage_efficiency.py --steps {d['config']['steps']}` → `benchmarks/results/stage_efficiency_cpu.json` "
-        f"({d['machine']['date'][:10]}{commit(d)}; measured fp32 matmul peak {peak / 1e9:.0f} GFLOP/s). Each stage's "
+        f"({d['machine']['date'][:10]}{commit(d)}; measured matmul peak {peaks(d)}). Each stage's "
         "work as its node builds it from conf/base: FLOPs counted with `FlopCounterMode` (matmuls and convolutions), "
         "the step and the evaluation timed in the real training loop, the breakdown from `torch.profiler`; time is "
         "projected to the default run (steps x step + evaluations x evaluation), without start-up and saving.",
         "",
-        "| stage | work | time (projected) | achieved | of peak | a training step: making the batch (render, augment) "
+        "| stage | work | time (projected) | achieved | of the peak in its precision | a training step: making the batch (render, augment) "
         "/ forward / backward / optimiser | evaluation, of the stage's time |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -247,16 +252,23 @@ def stage_efficiency(d: dict) -> list[str]:
             step = f"{r['images_per_s']:,.0f} images/s, rendering {pct(r['share_render'], 0)}% of it"
             evals = ""
             work = f"{r['images']:,} images, {r['flops'] / 1e12:.1f} TFLOP"
-        elif "every_image_s" in r:
-            continue  # the SimCLR section's figure
+        elif "every_image_s" in r or "speedup_last50" in r:
+            continue  # the SimCLR section's figure; the subnormal floats' line below
         else:
             per = ", ".join(f"{PROBES.get(k, k)} {v:.0f} s" for k, v in r["per_encoder_s"].items())
             out.append(f"| {name} | per encoder: {per} (scikit-learn and a small MLP; not FLOP-counted) | "
                        f"{r['projected_s']:.0f} s | | | | |")
             continue
         out.append(f"| {name} | {work} | {r['projected_s']:.0f} s | {r['flop_s'] / 1e9:.0f} GFLOP/s | "
-                   f"{r['share_of_peak']:.0%} | {step} | {evals} |")
+                   f"{r['share_of_peak']:.0%} ({r.get('precision', 'fp32')}) | {step} | {evals} |")
     out += ["", f"Projected work in all: {d['projected_total_s']:.0f} s ({d['projected_total_s'] / 60:.1f} min)."]
+    r = d["results"].get("patch_cpc, subnormal floats")
+    if r:
+        out += ["", f"Subnormal floats (`trainer.flush_denormal`): {r['steps']} patch CPC steps from the same initial "
+                f"weights take a median {r['subnormals_kept_first50_step_s']:.3f} s over the first 50 and "
+                f"{r['subnormals_kept_last50_step_s']:.3f} s over the last 50 with subnormals kept, "
+                f"{r['flushed_first50_step_s']:.3f} s and {r['flushed_last50_step_s']:.3f} s with them flushed: "
+                f"{r['speedup_last50']:.1f}x by the end."]
     return out
 
 
@@ -270,13 +282,14 @@ def stage_efficiency_before_after() -> str:
 
     def cell(d: dict, name: str) -> str:
         r = d["results"].get(name)
-        if r is None or "projected_s" not in r or "every_image_s" in r:
+        if r is None or "projected_s" not in r or "every_image_s" in r or "speedup_last50" in r:
             return ""
-        rate = f" at {r['flop_s'] / 1e9:.0f} GFLOP/s ({r['share_of_peak']:.0%})" if "flop_s" in r else ""
+        precision = f" {r['precision']}" if "precision" in r else ""
+        rate = f" at {r['flop_s'] / 1e9:.0f} GFLOP/s ({r['share_of_peak']:.0%}{precision})" if "flop_s" in r else ""
         return f"{r['projected_s']:.0f} s{rate}"
 
-    head = {k: f"{d['machine']['date'][:10]}, `{d['code_commit'][:10]}`, peak {d['matmul_peak_fp32_flop_s'] / 1e9:.0f} "
-               "GFLOP/s" for k, d in (("before", before), ("after", after))}
+    head = {k: f"{d['machine']['date'][:10]}, `{d['code_commit'][:10]}`, peak {peaks(d)}"
+            for k, d in (("before", before), ("after", after))}
     out = [f"| stage | before ({head['before']}) | after ({head['after']}) |", "|---|---|---|"]
     for name in after["results"]:
         if cell(after, name):

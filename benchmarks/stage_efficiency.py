@@ -41,12 +41,12 @@ from cpc_pipeline.evaluation.supervised import supervised_method
 from cpc_pipeline.models import EncoderSpec
 from cpc_pipeline.training.cpc import CPCInputs, PretrainingConfig, build_cpc
 from cpc_pipeline.training.images import ImageInputs
-from cpc_pipeline.training.loop import PHASES, epoch_generator, pick_device, seed_everything, train
+from cpc_pipeline.training.loop import PHASES, epoch_generator, pick_device, seed_everything, train, uses_bf16
 from cpc_pipeline.training.patch_cpc import PatchCPCConfig, build_patch_cpc
 from cpc_pipeline.training.simclr import SimCLRConfig, build_simclr
 
 DATA = ("data.render", "data.augment")
-PARTS = ("augment", "pretraining", "simclr", "patch_cpc", "supervised", "features", "probes")
+PARTS = ("denormals", "augment", "pretraining", "simclr", "patch_cpc", "supervised", "features", "probes")
 QUIET = ["trainer.checkpoint_path=null", "trainer.progress=false", "trainer.log_epochs=false"]
 
 
@@ -72,6 +72,30 @@ class FirstSteps:
     def step_seconds(self) -> float:
         """The median step, so the first (allocations, warm-up) does not count."""
         return float(np.median(np.diff(self.stamps)[1:]))
+
+
+class StepsOnly(FirstSteps):
+    """:class:`FirstSteps` without the epoch's evaluation (a constant monitor): the steps alone."""
+
+    def evaluate(self, generator: torch.Generator) -> dict[str, float]:
+        return {self.method.monitor: 0.0}
+
+
+def denormal_steps(method, trainer, device, steps: int) -> dict[str, float]:
+    """``steps`` training steps with subnormal floats flushed and without (``trainer.flush_denormal``), each
+    from the same initial weights: the median step of the first and of the last 50, and the speed-up."""
+    initial = {k: v.clone() for k, v in method.model.state_dict().items()}
+    row = {}
+    for flush in (False, True):
+        method.model.load_state_dict(initial)
+        short = StepsOnly(method, steps)
+        train(short, trainer.model_copy(update={"epochs": 1, "flush_denormal": flush}), device)
+        times = np.diff(short.stamps)
+        key = "flushed" if flush else "subnormals_kept"
+        row[f"{key}_first50_step_s"] = float(np.median(times[1:51]))
+        row[f"{key}_last50_step_s"] = float(np.median(times[-50:]))
+    return row | {"steps": steps, "speedup_last50": row["subnormals_kept_last50_step_s"] / row["flushed_last50_step_s"],
+                  "projected_s": 0.0}
 
 
 def count_flops(fn) -> int:
@@ -132,9 +156,12 @@ def loop_profile(method, trainer, device, steps: int) -> dict[str, float]:
     return {"step_s": step_s, "eval_s": eval_s, "profiled_steps": short.steps_per_epoch} | shares
 
 
-def training_stage(method, trainer, device, steps: int, epochs: int, seed: int, peak: float,
+def training_stage(method, trainer, device, steps: int, epochs: int, seed: int, peaks: dict[str, float],
                    steps_total: int | None = None, evals_total: float | None = None) -> dict[str, float]:
-    """One training stage's row: per-step and per-evaluation figures, projected to the default run."""
+    """One training stage's row: per-step and per-evaluation figures, projected to the default run; its share
+    of the measured matmul peak of the precision it trains in (``trainer.bf16`` on this device)."""
+    precision = "bf16" if uses_bf16(trainer.bf16, device) else "fp32"
+    peak = peaks[precision]
     step_flops, eval_flops = method_flops(method, device, seed)
     figures = loop_profile(method, trainer, device, steps)
     steps_total = steps_total or epochs * method.steps_per_epoch
@@ -142,7 +169,8 @@ def training_stage(method, trainer, device, steps: int, epochs: int, seed: int, 
     seconds = steps_total * figures["step_s"] + evals_total * figures["eval_s"]
     flops = steps_total * step_flops + evals_total * eval_flops
     return figures | {
-        "steps": steps_total, "evaluations": evals_total, "step_flops": step_flops, "eval_flops": eval_flops,
+        "precision": precision, "peak_flop_s": peak, "steps": steps_total, "evaluations": evals_total,
+        "step_flops": step_flops, "eval_flops": eval_flops,
         "step_flop_s": step_flops / figures["step_s"], "step_share_of_peak": step_flops / figures["step_s"] / peak,
         "projected_s": seconds, "flops": flops, "flop_s": flops / seconds, "share_of_peak": flops / seconds / peak,
         "eval_share_of_time": evals_total * figures["eval_s"] / seconds,
@@ -179,6 +207,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12, help="training steps timed per stage (at least 3)")
     parser.add_argument("--extraction-images", type=int, default=4096, help="images timed per feature extraction")
     parser.add_argument("--mnist-root", default="../shared/data")
+    parser.add_argument("--denormal-steps", type=int, default=300, help="patch CPC steps, flushed and not")
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS, help="measure only these parts")
     args = parser.parse_args()
     params = default_parameters()
@@ -188,14 +217,21 @@ def main() -> None:
     as_dict = lambda s: {"images": s.images, "labels": s.labels}  # noqa: E731
     image_inputs = ImageInputs(as_dict(splits.train), as_dict(splits.validation), rendering)
     device = pick_device(probing.device)
-    peak = matmul_peak(device, torch.float32, 5)
-    print(f"fp32 matmul peak {peak / 1e9:.1f} GFLOP/s", flush=True)
+    peaks = {name: matmul_peak(device, dtype, 5) for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
+    peak = peaks["fp32"]  # feature extraction runs in fp32
+    print(", ".join(f"{name} matmul peak {p / 1e9:.1f} GFLOP/s" for name, p in peaks.items()), flush=True)
     rows: dict[str, dict] = {}
 
     def report(name: str, row: dict) -> None:
         rows[name] = row
         print(f"{name:<24} {row['projected_s']:8.1f} s projected  {row['flops'] / 1e12:7.2f} TFLOP  "
               f"{row['flop_s'] / 1e9:6.1f} GFLOP/s ({row['share_of_peak']:.0%} of peak)", flush=True)
+
+    if "denormals" in args.parts:  # patch CPC's steps with subnormal floats flushed and without
+        cfg = PatchCPCConfig.model_validate(override(params["patch_cpc"], QUIET))
+        method, _ = build_patch_cpc(image_inputs, cfg)
+        rows["patch_cpc, subnormal floats"] = denormal_steps(method, cfg.trainer, device, args.denormal_steps)
+        print("patch_cpc, subnormal floats:", rows["patch_cpc, subnormal floats"], flush=True)
 
     if "augment" in args.parts:  # SimCLR's colour jitter, both ways BatchAugment.colour can run it
         cfg = SimCLRConfig.model_validate(params["simclr"])
@@ -215,7 +251,7 @@ def main() -> None:
         method, _ = build_cpc(CPCInputs(splits.train, splits.validation, train_table, val_table,
                                         SequenceConfig.model_validate(params["sequences"]), rendering), cfg)
         report("pretraining (CPC)", training_stage(method, cfg.trainer.model_copy(update={"epochs": 1}), device,
-                                                   args.steps, cfg.trainer.epochs, cfg.trainer.seed, peak))
+                                                   args.steps, cfg.trainer.epochs, cfg.trainer.seed, peaks))
     for stage, config_class, build in (("simclr", SimCLRConfig, build_simclr),
                                        ("patch_cpc", PatchCPCConfig, build_patch_cpc)):
         if stage not in args.parts:
@@ -223,7 +259,7 @@ def main() -> None:
         cfg = config_class.model_validate(override(params[stage], QUIET))
         method, _ = build(image_inputs, cfg)
         report(stage, training_stage(method, cfg.trainer.model_copy(update={"epochs": 1}), device, args.steps,
-                                     cfg.trainer.epochs, cfg.trainer.seed, peak))
+                                     cfg.trainer.epochs, cfg.trainer.seed, peaks))
 
     # ---- probing: the supervised baseline at every label fraction, profiled at the largest
     spec = EncoderSpec.model_validate(params["pretraining"]["model"]["encoder"])
@@ -238,7 +274,7 @@ def main() -> None:
     method, trainer, _ = built[-1]
     if "supervised" in args.parts:
         report("supervised baseline", training_stage(method, trainer.model_copy(update={"epochs": 1, "log_epochs": False}),
-                                                 device, args.steps, trainer.epochs, trainer.seed, peak,
+                                                 device, args.steps, trainer.epochs, trainer.seed, peaks,
                                                  steps_total, evals))
 
     # ---- probing: features of every encoder, the random encoder's statistics, the probes
@@ -261,7 +297,7 @@ def main() -> None:
         report("features, patch encoder", extraction(patch_encoder, sample, rendering, probing, device, peak,
                                                      all_images))
     if "probes" not in args.parts:
-        write(rows, args, device, peak)
+        write(rows, args, device, peaks)
         return
 
     features = split_features(reference, (as_dict(splits.train), as_dict(splits.validation), as_dict(splits.test)),
@@ -275,14 +311,15 @@ def main() -> None:
         print(f"probe {probe}: {probe_rows[probe]:.1f} s per encoder (every label fraction)", flush=True)
     encoders = 5
     rows["probes, 5 encoders"] = {"per_encoder_s": probe_rows, "projected_s": encoders * sum(probe_rows.values())}
-    write(rows, args, device, peak)
+    write(rows, args, device, peaks)
 
 
-def write(rows: dict, args, device: torch.device, peak: float) -> None:
+def write(rows: dict, args, device: torch.device, peaks: dict[str, float]) -> None:
     total = sum(r["projected_s"] for r in rows.values())
     print(f"{'total (projected work)':<24} {total:8.1f} s", flush=True)
     write_results(f"stage_efficiency_{device.type}", {
-        "machine": machine_info(device), "config": vars(args), "matmul_peak_fp32_flop_s": peak, "results": rows,
+        "machine": machine_info(device), "config": vars(args), "matmul_peak_fp32_flop_s": peaks["fp32"],
+        "matmul_peak_bf16_flop_s": peaks["bf16"], "results": rows,
         "projected_total_s": total,
     })
 
