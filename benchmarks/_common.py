@@ -12,10 +12,11 @@ from pathlib import Path
 import torch
 
 from cpc_pipeline.provenance import code_commit
-from cpc_pipeline.training.host import reuse_freed_memory
+from cpc_pipeline.training.host import flush_subnormals, reuse_freed_memory
 
 RESULTS = Path(__file__).parent / "results"
-MALLOC_HEAP = reuse_freed_memory()  # every benchmark process allocates as `kedro run` does (HostMemoryHook)
+MALLOC_HEAP = reuse_freed_memory()  # every benchmark process allocates as `kedro run` does (HostSettingsHook)
+SUBNORMALS_FLUSHED = flush_subnormals()  # and flushes subnormal floats as it does
 
 
 def machine_info(device: torch.device) -> dict[str, object]:
@@ -29,6 +30,7 @@ def machine_info(device: torch.device) -> dict[str, object]:
         "torch": torch.__version__,
         "device": str(device),
         "malloc_heap": MALLOC_HEAP,
+        "subnormals_flushed": SUBNORMALS_FLUSHED,
     }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)

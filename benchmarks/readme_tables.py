@@ -264,8 +264,8 @@ def stage_efficiency(d: dict) -> list[str]:
     out += ["", f"Projected work in all: {d['projected_total_s']:.0f} s ({d['projected_total_s'] / 60:.1f} min)."]
     r = d["results"].get("patch_cpc, subnormal floats")
     if r:
-        out += ["", f"Subnormal floats (`trainer.flush_denormal`): {r['steps']} patch CPC steps from the same initial "
-                f"weights take a median {r['subnormals_kept_first50_step_s']:.3f} s over the first 50 and "
+        out += ["", f"Subnormal floats (`training/host.py`, set in every `kedro run` process): {r['steps']} patch CPC "
+                f"steps, each side in a fresh process from the same initial weights, take a median {r['subnormals_kept_first50_step_s']:.3f} s over the first 50 and "
                 f"{r['subnormals_kept_last50_step_s']:.3f} s over the last 50 with subnormals kept, "
                 f"{r['flushed_first50_step_s']:.3f} s and {r['flushed_last50_step_s']:.3f} s with them flushed: "
                 f"{r['speedup_last50']:.1f}x by the end."]
@@ -399,16 +399,18 @@ def commit(d: dict) -> str:
 
 
 def end_to_end() -> str:
+    """The default configuration end to end, before issue 17's last changes (``end_to_end_default_before.json``,
+    kept as measured) and now, and the smoke configuration."""
     out = []
-    for env in ("default", "smoke"):
-        path = RESULTS / f"end_to_end_{env}.json"
+    for name, label in (("default_before", "Before, kept as measured: "), ("default", "Now: "), ("smoke", "")):
+        path = RESULTS / f"end_to_end_{name}.json"
         if not path.exists():
             continue
         d = json.loads(path.read_text())
         stages = ", ".join(f"{s} {r['process_wall_s']:.0f} s / {r['peak_rss_mib'] / 1024:.1f} GiB"
                            for s, r in d["results"].items())
-        flag = f" --env {env}" if env != "default" else ""
-        out.append(f"`benchmarks/end_to_end.py{flag}` → `benchmarks/results/end_to_end_{env}.json` "
+        flag = f" --env {d['config']['env']}" if d["config"].get("env") else ""
+        out.append(f"{label}`benchmarks/end_to_end.py{flag}` → `benchmarks/results/end_to_end_{name}.json` "
                    f"({d['machine']['date'][:10]}; each stage a separate `kedro run --pipelines <stage>` process, wall "
                    f"time including Python and Kedro start-up, peak RSS): {stages}; {d['total_wall_s']:.0f} s in all "
                    f"({d['total_wall_s'] / 60:.1f} min{commit(d)}).")

@@ -24,6 +24,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -40,6 +44,7 @@ from cpc_pipeline.evaluation.protocol import split_features
 from cpc_pipeline.evaluation.supervised import supervised_method
 from cpc_pipeline.models import EncoderSpec
 from cpc_pipeline.training.cpc import CPCInputs, PretrainingConfig, build_cpc
+from cpc_pipeline.training.host import KEEP_SUBNORMALS
 from cpc_pipeline.training.images import ImageInputs
 from cpc_pipeline.training.loop import PHASES, epoch_generator, pick_device, seed_everything, train, uses_bf16
 from cpc_pipeline.training.patch_cpc import PatchCPCConfig, build_patch_cpc
@@ -82,20 +87,24 @@ class StepsOnly(FirstSteps):
 
 
 def denormal_steps(method, trainer, device, steps: int) -> dict[str, float]:
-    """``steps`` training steps with subnormal floats flushed and without (``trainer.flush_denormal``), each
-    from the same initial weights: the median step of the first and of the last 50, and the speed-up."""
-    initial = {k: v.clone() for k, v in method.model.state_dict().items()}
-    row = {}
-    for flush in (False, True):
-        method.model.load_state_dict(initial)
-        short = StepsOnly(method, steps)
-        train(short, trainer.model_copy(update={"epochs": 1, "flush_denormal": flush}), device)
-        times = np.diff(short.stamps)
-        key = "flushed" if flush else "subnormals_kept"
-        row[f"{key}_first50_step_s"] = float(np.median(times[1:51]))
-        row[f"{key}_last50_step_s"] = float(np.median(times[-50:]))
-    return row | {"steps": steps, "speedup_last50": row["subnormals_kept_last50_step_s"] / row["flushed_last50_step_s"],
-                  "projected_s": 0.0}
+    """This process's median step over the first and the last 50 of ``steps`` patch CPC steps."""
+    short = StepsOnly(method, steps)
+    train(short, trainer.model_copy(update={"epochs": 1}), device)
+    times = np.diff(short.stamps)
+    return {"first50_step_s": float(np.median(times[1:51])), "last50_step_s": float(np.median(times[-50:]))}
+
+
+def denormals(steps: int, mnist_root: str) -> dict[str, float]:
+    """Patch CPC's steps with subnormal floats flushed (as every `kedro run` process does) and kept
+    (``CPC_KEEP_SUBNORMALS=1``), each in a fresh process: the flag must be set before the threads exist."""
+    row: dict[str, float] = {"steps": steps, "projected_s": 0.0}
+    for key, env in (("subnormals_kept", {KEEP_SUBNORMALS: "1"}), ("flushed", {})):
+        out = subprocess.run([sys.executable, __file__, "--denormal-child", str(steps), "--mnist-root", mnist_root],
+                             capture_output=True, text=True, check=True, env={**os.environ, **env})
+        child = json.loads(out.stdout.strip().splitlines()[-1])
+        row |= {f"{key}_{k}": v for k, v in child.items()}
+    row["speedup_last50"] = row["subnormals_kept_last50_step_s"] / row["flushed_last50_step_s"]
+    return row
 
 
 def count_flops(fn) -> int:
@@ -208,6 +217,7 @@ def main() -> None:
     parser.add_argument("--extraction-images", type=int, default=4096, help="images timed per feature extraction")
     parser.add_argument("--mnist-root", default="../shared/data")
     parser.add_argument("--denormal-steps", type=int, default=300, help="patch CPC steps, flushed and not")
+    parser.add_argument("--denormal-child", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS, help="measure only these parts")
     args = parser.parse_args()
     params = default_parameters()
@@ -217,6 +227,11 @@ def main() -> None:
     as_dict = lambda s: {"images": s.images, "labels": s.labels}  # noqa: E731
     image_inputs = ImageInputs(as_dict(splits.train), as_dict(splits.validation), rendering)
     device = pick_device(probing.device)
+    if args.denormal_child:  # one side of the "denormals" part, in its own process
+        cfg = PatchCPCConfig.model_validate(override(params["patch_cpc"], QUIET))
+        method, _ = build_patch_cpc(image_inputs, cfg)
+        print(json.dumps(denormal_steps(method, cfg.trainer, device, args.denormal_child)))
+        return
     peaks = {name: matmul_peak(device, dtype, 5) for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
     peak = peaks["fp32"]  # feature extraction runs in fp32
     print(", ".join(f"{name} matmul peak {p / 1e9:.1f} GFLOP/s" for name, p in peaks.items()), flush=True)
@@ -227,10 +242,8 @@ def main() -> None:
         print(f"{name:<24} {row['projected_s']:8.1f} s projected  {row['flops'] / 1e12:7.2f} TFLOP  "
               f"{row['flop_s'] / 1e9:6.1f} GFLOP/s ({row['share_of_peak']:.0%} of peak)", flush=True)
 
-    if "denormals" in args.parts:  # patch CPC's steps with subnormal floats flushed and without
-        cfg = PatchCPCConfig.model_validate(override(params["patch_cpc"], QUIET))
-        method, _ = build_patch_cpc(image_inputs, cfg)
-        rows["patch_cpc, subnormal floats"] = denormal_steps(method, cfg.trainer, device, args.denormal_steps)
+    if "denormals" in args.parts:  # patch CPC's steps with subnormal floats flushed and kept
+        rows["patch_cpc, subnormal floats"] = denormals(args.denormal_steps, args.mnist_root)
         print("patch_cpc, subnormal floats:", rows["patch_cpc, subnormal floats"], flush=True)
 
     if "augment" in args.parts:  # SimCLR's colour jitter, both ways BatchAugment.colour can run it

@@ -1,4 +1,5 @@
-"""The allocator setting: large tensors come from the heap, and the opt-out leaves glibc alone."""
+"""The host settings: large tensors come from the heap, subnormal floats are flushed on every thread, and the
+opt-outs leave both alone."""
 
 from __future__ import annotations
 
@@ -46,3 +47,35 @@ def test_large_tensors_are_served_from_the_heap_once_set():
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt and mallinfo2")
 def test_the_opt_out_keeps_glibcs_defaults():
     assert probe(CPC_MALLOC_DEFAULTS="1") == ["False", "True", "True"]
+
+
+SUBNORMALS = """
+import sys, numpy as np, torch
+from cpc_pipeline.training.host import flush_subnormals
+
+if sys.argv[1] == "threads_first":
+    torch.full((1 << 22,), 2.0).mul_(3)  # a parallel op: the intra-op threads exist before the flag
+x = torch.from_numpy(np.full(1 << 22, 1e-40, dtype=np.float32))  # subnormal, split between the threads below
+done = flush_subnormals()
+print(done, float(((x * 1.0) == 0).float().mean()))
+"""
+
+
+def subnormals(case: str, **env) -> list[str]:
+    out = subprocess.run([sys.executable, "-c", SUBNORMALS, case], capture_output=True, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "2", **env}, check=True)
+    return out.stdout.split()
+
+
+def test_subnormal_floats_are_flushed_on_every_thread_when_set_first():
+    assert subnormals("fresh") == ["True", "1.0"]  # every thread's share of the product is 0
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs an intra-op thread besides the main one")
+def test_flushing_after_the_threads_exist_is_reported_as_incomplete():
+    done, flushed = subnormals("threads_first")
+    assert done == "False" and float(flushed) < 1.0  # the worker thread kept its own setting
+
+
+def test_the_opt_out_keeps_subnormal_floats():
+    assert subnormals("fresh", CPC_KEEP_SUBNORMALS="1") == ["False", "0.0"]

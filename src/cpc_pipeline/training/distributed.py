@@ -38,7 +38,7 @@ from torch import nn
 
 from cpc_pipeline.config import StrictModel
 from cpc_pipeline.errors import UserError
-from cpc_pipeline.training.host import reuse_freed_memory
+from cpc_pipeline.training.host import flush_subnormals, reuse_freed_memory
 
 T = TypeVar("T")
 
@@ -329,9 +329,10 @@ def check_same_inputs(*inputs: Any) -> None:
 
 def init_worker(config: DistributedConfig, device: torch.device) -> torch.device:
     """Join the process group from inside a launched worker; returns this rank's device. On the CPU the
-    cores are shared out between the processes (``trainer.num_threads`` overrides). Its allocator is set as the
-    launching process's is (:func:`cpc_pipeline.training.host.reuse_freed_memory`)."""
+    cores are shared out between the processes (``trainer.num_threads`` overrides). Its allocator and subnormal
+    floats are set as the launching process's are (:mod:`cpc_pipeline.training.host`)."""
     reuse_freed_memory()
+    flush_subnormals()
     if device.type == "cpu":
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // config.nproc_per_node))
     if device.type == "cuda":

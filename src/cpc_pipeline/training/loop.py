@@ -59,7 +59,6 @@ class TrainerConfig(StrictModel):
     min_learning_rate: float = Field(1e-4, ge=0)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     bf16: bool | Literal["cuda"] = "cuda"  # bf16 autocast: on CUDA only | true: also on a CPU with AMX | false
-    flush_denormal: bool = True  # CPU: subnormal floats read and written as zero while training (flush_denormal)
     compile: bool = False  # torch.compile the model (falls back to eager if it fails)
     channels_last: bool = True
     num_threads: int | None = Field(None, ge=1)  # CPU intra-op threads; None = torch's default, pinned
@@ -178,24 +177,6 @@ def deterministic_algorithms(enabled: bool) -> Iterator[None]:
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before[2], before[3]
 
 
-@contextlib.contextmanager
-def flush_denormal(enabled: bool) -> Iterator[None]:
-    """Subnormal floats (below 1.2e-38 in fp32) read and written as zero on the CPU for the block.
-
-    Why: x86 cores handle subnormal operands in microcode, tens of times slower than normal ones, and
-    training makes them: patch CPC's steps went from 0.25 s to about 0.8 s over its first 300 steps on the
-    2-core CPU, and stayed at 0.25 s with this on (README, Performance). A subnormal is 0 to every purpose of
-    training, so flushing changes no result beyond those values. The setting is process-wide and has no
-    getter, so it is switched off again after the block (PyTorch's default)."""
-    if enabled:
-        torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        if enabled:
-            torch.set_flush_denormal(False)
-
-
 EVAL_EPOCH = 10**6  # validation draws the same renders every epoch
 
 
@@ -283,8 +264,7 @@ def train(
     on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
 ) -> TrainResult:
     """Train ``method.model`` (already on ``device``) for ``config.epochs`` epochs."""
-    with deterministic_algorithms(wants_determinism(config, device)), \
-            flush_denormal(config.flush_denormal and device.type == "cpu"):
+    with deterministic_algorithms(wants_determinism(config, device)):
         return _train(method, config, device, on_epoch_end)
 
 
