@@ -400,13 +400,17 @@ def commit(d: dict) -> str:
 
 def end_to_end() -> str:
     """The default configuration end to end, before issue 17's last changes (``end_to_end_default_before.json``,
-    kept as measured) and now, and the smoke configuration."""
+    kept as measured), now, and with bf16 on the CPU (``end_to_end_default_bf16.json``, which names its variant),
+    and the smoke configuration."""
     out = []
-    for name, label in (("default_before", "Before, kept as measured: "), ("default", "Now: "), ("smoke", "")):
+    for name, label in (("default_before", "Before, kept as measured: "), ("default", "Now: "),
+                        ("default_bf16", "With bf16 on the CPU, an opt-in"), ("smoke", "")):
         path = RESULTS / f"end_to_end_{name}.json"
         if not path.exists():
             continue
         d = json.loads(path.read_text())
+        if "variant" in d:
+            label = f"{label} ({d['variant']}): "
         stages = ", ".join(f"{s} {r['process_wall_s']:.0f} s / {r['peak_rss_mib'] / 1024:.1f} GiB"
                            for s, r in d["results"].items())
         flag = f" --env {d['config']['env']}" if d["config"].get("env") else ""
