@@ -403,14 +403,16 @@ def end_to_end() -> str:
     kept as measured), now, and with bf16 on the CPU (``end_to_end_default_bf16.json``, which names its variant),
     and the smoke configuration."""
     out = []
-    for name, label in (("default_before", "Before, kept as measured: "), ("default", "Now: "),
-                        ("default_bf16", "With bf16 on the CPU, an opt-in"), ("smoke", "")):
+    for name, label in (("default_before", "Before, kept as measured: "), ("default_xeon", "At the last code change"),
+                        ("default_bf16", "With bf16 on the CPU, an opt-in"),
+                        ("default_epyc_before", "The same code on this session's CPU"), ("default", "Now: "),
+                        ("smoke", "")):
         path = RESULTS / f"end_to_end_{name}.json"
         if not path.exists():
             continue
         d = json.loads(path.read_text())
         if "variant" in d:
-            label = f"{label} ({d['variant']}): "
+            label = f"{label} ({d['variant']}{', ' + d['machine']['cpu_model'] if 'cpu_model' in d['machine'] else ''}): "
         stages = ", ".join(f"{s} {r['process_wall_s']:.0f} s / {r['peak_rss_mib'] / 1024:.1f} GiB"
                            for s, r in d["results"].items())
         flag = f" --env {d['config']['env']}" if d["config"].get("env") else ""

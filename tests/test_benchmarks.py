@@ -33,3 +33,18 @@ def test_the_end_to_end_probe_check_finds_equal_and_moved_results(tmp_path):
     moved = compare_with_headline(tmp_path / "moved.csv", HEADLINE)
     assert moved["within_range_pm_std"] == moved["compared"] - 1
     assert moved["max_abs_diff_to_seed"] > 0.19
+
+
+def test_the_end_to_end_run_check_counts_equal_results_and_the_largest_move_per_encoder():
+    from end_to_end import compare_runs
+
+    before = [{"encoder": "cpc", "probe": "mlp", "label_fraction": 0.01, "test_accuracy": 0.97},
+              {"encoder": "cpc", "probe": "knn", "label_fraction": 1.0, "test_accuracy": 0.98},
+              {"encoder": "supervised", "probe": "end_to_end", "label_fraction": 0.1, "test_accuracy": 0.95}]
+    after = [dict(r) for r in before] + [{"encoder": "simclr", "probe": "mlp", "label_fraction": 0.01,
+                                         "test_accuracy": 0.9}]  # only in one run: not compared
+    after[2]["test_accuracy"] = 0.953
+    check = compare_runs(after, before)
+    assert (check["compared"], check["equal"]) == (3, 2)
+    assert check["max_abs_diff_per_encoder"]["cpc"] == 0
+    assert abs(check["max_abs_diff_per_encoder"]["supervised"] - 0.003) < 1e-12

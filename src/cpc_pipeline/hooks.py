@@ -51,7 +51,7 @@ from pydantic import BaseModel
 
 from cpc_pipeline.checks import check_run_configuration, check_tracking_store, sqlite_path
 from cpc_pipeline.provenance import code_commit, config_hash, file_md5, files_md5, pipelines_tag
-from cpc_pipeline.training.host import KEEP_SUBNORMALS, flush_subnormals, reuse_freed_memory
+from cpc_pipeline.training.host import KEEP_SUBNORMALS, flush_subnormals, release_freed_memory, reuse_freed_memory
 
 logger = logging.getLogger(__name__)
 
@@ -336,7 +336,9 @@ class HostSettingsHook:
     pipeline runs, and flushing subnormals reaches the intra-op threads only when it comes before the first
     parallel op creates them; launched distributed workers set both themselves. On the 2-core CPU the allocator
     took a SimCLR step from 0.73 to 0.42 s (the kernel's page faulting and zeroing of fresh pages for every large
-    activation), and flushing kept patch CPC's steps at 0.25 s instead of slowing to 0.8 s.
+    activation), and flushing kept patch CPC's steps at 0.25 s instead of slowing to 0.8 s. After each node, the
+    memory it freed goes back to the kernel, so a stage's peak is its largest node's (probing: 4.6 GiB of RSS
+    before, when each feature extraction left about 1 GiB in the heap).
     """
 
     @hook_impl
@@ -348,3 +350,9 @@ class HostSettingsHook:
         elif not os.environ.get(KEEP_SUBNORMALS):
             logger.warning("subnormal floats could not be flushed on every CPU thread: CPU training can slow down "
                            "several times as they accumulate")
+
+    @hook_impl
+    def after_node_run(self, node) -> None:
+        """What the node freed goes back to the kernel: a stage's peak memory is its largest node's, not the sum
+        of what its nodes left in the heap (:func:`cpc_pipeline.training.host.release_freed_memory`)."""
+        release_freed_memory()

@@ -144,6 +144,10 @@ def test_supervised_end_to_end_learns_digits(mnist_splits):
     assert used == (3000, 500) and len(history) == 2  # trained on 3,000 labels, the epoch chosen on 500 and sum(r["selected"] for r in history) == 1
     assert (predictions == mnist_splits.test.labels[:500]).mean() > 0.8
     assert not encoder.training
+    # trained in the layout pretraining trains in (SupervisedConfig.channels_last), 1.45x faster a step on the CPU
+    last_conv = [m for m in encoder.modules() if isinstance(m, torch.nn.Conv2d)][-1]  # 64 input channels
+    assert last_conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not last_conv.weight.is_contiguous()
 
 
 def test_extraction_in_channels_last_gives_the_contiguous_layouts_features(mnist_splits):

@@ -7,6 +7,8 @@ import torch
 
 from cpc_pipeline.losses.infonce import grid_info_nce
 from cpc_pipeline.models.patch_cpc import RowCausalContext
+from cpc_pipeline.models import patches as patches_module
+from cpc_pipeline.models.encoders import EncoderSpec
 from cpc_pipeline.models.patches import extract_patches, grid_size
 
 
@@ -21,6 +23,33 @@ def test_patches_form_the_grid_and_equal_the_image_crops():
                 assert torch.equal(patches[n, r, c], images[n, :, r * 4 : r * 4 + 8, c * 4 : c * 4 + 8])
     with pytest.raises(ValueError, match="do not fit"):
         extract_patches(images, size=24, stride=4)
+
+
+@pytest.mark.parametrize("norm", ["layer", "batch"])
+def test_frozen_patch_features_in_parts_equal_the_whole_batch_bit_for_bit(monkeypatch, norm):
+    torch.manual_seed(0)
+    spec = {"arch": "patches", "size": 16, "stride": 8,
+            "patch_encoder": {"arch": "reference", "code_size": 16, "norm": norm, "width": 8, "hidden": 32}}
+    encoder = EncoderSpec.model_validate(spec).build(3, 64)  # 49 patches per image
+    images = torch.randn(6, 3, 64, 64)
+    encoder.train()
+    encoder(images)  # BatchNorm statistics that are not the initial ones
+    encoder.eval()
+    with torch.no_grad():
+        whole = encoder(images)
+        monkeypatch.setattr(patches_module, "PATCHES_PER_CALL", 50)  # 294 patches: 6 calls, across images
+        calls = []
+        hook = encoder.patch_encoder.register_forward_hook(lambda m, i, o: calls.append(len(i[0])))
+        parts = encoder(images)
+        hook.remove()
+    assert calls == [50] * 5 + [44]
+    assert torch.equal(parts, whole)
+    encoder.train()  # train mode: BatchNorm's statistics are the whole batch's, so the batch stays whole
+    with torch.no_grad():
+        calls.clear()
+        encoder.patch_encoder.register_forward_hook(lambda m, i, o: calls.append(len(i[0])))
+        encoder(images)
+    assert calls == [294]
 
 
 def test_the_context_at_row_r_never_sees_the_rows_below():

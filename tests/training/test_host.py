@@ -79,3 +79,39 @@ def test_flushing_after_the_threads_exist_is_reported_as_incomplete():
 
 def test_the_opt_out_keeps_subnormal_floats():
     assert subnormals("fresh", CPC_KEEP_SUBNORMALS="1") == ["False", "0.0"]
+
+
+RELEASE = """
+import os, torch
+from cpc_pipeline.training.host import release_freed_memory, reuse_freed_memory
+
+def rss_mib():
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+reuse_freed_memory()
+t = torch.empty(256 << 20, dtype=torch.uint8)
+t.fill_(1)  # resident
+held = rss_mib()
+del t
+kept = rss_mib()  # freed, but kept in the heap for the next step's blocks
+released = release_freed_memory()
+print(released, round(held - kept), round(kept - rss_mib()))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_freed_memory_kept_for_reuse_goes_back_to_the_kernel_between_nodes():
+    out = subprocess.run([sys.executable, "-c", RELEASE], capture_output=True, text=True, check=True).stdout.split()
+    released, dropped_on_free, dropped_on_release = out[0], float(out[1]), float(out[2])
+    assert released == "True"
+    assert dropped_on_free < 16  # reuse_freed_memory keeps it ...
+    assert dropped_on_release > 240  # ... until it is released
+
+
+def test_the_host_hook_releases_freed_memory_after_every_node(monkeypatch):
+    from cpc_pipeline import hooks
+
+    calls = []
+    monkeypatch.setattr(hooks, "release_freed_memory", lambda: calls.append(1) or True)
+    hooks.HostSettingsHook().after_node_run(node=None)
+    assert calls == [1]

@@ -25,6 +25,7 @@ class SupervisedConfig(StrictModel):
     images_per_batch: int = Field(64, ge=2)
     learning_rate: float = Field(1e-3, gt=0)
     bf16: bool | Literal["cuda"] = "cuda"  # as trainer.bf16: "cuda" only there, true also on a CPU with AMX
+    channels_last: bool = True  # as trainer.channels_last: the encoder trained in the layout pretraining uses
 
 
 def supervised_method(
@@ -43,18 +44,20 @@ def supervised_method(
     seed_everything(seed)
     keep, keep_val = label_subsets(train.labels, validation.labels, fraction, seed)
     encoder = encoder_spec.build(renderer.channels, renderer.image_size)
-    model = nn.Sequential(encoder, mlp_head(encoder.code_size)).to(device)
+    layout = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = nn.Sequential(encoder, mlp_head(encoder.code_size)).to(device, memory_format=layout)
     t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
     steps = max(math.ceil(len(keep) / config.images_per_batch), math.ceil(config.min_steps / config.epochs))
     if config.max_steps is not None:
         steps = min(steps, math.ceil(config.max_steps / config.epochs))
     method = ClassificationMethod(
         model, t(train.images[keep]), t(train.labels[keep]), t(validation.images[keep_val]), t(validation.labels[keep_val]),
-        config.images_per_batch, transform=renderer, steps_per_epoch=steps, eval_batch_size=512,
+        config.images_per_batch, transform=lambda x, g: renderer(x, g).contiguous(memory_format=layout),
+        steps_per_epoch=steps, eval_batch_size=512,
     )
     trainer = TrainerConfig(
         epochs=config.epochs, learning_rate=config.learning_rate, checkpoint_path=None, progress=False, seed=seed,
-        bf16=config.bf16,
+        bf16=config.bf16, channels_last=config.channels_last,
     )
     return method, trainer, (len(keep), len(keep_val))
 

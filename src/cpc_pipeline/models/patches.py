@@ -23,6 +23,9 @@ def grid_size(image_size: int, size: int, stride: int) -> int:
     return (image_size - size) // stride + 1
 
 
+PATCHES_PER_CALL = 1024  # patches per patch-encoder call in eval mode without gradients (encode_grid)
+
+
 class PatchGridEncoder(nn.Module):
     """Images -> patch codes on their grid (:meth:`grid`), or the image feature: their mean (``forward``)."""
 
@@ -32,9 +35,19 @@ class PatchGridEncoder(nn.Module):
         self.code_size = patch_encoder.code_size
 
     def encode_grid(self, patches: torch.Tensor) -> torch.Tensor:
-        """Patches ``(N, Gh, Gw, C, s, s)`` -> codes ``(N, D, Gh, Gw)``."""
+        """Patches ``(N, Gh, Gw, C, s, s)`` -> codes ``(N, D, Gh, Gw)``.
+
+        In eval mode without gradients (features, validation, the k-NN monitor) the patches go through the
+        patch encoder :data:`PATCHES_PER_CALL` at a time: each patch's code is the same bit for bit (every
+        patch is coded on its own; a test checks it), but the 25,088 patches of a batch of 512 images would make
+        each early feature map 1.6 GB. In training, or in train mode (BatchNorm statistics), the batch stays whole.
+        """
         n, gh, gw = patches.shape[:3]
-        codes = self.patch_encoder(patches.reshape(n * gh * gw, *patches.shape[3:]))
+        flat = patches.reshape(n * gh * gw, *patches.shape[3:])
+        if self.training or torch.is_grad_enabled() or len(flat) <= PATCHES_PER_CALL:
+            codes = self.patch_encoder(flat)
+        else:
+            codes = torch.cat([self.patch_encoder(part) for part in flat.split(PATCHES_PER_CALL)])
         return codes.view(n, gh, gw, -1).permute(0, 3, 1, 2)
 
     def patches(self, images: torch.Tensor) -> torch.Tensor:
