@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 
@@ -48,14 +49,22 @@ KEEP_FREED = 1 << 30  # bytes at the top of the heap kept for reuse
 def reuse_freed_memory() -> bool:
     """Make this process's glibc ``malloc`` keep large blocks in its heap (see the module's docstring).
     True when it did; False on another C library or when ``CPC_MALLOC_DEFAULTS`` is set. Idempotent."""
-    if os.environ.get(OPT_OUT) or not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # no glibc (musl has no mallopt)
+    mallopt = _glibc("mallopt")
+    if mallopt is None:
         return False
     return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, KEEP_FREED))
+
+
+@functools.cache
+def _glibc(name: str):
+    """glibc's allocator function ``name``, looked up once (``find_library`` starts a subprocess); None on another
+    C library (musl has no mallopt), another system, or with ``CPC_MALLOC_DEFAULTS`` set."""
+    if os.environ.get(OPT_OUT) or not sys.platform.startswith("linux"):
+        return None
+    try:
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
 
 
 def release_freed_memory() -> bool:
@@ -65,11 +74,8 @@ def release_freed_memory() -> bool:
     stage reached 4.6 GiB of RSS on the 2-core CPU (its feature extractions each left about 1 GiB behind), where its
     largest node needs about 1 GiB above the process's base. True when it trimmed; False where
     :func:`reuse_freed_memory` would do nothing."""
-    if os.environ.get(OPT_OUT) or not sys.platform.startswith("linux"):
-        return False
-    try:
-        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):
+    trim = _glibc("malloc_trim")
+    if trim is None:
         return False
     trim(0)
     return True
