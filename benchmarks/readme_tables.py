@@ -231,7 +231,7 @@ def peaks(d: dict) -> str:
 def stage_efficiency(d: dict) -> list[str]:
     out = [
         f"`benchmarks/stage_efficiency.py --steps {d['config']['steps']}` → `benchmarks/results/stage_efficiency_cpu.json` "
-        f"({d['machine']['date'][:10]}{commit(d)}; measured matmul peak {peaks(d)}). Each stage's "
+        f"({d['machine']['date'][:10]}{commit(d)}{cpu(d)}; measured matmul peak {peaks(d)}). Each stage's "
         "work as its node builds it from conf/base: FLOPs counted with `FlopCounterMode` (matmuls and convolutions), "
         "the step and the evaluation timed in the real training loop, the breakdown from `torch.profiler`; time is "
         "projected to the default run (steps x step + evaluations x evaluation), without start-up and saving.",
@@ -273,11 +273,12 @@ def stage_efficiency(d: dict) -> list[str]:
 
 
 def stage_efficiency_before_after() -> str:
-    """Each stage's projected time, achieved FLOP/s and share of that run's measured peak, before (``stage_efficiency_cpu_before.json``, kept as
-    it was measured) and after (``stage_efficiency_cpu.json``)."""
-    paths = {k: RESULTS / f"stage_efficiency_cpu{s}.json" for k, s in (("before", "_before"), ("after", ""))}
+    """Each stage's projected time, achieved FLOP/s and share of that run's measured peak, before and after the
+    first changes of issue 17 (``stage_efficiency_cpu_{before,after}.json``, both kept as measured, in one session
+    on one machine; ``stage_efficiency_cpu.json`` is the latest measurement, on whichever CPU it names)."""
+    paths = {k: RESULTS / f"stage_efficiency_cpu_{k}.json" for k in ("before", "after")}
     if not all(p.exists() for p in paths.values()):
-        return "Not measured yet: `benchmarks/results/stage_efficiency_cpu{,_before}.json` are needed.\n"
+        return "Not measured yet: `benchmarks/results/stage_efficiency_cpu_{before,after}.json` are needed.\n"
     before, after = (json.loads(p.read_text()) for p in paths.values())
 
     def cell(d: dict, name: str) -> str:
@@ -398,21 +399,29 @@ def commit(d: dict) -> str:
     return f", code commit `{d['code_commit'][:10]}`" if d.get("code_commit") else ""
 
 
+def cpu(d: dict) -> str:
+    """Where the run recorded it, the CPU it ran on: figures compare within one CPU model only."""
+    return f", on an {d['machine']['cpu_model']}" if d["machine"].get("cpu_model") else ""
+
+
 def end_to_end() -> str:
-    """The default configuration end to end, before issue 17's last changes (``end_to_end_default_before.json``,
-    kept as measured), now, and with bf16 on the CPU (``end_to_end_default_bf16.json``, which names its variant),
-    and the smoke configuration."""
+    """The default configuration end to end: before issue 17's changes (``end_to_end_default_before.json``, kept as
+    measured), commit cbcd697 on three CPUs and with bf16, now (``end_to_end_default.json``), each with its variant and
+    CPU model where recorded and its result-by-result comparison with another run where one was made; and the smoke
+    configuration."""
     out = []
-    for name, label in (("default_before", "Before, kept as measured: "), ("default_xeon", "At the last code change"),
+    for name, label in (("default_before", "Before, kept as measured"), ("default_xeon", "Commit cbcd697"),
                         ("default_bf16", "With bf16 on the CPU, an opt-in"),
-                        ("default_epyc_before", "The same code on this session's CPU"), ("default", "Now: "),
+                        ("default_epyc_before", "Commit cbcd697 again"),
+                        ("default_epyc_f25_before", "Commit cbcd697 on the CPU of the run below"), ("default", "Now"),
                         ("smoke", "")):
         path = RESULTS / f"end_to_end_{name}.json"
         if not path.exists():
             continue
         d = json.loads(path.read_text())
         if "variant" in d:
-            label = f"{label} ({d['variant']}{', ' + d['machine']['cpu_model'] if 'cpu_model' in d['machine'] else ''}): "
+            label = f"{label} ({d['variant']}{', ' + d['machine']['cpu_model'] if 'cpu_model' in d['machine'] else ''})"
+        label = f"{label}: " if label else ""
         stages = ", ".join(f"{s} {r['process_wall_s']:.0f} s / {r['peak_rss_mib'] / 1024:.1f} GiB"
                            for s, r in d["results"].items())
         flag = f" --env {d['config']['env']}" if d["config"].get("env") else ""
@@ -427,6 +436,13 @@ def end_to_end() -> str:
                        f"{c['equal_to_seed']} equal that study's seed {c['seed']} (this run's seed) exactly, the largest "
                        f"difference is {100 * c['max_abs_diff_to_seed']:.2f} points, and {c['within_range_pm_std']} lie "
                        "within the study's range over seeds widened by one std.")
+        if "run_check" in d:
+            c = d["run_check"]
+            moved = ", ".join(f"{e} {100 * v:.2f}" for e, v in c["max_abs_diff_per_encoder"].items())
+            out.append(f"Its probe results against `benchmarks/results/{c['other']}`'s (code commit "
+                       f"`{(c['other_code_commit'] or 'unknown')[:10]}`), result by result: {c['equal']} of the "
+                       f"{c['compared']} both have are equal exactly; the largest difference per encoder, in points: "
+                       f"{moved}.")
     return "\n\n".join(out) + "\n" if out else "Not measured yet: no `benchmarks/results/end_to_end_*.json`.\n"
 
 
