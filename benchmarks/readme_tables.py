@@ -420,7 +420,7 @@ def end_to_end() -> str:
             continue
         d = json.loads(path.read_text())
         if "variant" in d:
-            label = f"{label} ({d['variant']}{', ' + d['machine']['cpu_model'] if 'cpu_model' in d['machine'] else ''})"
+            label = f"{label} ({d['variant']}{cpu(d)})"
         label = f"{label}: " if label else ""
         stages = ", ".join(f"{s} {r['process_wall_s']:.0f} s / {r['peak_rss_mib'] / 1024:.1f} GiB"
                            for s, r in d["results"].items())
