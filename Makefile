@@ -6,7 +6,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export KEDRO_DISABLE_TELEMETRY := 1
 
-.PHONY: install run test viz mlflow-ui clean-data readme screenshots
+FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+
+.PHONY: install run test viz mlflow-ui clean-data readme screenshots fashion-mnist gpu-check
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,11 +20,24 @@ install: $(STAMP)
 run: $(STAMP)            ## the whole default pipeline on conf/base
 	$(BIN)/kedro run $(ARGS)
 
-test: $(STAMP)           ## the test suite (what .ci/run calls)
+test: $(STAMP) fashion-mnist  ## the test suite (what .ci/run calls)
 	$(BIN)/python -m pytest $(ARGS)
+
+fashion-mnist: $(FASHION)  ## Debian's dataset-fashion-mnist (the second real dataset; its tests skip without it)
+
+$(FASHION):
+	@if command -v apt-get >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo "sudo -n" ); \
+	  { $$SUDO apt-get install -y -qq dataset-fashion-mnist || \
+	    { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; }; } >/dev/null 2>&1 || \
+	  echo "note: could not install dataset-fashion-mnist (needs root); its tests will skip"; \
+	else echo "note: no apt-get: Fashion-MNIST tests will skip (or list your own folder under source.roots)"; fi
 
 bench-%: $(STAMP)        ## a benchmark: make bench-headline | bench-time_to_quality | bench-speed_steps | bench-components | bench-end_to_end
 	$(BIN)/python benchmarks/$*.py $(ARGS)
+
+gpu-check: $(STAMP)      ## the CUDA paths on one GPU in <= 8 min (benchmarks/gpu_check.sh; skips its CUDA parts without one)
+	benchmarks/gpu_check.sh $(or $(OUT),data/08_reporting/gpu_check)
 
 readme: $(STAMP)         ## rewrite the README's generated result tables from benchmarks/results/*.json
 	$(BIN)/python benchmarks/readme_tables.py

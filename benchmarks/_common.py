@@ -128,7 +128,7 @@ def default_parameters() -> dict:
     """conf/base's parameters, resolved as ``kedro run`` resolves them."""
     from kedro.config import OmegaConfigLoader
 
-    from cpc_pipeline.settings import CONFIG_LOADER_ARGS
+    from cpc_pipeline.config_loading import CONFIG_LOADER_ARGS
 
     return OmegaConfigLoader("conf", **CONFIG_LOADER_ARGS)["parameters"]
 

@@ -10,7 +10,7 @@ Every stage's work is built from conf/base exactly as its node builds it (``buil
   backward; one epoch-end evaluation; one batch of frozen feature extraction;
 - **time**: ``--steps`` steps of the real training loop (an epoch cut short) and the epoch's evaluation, once
   plain (the figures) and once under ``torch.profiler`` (the breakdown). The profiler splits a step by the
-  loop's ranges (``training/loop.py`` PHASES: batch, forward, backward, optimizer, evaluate) and the data
+  loop's ranges (``training/loop/run.py`` PHASES: batch, forward, backward, optimizer, evaluate) and the data
   ranges inside them (``data.render``, ``data.augment``);
 - **projected to the default run**: epochs x (steps per epoch x step time + evaluation time), beside the
   FLOPs of the same work, so achieved FLOP/s and the share of the peak cover the whole stage.

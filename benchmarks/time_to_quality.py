@@ -1,7 +1,7 @@
 """Time to quality: pretraining wall time until the validation sequence-discrimination accuracy first
 reaches 99%, and until a probe on the frozen encoder first reaches 90% and 97% MNIST test accuracy.
 
-    .venv/bin/python benchmarks/time_to_quality.py [--epochs 10] [--probe-train 10000] [--set objective.loss=binary]
+    .venv/bin/python benchmarks/time_to_quality.py [--epochs 10] [--probe-train 10000] [--set objective.loss=binary] [--name NAME]
 
 Uses conf/base's parameters (the default pipeline's configuration; ``--set`` overrides a key of
 ``pretraining``). After every epoch the clock is paused, a copy of the encoder is frozen and the
@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--probe-train", type=int, default=10_000)
     parser.add_argument("--mnist-root", default="../shared/data")
     parser.add_argument("--set", action="append", default=[], help="pretraining override, e.g. trainer.device=cpu")
+    parser.add_argument("--name", help="the results file's name (default: time_to_quality_<device>_<loss>)")
     args = parser.parse_args()
 
     params = default_parameters()
@@ -93,7 +94,7 @@ def main() -> None:
             )
     for key, value in reached.items():
         print(f"{key:<32} {value}")
-    write_results(f"time_to_quality_{device.type}_{cfg.objective.loss}", {
+    write_results(args.name or f"time_to_quality_{device.type}_{cfg.objective.loss}", {
         "machine": machine_info(device), "config": {"pretraining": cfg.model_dump(mode="json"), **vars(args)},
         "epochs": epochs, "reached": reached,
     })

@@ -5,7 +5,7 @@ from kedro.config import OmegaConfigLoader
 
 from cpc_pipeline.hooks import default_seed_parameters, run_config_hash
 from cpc_pipeline.provenance import config_hash
-from cpc_pipeline.settings import CONFIG_LOADER_ARGS
+from cpc_pipeline.config_loading import CONFIG_LOADER_ARGS
 from tests.conftest import REPO
 
 

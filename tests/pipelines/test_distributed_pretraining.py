@@ -120,6 +120,7 @@ def test_a_two_process_run_resumed_equals_the_uninterrupted_one(kedro_project, m
     assert all(torch.equal(uninterrupted[k], resumed[k]) for k in uninterrupted)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="the NCCL path with SyncBatchNorm needs two CUDA GPUs, one "
                     "per process; this machine has fewer (CI has none), so only the gloo path runs here")
 def test_two_gpus_nccl_with_synchronised_batchnorm(kedro_project, mnist_root):

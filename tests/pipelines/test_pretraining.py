@@ -3,7 +3,7 @@ from kedro.config import OmegaConfigLoader
 from kedro.validation.exceptions import ParameterValidationError
 
 from cpc_pipeline.training.cpc import PretrainingConfig
-from cpc_pipeline.settings import CONFIG_LOADER_ARGS
+from cpc_pipeline.config_loading import CONFIG_LOADER_ARGS
 from tests.conftest import REPO, run_kedro
 
 

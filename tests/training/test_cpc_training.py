@@ -7,7 +7,7 @@ from cpc_pipeline.data import DigitRenderer, make_sequence_table, table_to_seque
 from cpc_pipeline.losses.binary import sequence_scores
 from cpc_pipeline.models import CPCModelConfig, ReferenceEncoderSpec
 from cpc_pipeline.training.cpc import CPCData, CPCObjective, OwnImageBatches, best_threshold, make_cpc_method
-from cpc_pipeline.training import loop
+from cpc_pipeline.training.loop import device as loop_device
 from cpc_pipeline.training.loop import TrainerConfig, cpu_has_bf16_matrix_units, seed_everything, train, uses_bf16
 
 
@@ -108,7 +108,7 @@ def test_two_runs_with_the_same_seed_are_identical(mnist_splits):
 def test_bf16_runs_where_the_setting_and_the_hardware_say(monkeypatch):
     cpu, cuda, mps = torch.device("cpu"), torch.device("cuda"), torch.device("mps")
     for has_units in (False, True):
-        monkeypatch.setattr(loop, "cpu_has_bf16_matrix_units", lambda: has_units)
+        monkeypatch.setattr(loop_device, "cpu_has_bf16_matrix_units", lambda: has_units)
         assert uses_bf16(True, cpu) is has_units  # true: the CPU too, where it has bf16 matrix units
         assert not uses_bf16("cuda", cpu) and not uses_bf16(False, cpu) and not uses_bf16(True, mps)
         assert uses_bf16("cuda", cuda) and uses_bf16(True, cuda) and not uses_bf16(False, cuda)

@@ -109,9 +109,9 @@ def test_freed_memory_kept_for_reuse_goes_back_to_the_kernel_between_nodes():
 
 
 def test_the_host_hook_releases_freed_memory_after_every_node(monkeypatch):
-    from cpc_pipeline import hooks
+    from cpc_pipeline.hooks import host_settings
 
     calls = []
-    monkeypatch.setattr(hooks, "release_freed_memory", lambda: calls.append(1) or True)
-    hooks.HostSettingsHook().after_node_run(node=None)
+    monkeypatch.setattr(host_settings, "release_freed_memory", lambda: calls.append(1) or True)
+    host_settings.HostSettingsHook().after_node_run(node=None)
     assert calls == [1]

@@ -12,7 +12,7 @@ SPLITS = ("train", "validation", "test")  # every split, in this order wherever 
 
 
 class SourceConfig(StrictModel):
-    name: Literal["mnist", "sklearn_digits"] = "mnist"
+    name: Literal["mnist", "fashion_mnist", "sklearn_digits"] = "mnist"
     roots: list[str] = Field(default_factory=lambda: ["data/01_raw"], min_length=1)
     download: bool = True
     fallback_to_sklearn_digits: bool = True

@@ -11,9 +11,15 @@ For every image independently (never tied to its label or its sequence):
 
 With ``color=False`` the digit is only resized and mapped to ``[-1, 1]`` as one grey channel; 28x28 grey
 is the cheap setting. Randomness comes from the ``torch.Generator`` passed in, so renders are seeded.
+
+:meth:`DigitRenderer.render_patches` renders the patches of a grid instead of whole images, each patch on
+its own background crop and colour shift: what patch CPC trains on, for the reason SimCLR renders each of
+its views anew (the views, or patches, of one picture then share the digit and nothing else).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -68,10 +74,10 @@ class DigitRenderer:
             x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
         return x
 
-    def _backgrounds(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
-        """n random crops of the texture, each colour shifted: (n, 3, S, S) in [0, 1]."""
+    def _backgrounds(self, n: int, generator: torch.Generator | None, side: int | None = None) -> torch.Tensor:
+        """n random crops of the texture, each colour shifted: (n, 3, side, side) in [0, 1] (side: the image's)."""
         tex = self.texture
-        size, s = tex.shape[-1], self.image_size
+        size, s = tex.shape[-1], side or self.image_size
         oy, ox = torch.randint(0, size - s + 1, (2, n, 1, 1), generator=generator, device=self.device)
         rows = oy + torch.arange(s, device=self.device).view(1, s, 1)
         cols = ox + torch.arange(s, device=self.device).view(1, 1, s)
@@ -87,3 +93,22 @@ class DigitRenderer:
                 background = self._backgrounds(x.shape[0], generator)
                 x = torch.where(x >= 0.5, 1.0 - background, background)
             return (x * 2.0 - 1.0).reshape(*lead, self.channels, self.image_size, self.image_size)
+
+    def render_patches(
+        self, digits: torch.Tensor, cut: Callable[[torch.Tensor], torch.Tensor], generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """uint8 digits ``(N, 28, 28)`` -> the patches ``cut`` takes from their pictures, ``(..., C, s, s)``,
+        every patch with its own background: the digit's mask is cut as the picture would be, then each patch
+        gets a crop of the texture and a colour shift of its own (steps 2-5 above, per patch).
+
+        ``cut`` maps ``(N, 1, S, S)`` to ``(..., 1, s, s)`` (e.g. :func:`cpc_pipeline.models.patches.extract_patches`).
+        Without colour there is no background, and the result is ``cut`` of the rendered images.
+        """
+        with torch.profiler.record_function("data.render"):
+            x = self._resize(digits.reshape(-1, *digits.shape[-2:]))
+            if not self.color:
+                return cut(x * 2.0 - 1.0)
+            digit = cut(x) >= 0.5
+            lead, side = digit.shape[:-3], digit.shape[-1]
+            background = self._backgrounds(lead.numel(), generator, side).view(*lead, 3, side, side)
+            return torch.where(digit, 1.0 - background, background) * 2.0 - 1.0

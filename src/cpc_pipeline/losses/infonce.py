@@ -91,11 +91,12 @@ def info_nce(
 @dataclass
 class GridInfoNCEOutput:
     loss: torch.Tensor  # scalar: the mean over every (position, offset) term
-    per_offset: list[InfoNCEOutput]  # offset k = 1 .. K: predictions of the rows k below
+    per_offset: list[InfoNCEOutput]  # offsets first_offset .. first_offset + K - 1: predictions of the rows k below
     terms: list[int]  # how many positions predict at each offset (rows G - k times columns, times images)
+    offsets: list[int]  # the offset k of each entry of per_offset and terms
 
 
-def grid_info_nce(codes: torch.Tensor, predictions: torch.Tensor) -> GridInfoNCEOutput:
+def grid_info_nce(codes: torch.Tensor, predictions: torch.Tensor, first_offset: int = 1) -> GridInfoNCEOutput:
     """InfoNCE on a grid of patch codes (CPC's vision task), through :func:`info_nce`::
 
         L = - mean_{n, r, c, k} log( exp(p[n,k,:,r,c] . z[n,:,r+k,c]) / sum_{m,r',c'} exp(p[n,k,:,r,c] . z[m,:,r',c']) )
@@ -105,20 +106,24 @@ def grid_info_nce(codes: torch.Tensor, predictions: torch.Tensor) -> GridInfoNCE
 
     Args:
         codes: ``(N, D, G, W)`` patch codes ``z``.
-        predictions: ``(N, K, D, G, W)``, ``p[:, k-1]`` predicting the codes ``k`` rows below.
+        predictions: ``(N, K, D, G, W)``, ``p[:, i]`` predicting the codes ``first_offset + i`` rows below.
+        first_offset: the nearest row predicted; from 2 on, with patches that overlap by half, a prediction's
+            target shares no pixel with the rows its context read.
     """
     n, d, g, w = codes.shape
-    k_max = predictions.shape[1]
-    if predictions.shape != (n, k_max, d, g, w) or k_max >= g:
-        raise ValueError(f"predictions must be (N, K, D, G, W) with K < G for codes {tuple(codes.shape)}, "
-                         f"got {tuple(predictions.shape)}")
+    k_count = predictions.shape[1]
+    last = first_offset + k_count - 1
+    if predictions.shape != (n, k_count, d, g, w) or first_offset < 1 or last >= g:
+        raise ValueError(f"predictions must be (N, K, D, G, W) with first_offset >= 1 and first_offset + K - 1 < G "
+                         f"for codes {tuple(codes.shape)}, got {tuple(predictions.shape)}, first_offset {first_offset}")
     pool = codes.permute(0, 2, 3, 1).reshape(n * g * w, d)  # row-major: image, row, column
     index = torch.arange(n * g * w, device=codes.device).view(n, g, w)
     per_offset, terms, total = [], [], 0
-    for k in range(1, k_max + 1):
-        p = predictions[:, k - 1, :, : g - k].permute(0, 2, 3, 1).reshape(-1, 1, d)  # rows 0 .. G-k-1
+    offsets = list(range(first_offset, last + 1))
+    for i, k in enumerate(offsets):
+        p = predictions[:, i, :, : g - k].permute(0, 2, 3, 1).reshape(-1, 1, d)  # rows 0 .. G-k-1
         out = info_nce(p, pool, index[:, k:].reshape(-1, 1))
         per_offset.append(out)
         terms.append(p.shape[0])
         total = total + out.loss * p.shape[0]
-    return GridInfoNCEOutput(total / sum(terms), per_offset, terms)
+    return GridInfoNCEOutput(total / sum(terms), per_offset, terms, offsets)

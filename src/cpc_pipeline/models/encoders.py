@@ -143,14 +143,17 @@ ImageEncoderSpec = Annotated[
 
 
 class PatchEncoderSpec(StrictModel):
-    """An encoder of image patches on a grid: the image's feature is the mean of its patch codes
-    (:class:`~cpc_pipeline.models.patches.PatchGridEncoder`). Layer norm by default, as CPC v2: batch
-    statistics would mix the patches being contrasted."""
+    """An encoder of image patches on a grid: the image's feature is its patch codes pooled over the grid
+    (:class:`~cpc_pipeline.models.patches.PatchGridEncoder`: ``mean``, ``max``, or ``grid``, the mean over
+    ``cells x cells`` regions). Layer norm by default, as CPC v2: batch statistics would mix the patches
+    being contrasted."""
 
     arch: Literal["patches"] = "patches"
     size: int = Field(16, ge=4, le=512)  # patch side in pixels (the paper: 64 of 256; here 16 of 64)
     stride: int = Field(8, ge=1, le=512)  # half a patch: overlapping, as the paper
     patch_encoder: ImageEncoderSpec = ReferenceEncoderSpec(norm="layer")
+    pool: Literal["mean", "max", "grid"] = "mean"  # the image feature the probes see
+    cells: int = Field(3, ge=1, le=16)  # pool: grid, regions per side
 
     def grid_size(self, image_size: int) -> int:
         return grid_size(image_size, self.size, self.stride)
@@ -158,7 +161,10 @@ class PatchEncoderSpec(StrictModel):
     def build(self, channels: int, size: int) -> PatchGridEncoder:
         if self.grid_size(size) < 2:
             raise ValueError(f"{self.size}px patches with stride {self.stride} give fewer than 2 rows on {size}px images")
-        return PatchGridEncoder(self.patch_encoder.build(channels, self.size), self.size, self.stride)
+        if self.pool == "grid" and self.cells > self.grid_size(size):
+            raise ValueError(f"cells ({self.cells}) must be at most the grid's {self.grid_size(size)} patches per side")
+        return PatchGridEncoder(self.patch_encoder.build(channels, self.size), self.size, self.stride, self.pool,
+                                self.cells)
 
 
 class EncoderSpec(RootModel[Annotated[

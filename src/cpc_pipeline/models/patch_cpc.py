@@ -3,11 +3,11 @@
 Each image is cut into a grid of overlapping patches (:mod:`cpc_pipeline.models.patches`); a patch encoder maps every patch to a code ``z[r, c]``; a row-causal
 context network (:class:`RowCausalContext`) summarises, for every grid position, the rows at and above it
 into ``c[r, c]``; and one linear map per offset ``W_k`` predicts ``z[r + k, c]`` from ``c[r, c]``, for ``k``
-= 1 .. ``predict_rows`` rows below. With ``directions: [down, up]`` a second context network and its own
+= ``first_offset`` .. ``predict_rows`` rows below. With ``directions: [down, up]`` a second context network and its own
 ``W_k`` read the grid bottom-up (the grid flipped), as CPC v2 recommends.
 
-The image's feature for probes is the mean of its patch codes (:class:`PatchGridEncoder`, which is also
-what the probing pipeline rebuilds from ``PatchEncoderSpec``, ``arch: patches`` of ``EncoderSpec``).
+The image's feature for probes is its patch codes pooled (:class:`PatchGridEncoder`, which is also what the
+probing pipeline rebuilds from ``PatchEncoderSpec``, ``arch: patches`` of ``EncoderSpec``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from cpc_pipeline.config import StrictModel
@@ -54,15 +54,20 @@ class PatchPredictions(NamedTuple):
 
 
 class PatchCPCModel(nn.Module):
-    """Patch encoder + one row-causal context network and ``predict_rows`` maps ``W_k`` per direction."""
+    """Patch encoder + one row-causal context network and a map ``W_k`` per predicted offset, per direction:
+    offsets ``first_offset`` .. ``predict_rows``."""
 
     def __init__(self, encoder: PatchGridEncoder, predict_rows: int = 3, context_channels: int = 256,
-                 context_layers: int = 3, directions: tuple[str, ...] = ("down",)) -> None:
+                 context_layers: int = 3, directions: tuple[str, ...] = ("down",), first_offset: int = 1) -> None:
         super().__init__()
+        if not 1 <= first_offset <= predict_rows:
+            raise ValueError(f"first_offset ({first_offset}) must be between 1 and predict_rows ({predict_rows})")
         self.encoder, self.predict_rows, self.directions = encoder, predict_rows, tuple(directions)
+        self.first_offset = first_offset
+        self.offsets = predict_rows - first_offset + 1
         code = encoder.code_size
         self.contexts = nn.ModuleDict({d: RowCausalContext(code, context_channels, context_layers) for d in directions})
-        self.predictors = nn.ModuleDict({d: nn.Conv2d(context_channels, predict_rows * code, 1) for d in directions})
+        self.predictors = nn.ModuleDict({d: nn.Conv2d(context_channels, self.offsets * code, 1) for d in directions})
         for predictor in self.predictors.values():  # zero W_k: the loss starts at log N (see CPCModel)
             nn.init.zeros_(predictor.weight)
             nn.init.zeros_(predictor.bias)
@@ -77,7 +82,7 @@ class PatchCPCModel(nn.Module):
         n, d, g, w = codes.shape
         return {
             direction: self.predictors[direction](self.contexts[direction](self.frame(codes, direction)))
-            .view(n, self.predict_rows, d, g, w)
+            .view(n, self.offsets, d, g, w)
             for direction in self.directions
         }
 
@@ -89,10 +94,17 @@ class PatchCPCModel(nn.Module):
 
 class PatchCPCModelConfig(StrictModel):
     encoder: PatchEncoderSpec = PatchEncoderSpec()
-    predict_rows: int = Field(3, ge=1, le=64)  # K: rows below that each context predicts
+    predict_rows: int = Field(3, ge=1, le=64)  # K: the farthest row below that each context predicts
+    first_offset: int = Field(1, ge=1, le=64)  # the nearest: 2 skips the row whose patches overlap the context's
     context_channels: int = Field(256, ge=8, le=8192)
     context_layers: int = Field(3, ge=1, le=64)  # rows of history each context sees (receptive field)
     directions: list[Literal["down", "up"]] = Field(["down", "up"], min_length=1, max_length=2)
+
+    @model_validator(mode="after")
+    def _offsets_in_order(self) -> PatchCPCModelConfig:
+        if self.first_offset > self.predict_rows:
+            raise ValueError(f"first_offset ({self.first_offset}) must be at most predict_rows ({self.predict_rows})")
+        return self
 
     def build(self, channels: int, image_size: int) -> PatchCPCModel:
         rows = self.encoder.grid_size(image_size)
@@ -100,4 +112,4 @@ class PatchCPCModelConfig(StrictModel):
             raise ValueError(f"predict_rows ({self.predict_rows}) must be below the grid's {rows} rows "
                              f"({self.encoder.size}px patches, stride {self.encoder.stride}, {image_size}px images)")
         return PatchCPCModel(self.encoder.build(channels, image_size), self.predict_rows, self.context_channels,
-                             self.context_layers, tuple(self.directions))
+                             self.context_layers, tuple(self.directions), self.first_offset)

@@ -2,11 +2,14 @@
 :mod:`cpc_pipeline.models.patch_cpc`; the loss: :func:`cpc_pipeline.losses.infonce.grid_info_nce`).
 
 Label-free: each step takes ``images_per_batch`` stored images (the order of an epoch is random, the
-labels are never read in training), renders each once (digits: a new background and colour per call;
-CIFAR-10: a plain conversion), optionally augments each *patch* on its own (CPC v2's patch-level
-augmentation: a random horizontal flip and a brightness/contrast jitter per patch, drawn from the
-step's generator), and contrasts every prediction against every patch of every image in the global
-batch. Labels are read only by the k-NN monitor on validation.
+labels are never read in training) and turns them into patches: digits are rendered once per image
+(``backgrounds: image``, a new background and colour per call) or every patch on a background of its own
+(``backgrounds: patch``, :meth:`~cpc_pipeline.data.renderer.DigitRenderer.render_patches`: the patches of
+one image then share the digit and nothing else, as SimCLR's two renders of an image do); CIFAR-10 is
+converted as it is. Each *patch* is then optionally augmented on its own (CPC v2's patch-level augmentation,
+drawn from the step's generator: spatial jitter of its crop, a horizontal flip, a colour change per channel,
+colour dropping to grey, a brightness/contrast jitter), and every prediction is contrasted against every
+patch of every image in the global batch. Labels are read only by the k-NN monitor on validation.
 
 Distributed: as SimCLR, each process takes its block of one shared epoch order; the codes and predictions
 of every rank are gathered with gradients, so the candidates are every patch of the global batch.
@@ -21,12 +24,13 @@ from collections.abc import Iterator
 from typing import Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from cpc_pipeline.config import StrictModel
 from cpc_pipeline.data.cifar import CIFARSourceConfig
 from cpc_pipeline.losses.infonce import grid_info_nce
 from cpc_pipeline.models.patch_cpc import PatchCPCModel, PatchCPCModelConfig
+from cpc_pipeline.models.patches import extract_patches
 from cpc_pipeline.training import distributed
 from cpc_pipeline.training.images import (
     ImageInputs,
@@ -42,13 +46,18 @@ from cpc_pipeline.training.loop import TrainerConfig
 
 class PatchAugment(StrictModel):
     enabled: bool = True
+    spatial_jitter: int = Field(0, ge=0, le=64)  # px: each patch's crop moves by up to +-this in each direction
     flip: float = Field(0.5, ge=0, le=1)  # chance of a horizontal flip, per patch
+    shuffle: float = Field(0.0, ge=0, le=1)  # chance of shuffled channels, each negated at random, per patch
+    colour: float = Field(0.0, ge=0, le=1)  # per channel: contrast and shift of up to +-colour, per patch
+    grey: float = Field(0.0, ge=0, le=1)  # chance of colour dropping (the channels' mean), per patch
     jitter: float = Field(0.2, ge=0, le=1)  # brightness and contrast change of up to +-jitter, per patch
 
 
 class PatchCPCObjective(KNNMonitor):
     images_per_batch: int = Field(64, ge=2)  # images per step and process; every patch of each is a candidate
     images_per_epoch: int | None = Field(None, ge=2)  # None: every training image once per epoch
+    backgrounds: Literal["image", "patch"] = "image"  # rendered digits: one background per image, or per patch
     augment: PatchAugment = PatchAugment()
 
 
@@ -62,27 +71,58 @@ class PatchCPCConfig(StrictModel):
     trainer: TrainerConfig = TrainerConfig(epochs=3, checkpoint_path="data/06_models/patch_cpc_checkpoint.pt",
                                            plateau_patience=1)
 
+    @model_validator(mode="after")
+    def _backgrounds_need_rendering(self) -> PatchCPCConfig:
+        if self.objective.backgrounds == "patch" and self.dataset != "mnist":
+            raise ValueError(f"objective.backgrounds 'patch' needs rendered digits (dataset mnist), not {self.dataset}: "
+                             "its pictures have no background to draw per patch")
+        return self
+
 
 def augment_patches(patches: torch.Tensor, config: PatchAugment, generator) -> torch.Tensor:
-    """``(..., C, s, s)`` patches in [-1, 1], each flipped and jittered on its own."""
+    """``(..., C, s, s)`` patches in [-1, 1], each flipped, its colour changed and jittered on its own.
+
+    In this order, each step only when its setting is above zero: a horizontal flip with chance ``flip``;
+    with chance ``shuffle`` the channels in a random order, each negated with chance 1/2 (a patch's colours
+    say nothing then of its neighbours', while a digit, drawn inverted on its background, stays a contrast);
+    per channel ``x <- (x - m) * a + m + b`` with ``m`` the channel's mean over the patch and ``a - 1``, ``b``
+    uniform in ``+-colour``; with chance ``grey`` every channel replaced by the channels' mean; the same change
+    for all channels with ``+-jitter``; finally clamped to [-1, 1]. (The spatial jitter happens where the
+    patches are cut, :func:`~cpc_pipeline.models.patches.extract_patches`.)
+    """
     if not config.enabled:
         return patches
     with torch.profiler.record_function("data.augment"):  # benchmarks/stage_efficiency.py's breakdown
         flat = patches.reshape(-1, *patches.shape[-3:])
-        n, device = len(flat), flat.device
+        n, channels, device = len(flat), flat.shape[1], flat.device
+        uniform = lambda *shape: 2 * torch.rand(n, *shape, generator=generator, device=device) - 1  # noqa: E731
         flip = torch.rand(n, generator=generator, device=device) < config.flip
         flat = torch.where(flip[:, None, None, None], flat.flip(-1), flat)
-        scale = 1 + config.jitter * (2 * torch.rand(n, 1, 1, 1, generator=generator, device=device) - 1)
-        shift = config.jitter * (2 * torch.rand(n, 1, 1, 1, generator=generator, device=device) - 1)
+        if config.shuffle > 0:
+            shuffle = torch.rand(n, generator=generator, device=device) < config.shuffle
+            order = torch.rand(n, channels, generator=generator, device=device).argsort(1)
+            sign = torch.where(torch.rand(n, channels, 1, 1, generator=generator, device=device) < 0.5, -1.0, 1.0)
+            shuffled = flat.gather(1, order[:, :, None, None].expand_as(flat)) * sign
+            flat = torch.where(shuffle[:, None, None, None], shuffled, flat)
+        if config.colour > 0:
+            scale, shift = 1 + config.colour * uniform(channels, 1, 1), config.colour * uniform(channels, 1, 1)
+            mean = flat.mean((2, 3), keepdim=True)
+            flat = (flat - mean) * scale + mean + shift
+        if config.grey > 0:
+            grey = torch.rand(n, generator=generator, device=device) < config.grey
+            flat = torch.where(grey[:, None, None, None], flat.mean(1, keepdim=True).expand_as(flat), flat)
+        scale = 1 + config.jitter * uniform(1, 1, 1)
+        shift = config.jitter * uniform(1, 1, 1)
         mean = flat.mean((1, 2, 3), keepdim=True)
         return ((flat - mean) * scale + mean + shift).clamp(-1, 1).view_as(patches)
 
 
-def grid_metrics(codes: torch.Tensor, predictions: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict, int]:
+def grid_metrics(codes: torch.Tensor, predictions: dict[str, torch.Tensor], first_offset: int = 1
+                 ) -> tuple[torch.Tensor, dict, int]:
     """The loss over every direction and offset (a mean over all their terms), and metric sums for the loop,
     which divides every sum by the number of terms: per-offset accuracies are scaled to come out as their
     own means."""
-    outs = {d: grid_info_nce(PatchCPCModel.frame(codes, d), p) for d, p in predictions.items()}
+    outs = {d: grid_info_nce(PatchCPCModel.frame(codes, d), p, first_offset) for d, p in predictions.items()}
     terms = sum(sum(out.terms) for out in outs.values())
     loss = sum(out.loss * sum(out.terms) for out in outs.values()) / terms
     metrics = {"loss": loss * terms}
@@ -90,7 +130,7 @@ def grid_metrics(codes: torch.Tensor, predictions: dict[str, torch.Tensor]) -> t
     metrics["accuracy"] = sum(o.correct.float().sum() for o in per_term)
     metrics["mi_bound"] = sum((o.log_candidates.mean() - o.loss) * o.correct.numel() for o in per_term)
     for direction, out in outs.items():
-        for k, o in enumerate(out.per_offset, start=1):
+        for k, o in zip(out.offsets, out.per_offset):
             metrics[f"accuracy_{direction}_k{k}"] = o.correct.float().mean() * terms
     return loss, metrics, terms
 
@@ -114,16 +154,27 @@ class PatchCPCMethod:
         return {"global_images_per_batch": self.objective.images_per_batch * distributed.world_size()}
 
     def train_batches(self, epoch: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-        """Each step's patches ``(N, G, W, C, s, s)``: images rendered once, every patch augmented on its own."""
+        """Each step's patches ``(N, G, W, C, s, s)``: cut from pictures rendered once per image, or each patch
+        rendered on its own background (``backgrounds``), then every patch augmented on its own."""
         for rows in epoch_batches(len(self.train_images), self.objective.images_per_batch, self.steps_per_epoch,
                                   generator, self.train_images.device):
-            patches = self.model.encoder.patches(self.to_pictures(self.train_images[rows], generator))
-            yield augment_patches(patches, self.objective.augment, generator)
+            yield augment_patches(self.training_patches(self.train_images[rows], generator), self.objective.augment,
+                                  generator)
+
+    def training_patches(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Stored images -> their grids of patches, cut with the spatial jitter (not yet augmented otherwise)."""
+        encoder, augment = self.model.encoder, self.objective.augment
+        jitter = augment.spatial_jitter if augment.enabled else 0
+        cut = lambda pictures: extract_patches(pictures, encoder.size, encoder.stride, jitter, generator)  # noqa: E731
+        if self.objective.backgrounds == "patch":
+            return self.to_pictures.render_patches(images, cut, generator)
+        return cut(self.to_pictures(images, generator))
 
     def training_step(self, patches: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
         out = self.forward(patches)
         codes = distributed.gather(out.codes)  # every rank's patches: the global batch's candidates
-        return grid_metrics(codes, {d: distributed.gather(p) for d, p in out.predictions.items()})
+        return grid_metrics(codes, {d: distributed.gather(p) for d, p in out.predictions.items()},
+                            self.model.first_offset)
 
     def evaluate(self, generator: torch.Generator) -> dict[str, float]:
         distributed.broadcast_buffers(self.model)
@@ -132,7 +183,7 @@ class PatchCPCMethod:
         b, val = self.objective.images_per_batch, self.validation_images
         for s in range(0, len(val) - b + 1, b):  # batches of the training size: as many candidates per term
             out = self.model(self.model.encoder.patches(self.to_pictures(val[s : s + b], generator)))
-            _, metrics, n = grid_metrics(out.codes, out.predictions)
+            _, metrics, n = grid_metrics(out.codes, out.predictions, self.model.first_offset)
             for key, value in metrics.items():
                 sums[key] = sums.get(key, 0.0) + float(value)
             count += n

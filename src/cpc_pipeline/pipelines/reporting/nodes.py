@@ -9,7 +9,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cpc_pipeline.reporting import plots
-from cpc_pipeline.reporting.report import ReportingConfig, dataset_name, embed_2d, write_report
+from cpc_pipeline.reporting.embedding import embed_2d
+from cpc_pipeline.reporting.report import ReportingConfig, dataset_name, write_report
 
 
 def plot_pretraining_curves(pretraining_history: pd.DataFrame) -> Figure:

@@ -1,0 +1,68 @@
+"""What every source returns: train, validation and test splits of uint8 28x28 images with their labels, and
+the name and location of the source actually used; the IDX files' names, and the one error for bad data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cpc_pipeline.errors import UserError
+
+SOURCES = ("mnist", "fashion_mnist", "sklearn_digits")
+
+# name -> (IDX magic number, number of items); images are 28x28.
+MNIST_FILES: dict[str, tuple[int, int]] = {
+    "train-images-idx3-ubyte": (2051, 60_000),
+    "train-labels-idx1-ubyte": (2049, 60_000),
+    "t10k-images-idx3-ubyte": (2051, 10_000),
+    "t10k-labels-idx1-ubyte": (2049, 10_000),
+}
+
+
+class DataSourceError(UserError):
+    """A digit source is missing, unreachable or corrupt; the message says which file and what to do."""
+
+
+@dataclass(frozen=True)
+class DigitSplit:
+    """Images ``(N, 28, 28)`` uint8 and labels ``(N,)`` int64 of one split."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.images.ndim != 3 or self.images.shape[1:] != (28, 28) or self.images.dtype != np.uint8:
+            raise ValueError(f"images must be uint8 (N, 28, 28), got {self.images.dtype} {self.images.shape}")
+        if self.labels.shape != (len(self.images),):
+            raise ValueError(f"labels must have shape ({len(self.images)},), got {self.labels.shape}")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def to_dict(self) -> dict[str, np.ndarray]:
+        return {"images": self.images, "labels": self.labels}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, np.ndarray]) -> DigitSplit:
+        return cls(images=np.asarray(data["images"]), labels=np.asarray(data["labels"], dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class DigitSplits:
+    train: DigitSplit
+    validation: DigitSplit
+    test: DigitSplit
+    source: str  # "mnist" or "sklearn_digits"
+    location: str  # where the files were read from
+    files: tuple[str, ...] = ()  # the raw files read (their md5 identifies the data in MLflow)
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "location": self.location,
+            "files": list(self.files),
+            "train_images": len(self.train),
+            "validation_images": len(self.validation),
+            "test_images": len(self.test),
+        }

@@ -1,0 +1,47 @@
+"""One entry point for every source, with the loud fallback to scikit-learn's digits when MNIST is unavailable."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from cpc_pipeline.data.sources.common import SOURCES, DataSourceError, DigitSplits
+from cpc_pipeline.data.sources.fashion import load_fashion_mnist
+from cpc_pipeline.data.sources.mnist import load_mnist, mnist_files_present
+from cpc_pipeline.data.sources.sklearn_digits import load_sklearn_digits
+
+logger = logging.getLogger(__name__)
+def load_digit_splits(
+    source: str,
+    roots: Sequence[str | Path],
+    download: bool = True,
+    fallback: bool = True,
+    validation_size: int = 10_000,
+    seed: int = 0,
+    timeout_s: float = 30.0,
+) -> DigitSplits:
+    """Load ``source``; when MNIST is neither found nor downloadable and ``fallback`` is set, log why and
+    how to fix it, then use scikit-learn's digits. Corrupt files always raise: they are never papered over."""
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    if source == "sklearn_digits":
+        return load_sklearn_digits(seed)
+    if source == "fashion_mnist":  # no fallback: digits in its place would be a different task
+        return load_fashion_mnist(roots, download, validation_size, timeout_s)
+    try:
+        return load_mnist(roots, download, validation_size, timeout_s)
+    except DataSourceError as err:
+        corrupt = any(mnist_files_present(Path(r)) for r in roots)
+        if corrupt or not fallback:
+            raise
+        logger.warning(
+            "MNIST is unavailable (%s). FALLING BACK to scikit-learn's bundled 8x8 digits (1,797 images, "
+            "upscaled to 28x28): results are NOT comparable with MNIST. To use MNIST, place the files "
+            "train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), t10k-images-idx3-ubyte(.gz), "
+            "t10k-labels-idx1-ubyte(.gz) in <root>/MNIST/raw/ and list <root> under "
+            "source.roots (e.g. in conf/local/parameters_data_processing.yml), or allow "
+            "the download.",
+            err,
+        )
+        return load_sklearn_digits(seed)

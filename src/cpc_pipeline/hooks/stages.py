@@ -1,0 +1,25 @@
+"""The pipeline's stages: their names in run order, a node's stage, and a stage's per-epoch MLflow metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import mlflow
+from kedro.pipeline import Node
+
+STAGES = ("data_processing", "pretraining", "simclr", "patch_cpc", "probing", "reporting")
+WALL_TIMES = "stage_wall_times"
+def node_stage(node: Node) -> str | None:
+    stages = [s for s in STAGES if s in node.tags]
+    return stages[0] if stages else None
+
+
+def mlflow_epoch_logger(prefix: str) -> Callable[[int, dict[str, float]], None]:
+    """An ``on_epoch_end`` callback for the training loop: ``{prefix}.{metric}`` at step ``epoch``, into the
+    active MLflow run (the stage's). The loop itself knows nothing of MLflow."""
+
+    def log(epoch: int, row: dict[str, float]) -> None:
+        if mlflow.active_run() is not None:
+            mlflow.log_metrics({f"{prefix}.{k}": v for k, v in row.items() if k != "epoch"}, step=epoch)
+
+    return log

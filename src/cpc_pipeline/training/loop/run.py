@@ -1,0 +1,198 @@
+"""The loop itself: epochs of steps, metrics on the device, evaluation, schedules, checkpoints, early stopping."""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from cpc_pipeline.errors import CheckpointError
+from cpc_pipeline.training import distributed
+from cpc_pipeline.training.loop.checkpoint import _rng_state, _set_rng_state, load_checkpoint, save_checkpoint
+from cpc_pipeline.training.loop.config import Method, TrainerConfig
+from cpc_pipeline.training.loop.device import (
+    EVAL_EPOCH,
+    deterministic_algorithms,
+    epoch_generator,
+    uses_bf16,
+    wants_determinism,
+)
+from cpc_pipeline.training.loop.optimizer import make_optimizer
+
+logger = logging.getLogger(__name__)
+
+# torch.profiler ranges the loop opens, in step order (benchmarks/stage_efficiency.py reads them): making a
+# batch, the method's forward and loss, the backward pass, the optimiser and schedule, the epoch's evaluation
+PHASES = ("train.batch", "train.forward", "train.backward", "train.optimizer", "train.evaluate")
+
+@dataclass
+class TrainResult:
+    history: list[dict[str, float]] = field(default_factory=list)
+    stopped_early: bool = False
+    resumed_from_epoch: int | None = None
+
+
+def train(
+    method: Method,
+    config: TrainerConfig,
+    device: torch.device,
+    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train ``method.model`` (already on ``device``) for ``config.epochs`` epochs."""
+    with deterministic_algorithms(wants_determinism(config, device)):
+        return _train(method, config, device, on_epoch_end)
+
+
+def _train(method: Method, config: TrainerConfig, device: torch.device, on_epoch_end) -> TrainResult:
+    model = method.model
+    if device.type == "cpu":  # pinned: CPU kernels split their reductions by the thread count
+        torch.set_num_threads(config.num_threads or torch.get_num_threads())
+    threads = torch.get_num_threads()
+    optimizer, scheduler = make_optimizer(model, config, method.steps_per_epoch)
+    per_step = config.schedule != "plateau"
+    result = TrainResult()
+    start_epoch = 0
+    if config.resume:
+        ckpt = load_checkpoint(config.checkpoint_path, device)
+        try:
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            scheduler.load_state_dict(ckpt["scheduler"])
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise CheckpointError(
+                f"checkpoint {config.checkpoint_path} does not fit this run ({type(err).__name__}: "
+                f"{str(err).splitlines()[0]}): it was written for another model or optimiser. Nothing was changed; "
+                "point trainer.checkpoint_path elsewhere, or set trainer.resume to false to start afresh"
+            ) from err
+        _set_rng_state(ckpt["rng"])
+        result.history = ckpt["history"]
+        start_epoch = ckpt["epoch"] + 1
+        result.resumed_from_epoch = start_epoch
+        logger.info("Resumed from %s after epoch %d", config.checkpoint_path, ckpt["epoch"])
+        if device.type == "cpu" and ckpt.get("threads", threads) != threads:
+            logger.warning("The checkpoint was written with %d CPU threads, this run has %d: the resumed run can "
+                           "differ from an uninterrupted one in the last bits (set trainer.num_threads)",
+                           ckpt["threads"], threads)
+
+    use_bf16 = uses_bf16(config.bf16, device)
+    if use_bf16 and device.type == "cpu":
+        logger.info("Training under bf16 autocast on the CPU (bf16 matrix units); trainer.bf16: cuda or false for fp32")
+    # a live bar on a terminal only: in a log file its updates are fragments, and each epoch's INFO line says it all
+    show_bar = config.progress and sys.stderr.isatty()
+    step = method.training_step
+    if config.compile:
+        try:
+            step = torch.compile(method.training_step)
+        except Exception as err:  # noqa: BLE001 - compile is an optimisation, never a requirement
+            logger.warning("torch.compile unavailable (%s); training eagerly", err)
+
+    for epoch in range(start_epoch, config.epochs):
+        if _reached(result.history, config):  # a resumed run that had already reached its target
+            break
+        model.train()
+        generator = epoch_generator(device, config.seed, epoch, distributed.rank())
+        sums: dict[str, torch.Tensor] = {}
+        counts: dict[str, int] = {}
+        started = time.perf_counter()
+        items = 0
+        bar = tqdm(
+            _labelled(method.train_batches(epoch, generator), PHASES[0]),
+            desc=f"epoch {epoch + 1}/{config.epochs}",
+            total=method.steps_per_epoch,  # so the bar shows an ETA
+            disable=not show_bar,
+            leave=False,
+            mininterval=2.0,
+        )
+        for i, batch in enumerate(bar):
+            with torch.profiler.record_function(PHASES[1]), torch.autocast(device.type, dtype=torch.bfloat16,
+                                                                           enabled=use_bf16):
+                loss, metrics, n = step(batch)
+            with torch.profiler.record_function(PHASES[2]):
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+            with torch.profiler.record_function(PHASES[3]):
+                optimizer.step()
+                if per_step:
+                    scheduler.step()
+            items += n
+            for k, v in metrics.items():
+                sums[k] = sums.get(k, 0) + v.detach()
+                counts[k] = counts.get(k, 0) + n
+            if show_bar and i % 20 == 0:  # the only host sync inside the epoch
+                rate = items / (time.perf_counter() - started)
+                bar.set_postfix(
+                    loss=f"{(sums['loss'] / counts['loss']).item():.3f}",
+                    acc=f"{(sums['accuracy'] / counts['accuracy']).item():.3f}",
+                    **{f"{method.items_name}/s": f"{rate:.0f}"},
+                )
+        train_seconds = time.perf_counter() - started
+        row: dict[str, float] = {"epoch": epoch + 1}
+        row |= {f"train_{k}": float(v / counts[k]) for k, v in sums.items()}
+        model.eval()
+        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16), \
+                torch.profiler.record_function(PHASES[4]):
+            row |= {f"val_{k}": v for k, v in method.evaluate(epoch_generator(device, config.seed, EVAL_EPOCH)).items()}
+        if not per_step:
+            scheduler.step(row[f"val_{method.monitor}"])
+        row |= {
+            "learning_rate": optimizer.param_groups[0]["lr"],
+            "train_seconds": train_seconds,
+            "epoch_seconds": time.perf_counter() - started,
+            f"train_{method.items_name}_per_s": items / train_seconds,
+        }
+        if distributed.is_distributed():  # throughputs and train metrics above are over the global batch
+            row |= {"world_size": distributed.world_size(), **method.global_batch()}
+        if device.type == "cuda":
+            row["gpu_peak_memory_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
+        result.history.append(row)
+        logger.log(
+            logging.INFO if config.log_epochs else logging.DEBUG, "epoch %d: %s", epoch + 1,
+            ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch" and not math.isnan(v)),
+        )
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, row)
+        if config.checkpoint_path and distributed.local_rank() == 0:  # each machine's first process
+            save_checkpoint(
+                config.checkpoint_path, model=model.state_dict(), optimizer=optimizer.state_dict(),
+                scheduler=scheduler.state_dict(), rng=_rng_state(), history=result.history, epoch=epoch,
+                threads=threads,
+            )
+        if _reached(result.history, config):
+            result.stopped_early = epoch + 1 < config.epochs
+            logger.info("%s reached %s: stopping", config.early_stop_metric, config.early_stop_target)
+            break
+    return result
+
+
+def _labelled(batches: Iterable[Any], name: str) -> Iterator[Any]:
+    """``batches`` with every ``next`` inside a profiler range: making a batch (sampling, rendering,
+    augmenting) runs lazily in the method's generator, so without this torch.profiler would blame it on
+    whatever the loop happened to be doing."""
+    iterator = iter(batches)
+    while True:
+        with torch.profiler.record_function(name):
+            batch = next(iterator, _END)
+        if batch is _END:
+            return
+        yield batch
+
+
+_END = object()
+
+
+def _reached(history: list[dict[str, float]], config: TrainerConfig) -> bool:
+    if not history or config.early_stop_metric is None:
+        return False
+    if config.early_stop_metric not in history[-1]:
+        raise KeyError(
+            f"early_stop_metric {config.early_stop_metric!r} is not reported; "
+            f"choose one of {sorted(history[-1])}"
+        )
+    return history[-1][config.early_stop_metric] >= config.early_stop_target
