@@ -20,8 +20,9 @@ SUBNORMALS_FLUSHED = flush_subnormals()  # and flushes subnormal floats as it do
 
 
 def cpu_model() -> str:
-    """The CPU's model name (Linux: /proc/cpuinfo), else what ``platform`` knows. Sessions do not always get the
-    same machine type, and a figure is only comparable with one from the same CPU model."""
+    """The CPU's model name (Linux: /proc/cpuinfo), else what ``platform`` knows. Two runs of the same code on
+    different CPU models differ in speed and in their last bits, so a figure is only comparable with one from the
+    same CPU model."""
     try:
         fields = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().split("\n\n")[0].splitlines()
                       if ":" in line)

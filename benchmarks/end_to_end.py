@@ -92,7 +92,7 @@ def main() -> None:
     parser.add_argument("--params", default=None, help="passed to kedro run --params")
     parser.add_argument("--name", default=None,
                         help="the JSON's name: end_to_end_<name>.json (default: the env, or 'default')")
-    parser.add_argument("--variant", default=None, help="what this run is, in words, for the README")
+    parser.add_argument("--variant", default=None, help="what this run is, in words, for docs/performance.md")
     parser.add_argument("--compare-with", default=None, type=Path,
                         help="an earlier end_to_end_*.json: compare this run's probe results with its, one by one")
     args = parser.parse_args()

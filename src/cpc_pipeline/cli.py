@@ -7,7 +7,7 @@ what to do. ``kedro run`` prints that message alone, without the traceback befor
 traceback. Kedro picks this module up by its name (``<package>/cli.py``) and its ``run`` replaces the
 built-in one, with the same options; its default runner runs CPC pretraining first (:mod:`cpc_pipeline.runner`).
 
-``kedro join``: the other machines of a distributed pretraining (README, "Several machines"). One machine
+``kedro join``: the other machines of a distributed pretraining (docs/distributed.md, "Several machines"). One machine
 runs ``kedro run``; each other one runs ``kedro join`` with the same ``--env`` and ``--params``, which
 prepares the stage's inputs from its own catalog, starts its share of the training processes, and writes
 nothing: no catalog outputs, no MLflow records (each machine's first process keeps a checkpoint on its own

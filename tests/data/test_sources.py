@@ -41,6 +41,15 @@ def test_missing_mnist_falls_back_to_sklearn_digits_loudly(tmp_path, caplog):
     assert splits.train.images.max() > 200  # scaled to MNIST's 0..255
 
 
+def test_a_report_on_the_fallback_says_so_before_anything_else(tmp_path):
+    from cpc_pipeline.reporting.report import source_warning
+
+    splits = load_digit_splits("mnist", [tmp_path / "nothing_here"], download=False)
+    warning = source_warning(splits.summary())
+    assert "NOT on MNIST" in warning[0] and "sklearn_digits" in warning[0]
+    assert source_warning({"source": "mnist", "location": "data/01_raw/MNIST/raw"}) == []
+
+
 def test_missing_mnist_without_fallback_is_a_clear_error(tmp_path):
     with pytest.raises(DataSourceError, match="not found.*download is disabled"):
         load_digit_splits("mnist", [tmp_path], download=False, fallback=False)

@@ -1,7 +1,8 @@
-"""Figures this project did not measure: the public Keras CPC reference's, each with its source.
+"""Figures this project did not measure, each with its source: the public Keras CPC reference's, and published
+Fashion-MNIST results that put the project's Fashion-MNIST numbers beside an outside anchor.
 
-They are the one place such numbers live. The report prints them as "cited, not measured by this run",
-and the README's generated tables mark them the same way; everything else in both comes from a run.
+They are the one place such numbers live. The report prints the reference's as "cited, not measured by this run",
+and the generated tables of README.md and docs/ mark them the same way; everything else in both comes from a run.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ class CitedFigure:
 
 
 _BRIEF = "the project brief (cpc_pipeline developers' guide, 'The reference task')"
-_ISSUE6 = ("issue 6, 'Reference figures': the public Keras CPC code run unchanged by the maintainers on this "
-           "project's 2-core CPU, same task and sizes (no artifact in this repository)")
+_KERAS_RUN = ("the public Keras CPC code, run unchanged by the project's maintainers on a 2-core CPU of the kind "
+              "docs/performance.md reports, same task and sizes (no artifact in this repository)")
 
 CITED: tuple[CitedFigure, ...] = (
     CitedFigure("reference_contrastive_accuracy", 0.99, "fraction",
@@ -33,14 +34,28 @@ CITED: tuple[CitedFigure, ...] = (
                 "eval mode), MNIST test", _BRIEF),
     CitedFigure("reference_seconds_to_99", 2730.0, "s",
                 "Keras reference: training time until 99% validation sequence-discrimination (epoch 6 of 455 s)",
-                _ISSUE6),
+                _KERAS_RUN),
     CitedFigure("reference_epoch_to_99", 6, "epoch",
-                "Keras reference: first epoch at 99% validation sequence-discrimination", _ISSUE6),
+                "Keras reference: first epoch at 99% validation sequence-discrimination", _KERAS_RUN),
     CitedFigure("reference_sequences_per_s", 33.0, "sequences/s",
-                "Keras reference: training throughput (980 ms per batch of 32 sequences)", _ISSUE6),
+                "Keras reference: training throughput (980 ms per batch of 32 sequences)", _KERAS_RUN),
 )
 
-BY_KEY = {figure.key: figure for figure in CITED}
+_FASHION = ("the Fashion-MNIST repository's benchmark table (github.com/zalandoresearch/fashion-mnist, README, "
+            "'Benchmark'; results submitted by their authors, not re-run by the dataset's maintainers; dataset: Xiao, "
+            "Rasul & Vollgraf, 2017, arXiv 1708.07747)")
+
+FASHION_MNIST_CITED: tuple[CitedFigure, ...] = (
+    CitedFigure("fashion_mlp_256_128_64", 0.900, "fraction",
+                "Fashion-MNIST: an MLP (256-128-64) trained with all 60,000 labels, supervised, test accuracy", _FASHION),
+    CitedFigure("fashion_resnet18_augmented", 0.949, "fraction",
+                "Fashion-MNIST: ResNet18 with augmentation (normalisation, random flips, translation and "
+                "rotation), supervised, test accuracy", _FASHION),
+    CitedFigure("fashion_human", 0.835, "fraction",
+                "Fashion-MNIST: human performance (crowd-sourced, 1,000 test images, majority of 3 labels)", _FASHION),
+)
+
+BY_KEY = {figure.key: figure for figure in CITED + FASHION_MNIST_CITED}
 
 
 def cited(key: str) -> CitedFigure:

@@ -34,6 +34,16 @@ def dataset_name(data_source: dict) -> str:
     """What the digits are, for titles: MNIST, or the fallback."""
     return "MNIST" if data_source.get("source") == "mnist" else str(data_source.get("source", "digits"))
 
+def source_warning(data_source: dict) -> list[str]:
+    """The report's first lines when the digits are not MNIST (the offline fallback, or another dataset), so that
+    nobody reads its figures as MNIST's."""
+    if data_source.get("source") == "mnist":
+        return []
+    return [f"> **Warning: these figures are NOT on MNIST.** The run used the source `{data_source.get('source')}` "
+            f"(read from `{data_source.get('location')}`), so they do not compare with MNIST's; the data section "
+            "says what it is.", ""]
+
+
 PLOTS = [
     ("sequence_preview.png", "Sample sequences (positives count up; negatives have every future digit wrong)"),
     ("pretraining_curves_plot.png", "Pretraining curves"),
@@ -59,11 +69,11 @@ def write_report(
     sequences = configuration.get("sequences", {})
     loss = configuration.get("pretraining", {}).get("objective", {}).get("loss", "infonce")
     genuine = data_source.get("source") == "mnist"
-    out = [
-        "# CPC on the reference's sequence task: report",
-        "",
-        f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}. All accuracies are on the **MNIST test split** "
-        "(never used for training, tuning or model selection); probes are fitted on train and tuned on validation.",
+    out = ["# CPC on the reference's sequence task: report", "", *source_warning(data_source)]
+    out += [
+        f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}. All accuracies are on the **"
+        f"{dataset_name(data_source)} test split** (never used for training, tuning or model selection); probes are "
+        "fitted on train and tuned on validation.",
         "",
         "## Headline",
         "",
@@ -104,9 +114,6 @@ def write_report(
         "",
         *supervision_section(probe_metrics),
     ]
-    if not genuine:
-        out += ["> **Warning: these figures are NOT on MNIST.** The run used the fallback source "
-                f"`{data_source.get('source')}`; see the data section.", ""]
     out += [
         "## Data",
         "",

@@ -21,7 +21,7 @@ Set ``CPC_MALLOC_DEFAULTS=1`` to keep glibc's defaults; other C libraries (macOS
 
 Subnormal floats (below 1.2e-38 in fp32), read and written as zero: x86 cores compute with subnormal operands in
 microcode, tens of times slower, and training makes them. Patch CPC's steps slowed from about 0.25 s to about
-0.8 s over their first 300 steps on the 2-core CPU, and stayed at 0.25 s flushed (README, Performance). A
+0.8 s over their first 300 steps on the 2-core CPU, and stayed at 0.25 s flushed (docs/performance.md). A
 subnormal is zero to every purpose of training: CPC's weights after two short epochs were bit-identical either
 way. The flag lives in each thread's MXCSR register, and a thread copies it from its creator, so it must be set
 before the first parallel op creates the intra-op threads: ``torch.set_flush_denormal`` inside a training loop

@@ -22,7 +22,7 @@ images of the pool. For ``binary`` the batch holds positive and negative sequenc
 does; ``binary_negatives: paired`` (the default) makes each negative reuse a positive's context images
 with every future digit wrong, so the loss compares right and wrong futures of one context;
 ``independent`` (the reference) gives every negative its own context. On the 64x64 colour task the binary
-loss leaves its ln 2 plateau only with many sequences per step (README, "The binary loss").
+loss leaves its ln 2 plateau only with many sequences per step (docs/methods.md, "The binary loss").
 
 Distributed (``trainer.distributed``, :func:`fit_cpc`): batch sizes are per process, so the global batch
 is W times larger, and ``sequences_per_epoch`` is the global epoch, shared out between the W processes.
@@ -31,7 +31,7 @@ is W times larger, and ``sequences_per_epoch`` is the global epoch, shared out b
 ``B`` sequences: the W processes train on exactly the batches one process would draw. (Independent pools
 per rank, the first design, made a different global batch: W pools of P, each rank's positives always in
 its own pool. One process trained on such half-pools stalled at chance for epochs, as the two processes
-did; README, "Several processes".) :class:`OwnImageBatches` and :class:`TableBatches` give each rank its own
+did; docs/distributed.md.) :class:`OwnImageBatches` and :class:`TableBatches` give each rank its own
 sequences with their own images. A step shares every rank's codes before the sequences read them, then
 gathers the predictions and futures (:meth:`CPCMethod.training_step`), all with gradients, so InfoNCE's
 candidates and the ``different_digit`` mask cover the global pool, as one process with the global batch.

@@ -30,7 +30,7 @@ class TrainerConfig(StrictModel):
     compile: bool = False  # torch.compile the model (falls back to eager if it fails)
     channels_last: bool = True
     num_threads: int | None = Field(None, ge=1)  # CPU intra-op threads; None = torch's default, pinned
-    deterministic: bool | Literal["auto"] = "auto"  # auto: on for the CPU, off on CUDA (README: the cost)
+    deterministic: bool | Literal["auto"] = "auto"  # auto: on for the CPU, off on CUDA (docs/reproducibility.md)
     seed: int = Field(0, ge=0)
     checkpoint_path: str | None = "data/06_models/cpc_checkpoint.pt"
     resume: bool = False
