@@ -50,6 +50,20 @@ def test_a_report_on_the_fallback_says_so_before_anything_else(tmp_path):
     assert source_warning({"source": "mnist", "location": "data/01_raw/MNIST/raw"}) == []
 
 
+def test_a_run_on_the_fallback_ends_with_a_warning_that_says_so(tmp_path, caplog):
+    from cpc_pipeline.hooks import DataSourceHook
+
+    fallback = load_digit_splits("mnist", [tmp_path / "nothing_here"], download=False).summary()
+    for source, warned in ((fallback, True), ({"source": "mnist", "location": "data/01_raw/MNIST/raw"}, False)):
+        hook = DataSourceHook()
+        hook.after_node_run(node=None, inputs={}, outputs={"digit_source": source})
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="cpc_pipeline.hooks.data_source"):
+            hook.after_pipeline_run()
+        assert ("did NOT use MNIST" in caplog.text and "sklearn_digits" in caplog.text) is warned, caplog.text
+        assert bool(caplog.text) is warned
+
+
 def test_missing_mnist_without_fallback_is_a_clear_error(tmp_path):
     with pytest.raises(DataSourceError, match="not found.*download is disabled"):
         load_digit_splits("mnist", [tmp_path], download=False, fallback=False)

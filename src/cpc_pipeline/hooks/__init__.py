@@ -24,6 +24,8 @@ parameters. It tags the experiment as model development (UIs that read ``mlflow.
 training runs; MLflow 3.17's UI follows its own GenAI / Model training switch instead) and
 tags the registered CPC encoder's version with the run's probe accuracies.
 
+:class:`DataSourceHook` ends a run on other data than MNIST with a warning that says so.
+
 :class:`RunChecksHook` fails a run that cannot succeed before any node works (:mod:`cpc_pipeline.checks`).
 """
 
@@ -33,8 +35,10 @@ from cpc_pipeline.hooks.stage_runs import StageRunsHook, file_dataset
 from cpc_pipeline.hooks.run_summary import REGISTERED_ENCODER, HEADLINE_PROBES, headline_metrics, RunSummaryHook
 from cpc_pipeline.hooks.run_checks import RunChecksHook
 from cpc_pipeline.hooks.host_settings import HostSettingsHook
+from cpc_pipeline.hooks.data_source import DataSourceHook
 
 __all__ = [
+    "DataSourceHook",
     "STAGES",
     "WALL_TIMES",
     "node_stage",
