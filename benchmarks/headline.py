@@ -20,7 +20,6 @@ and machine. ``benchmarks/readme_tables.py`` turns it into the README's result t
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import re
@@ -34,7 +33,7 @@ import mlflow
 import torch
 from mlflow.entities import Run
 
-from _common import RESULTS, machine_info, write_results
+from _common import machine_info, write_results
 from cpc_pipeline.evaluation.supervision import supervision_level
 from cpc_pipeline.hooks import run_config_hash
 from cpc_pipeline.provenance import UNKNOWN, code_commit, pipelines_tag

@@ -19,7 +19,6 @@ import copy
 import time
 
 import numpy as np
-import torch
 
 from _common import default_parameters, machine_info, mnist_cpc_tables, override, write_results
 from cpc_pipeline.data import DigitRenderer

@@ -2,7 +2,6 @@
 the report and its files, the MLflow runs, kedro-viz's API and the notebook."""
 
 import json
-import os
 
 import mlflow
 import mlflow.pytorch

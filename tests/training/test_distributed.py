@@ -6,7 +6,6 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 
 from cpc_pipeline.losses.infonce import info_nce
 from cpc_pipeline.losses.ntxent import nt_xent
@@ -178,7 +177,6 @@ def test_ranks_given_different_inputs_fail_with_one_error():
 def test_distributed_parameters_are_checked_up_front():
     from pydantic import ValidationError
 
-    from cpc_pipeline.errors import UserError
     from cpc_pipeline.training.distributed import DistributedConfig
     from cpc_pipeline.training.simclr import SimCLRConfig
 
