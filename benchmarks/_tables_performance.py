@@ -193,3 +193,34 @@ def distributed(d: dict) -> list[str]:
                 *table(["processes", *(f"epoch {e + 1}" for e in range(a["epochs"])), "seeds",
                         "wall minutes per run (runs overlapped other work: not a speed figure)"], rows)]
     return out
+
+
+QUICK_START = {  # variant -> what the clone had
+    "mnist": "`make run`, MNIST in `../shared/data`",
+    "fallback": "`make run`, no `../shared` and no network (the 8x8 fallback digits)",
+    "test": "`make test`, MNIST in `../shared/data`",
+}
+
+
+@from_json("quick_start_cpu")
+def quick_start(d: dict) -> list[str]:
+    """The README's two commands timed in fresh clones (``benchmarks/quick_start.py``)."""
+    rows, cpus = [], set()
+    for variant, label in QUICK_START.items():
+        r = d["variants"].get(variant)
+        if r is None:
+            continue
+        cpus.add(cpu(r))
+        outcome = r.get("pytest_summary") or (f"Kedro's pipeline {r['pipeline_s']:.0f} s" if r.get("pipeline_s") else "")
+        if r.get("fallback_warned"):
+            outcome += "; warned that it used the fallback digits"
+        status = "" if r["run_rc"] == 0 else f"**failed** (exit {r['run_rc']}); "
+        rows.append([label, f"{r['install_wall_s'] / 60:.1f}", f"{r['run_wall_s'] / 60:.1f}",
+                     f"**{r['total_wall_s'] / 60:.0f}**", status + outcome, f"`{r['clone_commit'][:10]}`"])
+    where = cpus.pop() if len(cpus) == 1 else " (CPUs in the JSON)"
+    return [
+        f"`benchmarks/quick_start.py` → `benchmarks/results/quick_start_cpu.json`: each command in a fresh clone, wall "
+        f"minutes (2 cores{where}).",
+        "",
+        *table(["command, in a fresh clone", "install", "command", "in all", "outcome", "code commit"], rows),
+    ]

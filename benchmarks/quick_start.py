@@ -1,20 +1,21 @@
-"""The README's first command as a new user meets it: `make run` in a fresh clone, timed.
+"""The README's two commands as a new user meets them: `make run` and `make test` in a fresh clone, timed.
 
-    .venv/bin/python benchmarks/quick_start.py [--variants mnist fallback] [--workdir /tmp/quick_start]
+    .venv/bin/python benchmarks/quick_start.py [--variants mnist fallback test] [--workdir /tmp/cpc_quick_start]
 
 For each variant the script clones this repository's HEAD into ``<workdir>/<variant>/cpc_pipeline`` (so
 nothing of this checkout's venv, data or MLflow store is reused) and times, in the clone:
 
 - ``make install``: the virtual environment and the project's dependencies (pip's cache and any wheels on local
   disk count, as they would for the user: the install time is this machine's);
-- ``make run``: the default ``kedro run`` on ``conf/base``.
+- ``make run``: the default ``kedro run`` on ``conf/base`` (``make test`` for the ``test`` variant).
 
 Variants:
 
 - ``mnist``: ``../shared/data`` beside the clone links to this checkout's ``../shared/data`` (MNIST in
   torchvision's layout), as for the tests;
 - ``fallback``: no ``../shared`` and the run's network cut (its HTTP and HTTPS proxies point at a closed local
-  port), so MNIST can be neither found nor downloaded and the run falls back to scikit-learn's 8x8 digits.
+  port), so MNIST can be neither found nor downloaded and the run falls back to scikit-learn's 8x8 digits;
+- ``test``: as ``mnist``, then ``make test`` (what ``.ci/run`` calls), recording pytest's summary line.
 
 Each variant records its wall times, exit status, the data the run used (``digit_source.json`` and the report's
 first line), Kedro's own pipeline time and each stage's node time, and the machine, in
@@ -40,7 +41,9 @@ from _common import RESULTS, machine_info, write_results
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "quick_start_cpu"
 CLOSED_PORT = "http://127.0.0.1:9"  # the discard port: nothing listens, so every request fails at once
-PIPELINE_TIME = re.compile(r"Pipeline execution completed\s+successfully in ([\d.]+) sec")
+PIPELINE_TIME = re.compile(r"Pipeline execution completed.*?successfully in ([\d.]+) sec", re.S)  # rich wraps it
+PYTEST_SUMMARY = re.compile(r"^=+ (.*\d+ passed.*) =+$", re.MULTILINE)
+VARIANTS = ["mnist", "fallback", "test"]
 
 
 def timed(command: list[str], cwd: Path, log: Path, env: dict | None = None) -> tuple[int, float, str]:
@@ -58,10 +61,10 @@ def fresh_clone(workdir: Path, variant: str) -> Path:
     base.mkdir(parents=True)
     clone = base / "cpc_pipeline"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
-    if variant == "mnist":
+    if variant != "fallback":
         shared = (ROOT.parent / "shared" / "data").resolve()
         if not (shared / "MNIST" / "raw").is_dir():
-            raise SystemExit(f"the mnist variant needs MNIST at {shared}/MNIST/raw (torchvision's layout)")
+            raise SystemExit(f"the {variant} variant needs MNIST at {shared}/MNIST/raw (torchvision's layout)")
         (base / "shared").mkdir()
         (base / "shared" / "data").symlink_to(shared)
     return clone
@@ -79,36 +82,49 @@ def run_variant(workdir: Path, variant: str) -> dict:
     install_rc, install_s, _ = timed(["make", "install"], clone, clone.parent / "install.log", env)
     if install_rc:
         raise SystemExit(f"{variant}: make install failed (exit {install_rc}); see {clone.parent / 'install.log'}")
-    run_rc, run_s, output = timed(["make", "run"], clone, clone.parent / "run.log", run_env)
-    data = clone / "data"
-    report = data / "08_reporting" / "report.md"
-    pipeline = PIPELINE_TIME.search(output)
+    target = "test" if variant == "test" else "run"
+    run_rc, run_s, output = timed(["make", target], clone, clone.parent / f"{target}.log", run_env)
     record = {
         "clone_commit": commit,
-        "shared_data": variant == "mnist",
+        "command": f"make {target}",
+        "shared_data": variant != "fallback",
         "network_cut": variant == "fallback",
         "install_wall_s": install_s,
         "run_wall_s": run_s,
         "total_wall_s": install_s + run_s,
         "run_rc": run_rc,
+        "machine": machine_info(torch.device("cpu")),
+    }
+    if variant == "test":
+        summary = PYTEST_SUMMARY.findall(output)
+        record["pytest_summary"] = summary[-1] if summary else None
+    else:
+        record |= run_outputs(clone / "data", output)
+    print(f"{variant}: install {install_s:.0f} s, make {target} {run_s:.0f} s (exit {run_rc}); logs in {clone.parent}")
+    return record
+
+
+def run_outputs(data: Path, output: str) -> dict:
+    """What a ``make run`` left: Kedro's pipeline time, the report's first line, whether the fallback warned,
+    the data source and each stage's node seconds."""
+    report = data / "08_reporting" / "report.md"
+    pipeline = PIPELINE_TIME.search(output)
+    record = {
         "pipeline_s": float(pipeline.group(1)) if pipeline else None,
         "report_first_line": next((line for line in report.read_text().splitlines() if line.strip()), None)
         if report.exists() else None,
         "fallback_warned": "FALLING BACK" in output,
-        "machine": machine_info(torch.device("cpu")),
     }
     for key, name in (("data_source", "02_intermediate/digit_source.json"),
                       ("stage_node_s", "08_reporting/stage_wall_times.json")):
         if (data / name).exists():
             record[key] = json.loads((data / name).read_text())
-    print(f"{variant}: install {install_s:.0f} s, run {run_s:.0f} s (exit {run_rc}), "
-          f"pipeline {record['pipeline_s']} s; logs in {clone.parent}")
     return record
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", nargs="+", choices=["mnist", "fallback"], default=["mnist", "fallback"])
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=VARIANTS)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/cpc_quick_start"))
     parser.add_argument("--force", action="store_true", help="rerun variants the JSON already holds")
     args = parser.parse_args()

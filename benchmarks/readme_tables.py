@@ -19,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from _tables import ROOT
-from _tables_performance import components, distributed, end_to_end, speed_steps, stage_efficiency, time_to_quality
+from _tables_performance import (components, distributed, end_to_end, quick_start, speed_steps, stage_efficiency,
+                                 time_to_quality)
 from _tables_results import (binary, headline, label_free_study, patch_cpc_ablation, patch_cpc_diagnosis, pretraining,
                              results)
 
@@ -33,7 +34,7 @@ def pages() -> list[Path]:
 
 
 GENERATORS: dict[str, Callable[[], str]] = {
-    "headline": headline, "results": results, "pretraining": pretraining, "binary": binary,
+    "quick-start": quick_start, "headline": headline, "results": results, "pretraining": pretraining, "binary": binary,
     "label-free": label_free_study("label_free_cpu", "MNIST"),
     "label-free-fashion": label_free_study("label_free_fashion_cpu", "Fashion-MNIST", (
         "fashion_mlp_256_128_64", "fashion_resnet18_augmented", "fashion_human")),
