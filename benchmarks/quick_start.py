@@ -46,7 +46,7 @@ PYTEST_SUMMARY = re.compile(r"^=+ (.*\d+ passed.*) =+$", re.MULTILINE)
 VARIANTS = ["mnist", "fallback", "test"]
 
 
-def timed(command: list[str], cwd: Path, log: Path, env: dict | None = None) -> tuple[int, float, str]:
+def run_timed(command: list[str], cwd: Path, log: Path, env: dict | None = None) -> tuple[int, float, str]:
     """Run ``command`` in ``cwd`` with its output in ``log``: (exit status, wall seconds, output)."""
     started = time.perf_counter()
     with log.open("w") as out:
@@ -79,11 +79,11 @@ def run_variant(workdir: Path, variant: str) -> dict:
     if variant == "fallback":
         run_env |= {"http_proxy": CLOSED_PORT, "https_proxy": CLOSED_PORT, "HTTP_PROXY": CLOSED_PORT,
                     "HTTPS_PROXY": CLOSED_PORT, "no_proxy": "", "NO_PROXY": ""}
-    install_rc, install_s, _ = timed(["make", "install"], clone, clone.parent / "install.log", env)
+    install_rc, install_s, _ = run_timed(["make", "install"], clone, clone.parent / "install.log", env)
     if install_rc:
         raise SystemExit(f"{variant}: make install failed (exit {install_rc}); see {clone.parent / 'install.log'}")
     target = "test" if variant == "test" else "run"
-    run_rc, run_s, output = timed(["make", target], clone, clone.parent / f"{target}.log", run_env)
+    run_rc, run_s, output = run_timed(["make", target], clone, clone.parent / f"{target}.log", run_env)
     record = {
         "clone_commit": commit,
         "command": f"make {target}",
