@@ -9,6 +9,7 @@ import nbformat
 import pandas as pd
 import pytest
 import torch
+import yaml
 from mlflow.entities import RunStatus
 from nbclient import NotebookClient
 
@@ -56,10 +57,13 @@ def test_report_metrics_and_plots_are_written(smoke_run):
 
     metrics = pd.read_csv(reporting / "probe_metrics.csv")
     rows = set(zip(metrics.encoder, metrics.probe, metrics.label_fraction))
+    fractions = set(yaml.safe_load((REPO / "conf/base/parameters_probing.yml").read_text())
+                    ["probing"]["probes"]["label_fractions"])
+    assert set(metrics.label_fraction) == fractions | {0.0}  # the configured budgets, and chance's none
     for encoder in ("cpc", "simclr", "patch_cpc", "random", "supervised"):
         for probe in ("mlp", "linear", "knn"):
-            assert {(encoder, probe, f) for f in (0.01, 0.1, 1.0)} <= rows
-    assert {("supervised", "end_to_end", f) for f in (0.01, 0.1, 1.0)} <= rows
+            assert {(encoder, probe, f) for f in fractions} <= rows
+    assert {("supervised", "end_to_end", f) for f in fractions} <= rows
     assert ("chance", "uniform_guess", 0.0) in rows
     assert metrics.test_accuracy.between(0, 1).all() and metrics.test_macro_f1.between(0, 1).all()
     full = metrics[metrics.label_fraction == 1.0].set_index(["encoder", "probe"]).test_accuracy
