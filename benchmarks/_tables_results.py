@@ -102,7 +102,7 @@ def pretraining(d: dict) -> list[str]:
 
 def label_free_study(name: str, dataset: str, anchors: tuple[str, ...] = ()) -> Callable[[], str]:
     """Patch CPC against SimCLR at equal pretraining time, with the baselines, from ``<name>.json``; ``anchors``:
-    keys of cited outside figures, shown under the MLP 100 % column as supervised results."""
+    keys of cited outside figures, each in the last column (the figure its source gives) with the labels it used."""
     @from_json(name)
     def render(d: dict) -> list[str]:
         acc = accuracy(d["rows"])
@@ -122,7 +122,7 @@ def label_free_study(name: str, dataset: str, anchors: tuple[str, ...] = ()) -> 
         for key in anchors:
             c = cited(key)
             rows.append([f"{c.what.split(': ', 1)[1]} (**cited**: {c.source.split(' (')[0]})",
-                         "" if "human" in key else "full", "", "", "", "",
+                         c.labels, "", "", "", "",
                          pct(c.value)])
         return [
             f"`make bench-label_free ARGS=\"--dataset {d['dataset']} --seeds {' '.join(seeds)}\"` → "

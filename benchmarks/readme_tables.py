@@ -37,7 +37,8 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "quick-start": quick_start, "headline": headline, "results": results, "pretraining": pretraining, "binary": binary,
     "label-free": label_free_study("label_free_cpu", "MNIST"),
     "label-free-fashion": label_free_study("label_free_fashion_cpu", "Fashion-MNIST", (
-        "fashion_mlp_256_128_64", "fashion_resnet18_augmented", "fashion_human")),
+        "fashion_mlp_256_128_64", "fashion_resnet18_augmented", "fashion_clip_vit_b32_zero_shot",
+        "fashion_clip_vit_l14_zero_shot", "fashion_human")),
     "patch-cpc-ablation": patch_cpc_ablation, "patch-cpc-diagnosis": patch_cpc_diagnosis,
     "time-to-quality": time_to_quality, "speed-steps": speed_steps, "components": components,
     "stage-efficiency": stage_efficiency, "end-to-end": end_to_end, "distributed": distributed,

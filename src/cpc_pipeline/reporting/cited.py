@@ -1,5 +1,6 @@
 """Figures this project did not measure, each with its source: the public Keras CPC reference's, and published
-Fashion-MNIST results that put the project's Fashion-MNIST numbers beside an outside anchor.
+Fashion-MNIST results that put the project's Fashion-MNIST numbers beside outside anchors: supervised classifiers,
+and CLIP's zero-shot accuracy, the nearest published label-free figures that could be checked in their source.
 
 They are the one place such numbers live. The report prints the reference's as "cited, not measured by this run",
 and the generated tables of README.md and docs/ mark them the same way; everything else in both comes from a run.
@@ -17,6 +18,7 @@ class CitedFigure:
     unit: str  # "fraction" (an accuracy), "s", "sequences/s", "epoch"
     what: str
     source: str  # where the figure comes from, and how it was measured
+    labels: str = ""  # the labels it used on the dataset it is reported for, as the result tables' "labels" column says
 
 
 _BRIEF = "the project brief (cpc_pipeline developers' guide, 'The reference task')"
@@ -45,12 +47,25 @@ _FASHION = ("the Fashion-MNIST repository's benchmark table (github.com/zalandor
             "'Benchmark'; results submitted by their authors, not re-run by the dataset's maintainers; dataset: Xiao, "
             "Rasul & Vollgraf, 2017, arXiv 1708.07747)")
 
+_FUSION_BENCH = ("FusionBench's CLIP page (github.com/tanganke/fusion_bench, docs/modelpool/clip_vit.md, the "
+                 "'Pre-trained' rows of its fine-tuned-model tables, commit 54c9e8c; the ViT-L/14 figure is also the "
+                 "'pre-trained' test accuracy on the model card huggingface.co/tanganke/"
+                 "clip-vit-large-patch14_fashion_mnist; benchmark: Tang et al., 2024, arXiv 2406.03280; CLIP: "
+                 "Radford et al., 2021, arXiv 2103.00020)")
+_ZERO_SHOT = ("contrastive image-text pretraining (OpenAI's checkpoint), no Fashion-MNIST image or label seen, "
+              "zero-shot: each class scored by its name's text embedding, test accuracy")
+
 FASHION_MNIST_CITED: tuple[CitedFigure, ...] = (
     CitedFigure("fashion_mlp_256_128_64", 0.900, "fraction",
-                "Fashion-MNIST: an MLP (256-128-64) trained with all 60,000 labels, supervised, test accuracy", _FASHION),
+                "Fashion-MNIST: an MLP (256-128-64) trained with all 60,000 labels, supervised, test accuracy", _FASHION,
+                "full"),
     CitedFigure("fashion_resnet18_augmented", 0.949, "fraction",
                 "Fashion-MNIST: ResNet18 with augmentation (normalisation, random flips, translation and "
-                "rotation), supervised, test accuracy", _FASHION),
+                "rotation), supervised, test accuracy", _FASHION, "full"),
+    CitedFigure("fashion_clip_vit_b32_zero_shot", 0.6301, "fraction",
+                f"Fashion-MNIST: CLIP ViT-B/32, {_ZERO_SHOT}", _FUSION_BENCH, "class names"),
+    CitedFigure("fashion_clip_vit_l14_zero_shot", 0.6696, "fraction",
+                f"Fashion-MNIST: CLIP ViT-L/14, {_ZERO_SHOT}", _FUSION_BENCH, "class names"),
     CitedFigure("fashion_human", 0.835, "fraction",
                 "Fashion-MNIST: human performance (crowd-sourced, 1,000 test images, majority of 3 labels)", _FASHION),
 )
