@@ -9,7 +9,6 @@ import nbformat
 import pandas as pd
 import pytest
 import torch
-import yaml
 from mlflow.entities import RunStatus
 from nbclient import NotebookClient
 
@@ -30,6 +29,14 @@ def smoke_run(tmp_path_factory, mnist_root):
         bootstrap_project(project)
         run_kedro(project, None, {"source.roots": [str(mnist_root)]}, env="smoke")
         yield project
+
+
+def run_parameters(project) -> dict:
+    """The parameters the smoke run resolved (base, then the smoke environment), as Kedro's context loads them."""
+    from kedro.framework.project import settings
+
+    loader = settings.CONFIG_LOADER_CLASS(conf_source=str(project / "conf"), env="smoke", **settings.CONFIG_LOADER_ARGS)
+    return loader["parameters"]
 
 
 def runs_of(project):
@@ -57,8 +64,7 @@ def test_report_metrics_and_plots_are_written(smoke_run):
 
     metrics = pd.read_csv(reporting / "probe_metrics.csv")
     rows = set(zip(metrics.encoder, metrics.probe, metrics.label_fraction))
-    fractions = set(yaml.safe_load((REPO / "conf/base/parameters_probing.yml").read_text())
-                    ["probing"]["probes"]["label_fractions"])
+    fractions = set(run_parameters(smoke_run)["probing"]["probes"]["label_fractions"])
     assert set(metrics.label_fraction) == fractions | {0.0}  # the configured budgets, and chance's none
     for encoder in ("cpc", "simclr", "patch_cpc", "random", "supervised"):
         for probe in ("mlp", "linear", "knn"):
