@@ -9,16 +9,12 @@ import statistics
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from cpc_pipeline.methods import in_table_order
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-ENCODERS = {  # row label, in table order
-    "cpc": "sequence CPC",
-    "patch_cpc": "patch CPC",
-    "simclr": "SimCLR",
-    "random_patch_encoder": "patch encoder, random init",
-    "random": "reference encoder, random init (BatchNorm statistics estimated)",
-    "supervised": "reference encoder trained with the labels",
-}
+RANDOM_PATCH_ENCODER = "random_patch_encoder"  # a baseline of the label-free study only (benchmarks/label_free.py)
+ENCODERS = {m.key: m.label for m in in_table_order()} | {RANDOM_PATCH_ENCODER: "patch encoder, random init"}
 PROBES = {"linear": "linear", "mlp": "MLP", "knn": "k-NN", "end_to_end": "end to end"}
 
 

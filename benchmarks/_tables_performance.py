@@ -6,7 +6,6 @@ from __future__ import annotations
 import statistics
 
 from _tables import PROBES, commit, cpu, from_json, load, pct, spread, table
-from cpc_pipeline.reporting.cited import cited
 
 
 @from_json("time_to_quality_cpu_infonce")
@@ -22,11 +21,7 @@ def time_to_quality(d: dict) -> list[str]:
         return f"{hit['pretraining_s']:.0f} s (epoch {hit['epoch']}{probe})"
 
     rate = sum(e.get("train_sequences_per_s", 0) for e in d["epochs"]) / len(d["epochs"])
-    ref = cited("reference_seconds_to_99"), cited("reference_frozen_probe"), cited("reference_sequences_per_s")
     rows = [
-        [f"Keras reference (binary loss, batch 32; **cited**: {ref[0].source.split(':')[0]})",
-         f"about {ref[0].value:,.0f} s (epoch {cited('reference_epoch_to_99').value:.0f})",
-         f"never, truly frozen ({pct(ref[1].value)}%)", "never", f"about {ref[2].value:.0f}"],
         ["this project, default (InfoNCE, pooled batches)", f"**{at('val_sequence_accuracy>=0.99')}**",
          at("probe_test_accuracy>=0.9"), at("probe_test_accuracy>=0.97"), f"{rate:.0f}" if rate else "see speed steps"],
     ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from _tables import (COLUMN_HEADS, COLUMNS, ENCODERS, PROBES, accuracy, commit, cpu, from_json, load, pct, pm, spread,
-                     table)
-from cpc_pipeline.evaluation.supervision import supervision_level
+from _tables import (COLUMN_HEADS, COLUMNS, ENCODERS, PROBES, RANDOM_PATCH_ENCODER, accuracy, commit, cpu, from_json, load,
+                     pct, pm, spread, table)
+from cpc_pipeline.methods import in_table_order, supervision_level
 from cpc_pipeline.hooks import STAGES
 from cpc_pipeline.reporting.cited import cited
 
@@ -19,14 +19,13 @@ def headline() -> str:
     study, label_free = load("headline_cpu"), load("label_free_cpu")
     if study is None or label_free is None:
         return "Not measured yet: `benchmarks/results/headline_cpu.json` and `label_free_cpu.json` are needed.\n"
-    sources = ((accuracy(study["probes"]), "headline_cpu", ("cpc", "random", "supervised")),
-               (accuracy(label_free["rows"]), "label_free_cpu", ("patch_cpc", "simclr")))
     rows = []
-    for encoder in ENCODERS:
-        for acc, name, encoders in sources:
-            if encoder in encoders:
-                rows.append([ENCODERS[encoder], supervision_level(encoder)]
-                            + [pm(acc.get((encoder, p, f))) for p, f in COLUMNS] + [f"`{name}.json`"])
+    for method in in_table_order():  # the label-free methods from their own study, the rest from the default run's
+        acc, name = ((accuracy(label_free["rows"]), "label_free_cpu") if method.label_free
+                     else (accuracy(study["probes"]), "headline_cpu"))
+        if any(key[0] == method.key for key in acc):
+            rows.append([method.label, method.supervision.level]
+                        + [pm(acc.get((method.key, p, f))) for p, f in COLUMNS] + [f"`{name}.json`"])
     acc = accuracy(study["probes"])
     rows.append(["same encoder trained end to end (not frozen)", "full", "", "",
                  pm(acc.get(("supervised", "end_to_end", 0.01))), pm(acc.get(("supervised", "end_to_end", 1.0))),
@@ -48,7 +47,7 @@ def results(d: dict) -> list[str]:
     fractions = sorted({f for (_, _, f) in acc})
     labels = {r["label_fraction"]: r["labels_used"] for r in d["probes"] if r["encoder"] == "cpc" and r["probe"] == "mlp"}
     rows = []
-    for encoder in ("cpc", "simclr", "random", "supervised"):
+    for encoder in (m.key for m in in_table_order()):
         for probe in ("mlp", "linear", "knn"):
             if (encoder, probe, fractions[-1]) in acc:
                 rows.append([ENCODERS[encoder], supervision_level(encoder), PROBES[probe]]
@@ -57,10 +56,9 @@ def results(d: dict) -> list[str]:
                 + [pm(acc.get(("supervised", "end_to_end", f))) for f in fractions])
     rows.append(["chance", "none", ""] + [pct(d["chance"]["probe_accuracy"]) for _ in fractions])
     blank = [""] * (len(fractions) - 1)
-    for key, probe in (("reference_frozen_probe", "linear"), ("reference_published_mlp_probe", "MLP")):
-        c = cited(key)
-        rows.append([f"Keras reference CPC: {c.what.split(': ', 1)[1]} (**cited**, not measured here)", "weak", probe,
-                     *blank, pct(c.value)])
+    c = cited("reference_published_mlp_probe")
+    rows.append([f"Keras reference CPC: {c.what.split(': ', 1)[1]} (**cited**: {c.source})", c.labels, "MLP",
+                 *blank, pct(c.value)])
     m = d["machine"]
     return [
         f"`make bench-headline ARGS=\"--seeds {' '.join(map(str, d['seeds']))}\"` → `benchmarks/results/headline_cpu.json`"
@@ -111,10 +109,11 @@ def label_free_study(name: str, dataset: str, anchors: tuple[str, ...] = ()) -> 
         def minutes(key: str) -> str:
             return spread([d["seeds"][s]["train_seconds"][key] for s in seeds], 1 / 60, 1)
 
-        trained = {"patch_cpc": (f"{d['patch_cpc_config']['trainer']['epochs']} epochs", minutes("fit_patch_cpc")),
-                   "simclr": (f"{d['simclr_config']['trainer']['epochs']} epochs", minutes("fit_simclr"))}
+        label_free = [m.key for m in in_table_order() if m.label_free and f"{m.key}_config" in d]
+        trained = {k: (f"{d[f'{k}_config']['trainer']['epochs']} epochs", minutes(f"fit_{k}")) for k in label_free}
+        baselines = [m.key for m in in_table_order() if m.supervision.level == "none" and not m.trains]
         rows = []
-        for encoder in ("patch_cpc", "simclr", "random_patch_encoder", "random"):
+        for encoder in (*label_free, RANDOM_PATCH_ENCODER, *baselines):
             how, spent = trained.get(encoder, ("", "0"))
             rows.append([f"{ENCODERS[encoder]}" + (f" ({how})" if how else ""), "none", spent] + [pm(acc.get((encoder, p, f))) for p, f in COLUMNS])
         rows.append(["reference encoder trained end to end on those labels", "full", "", "", "",

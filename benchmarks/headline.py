@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -34,18 +33,17 @@ import torch
 from mlflow.entities import Run
 
 from _common import machine_info, write_results
-from cpc_pipeline.evaluation.supervision import supervision_level
+from cpc_pipeline.methods import METHODS, parse_probe_metric, supervision_level
 from cpc_pipeline.hooks import run_config_hash
 from cpc_pipeline.provenance import UNKNOWN, code_commit, pipelines_tag
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "cpc_pipeline"
 TARGET = 0.99  # validation sequence-discrimination
-PROBE_METRIC = re.compile(r"^probing\.(?P<encoder>\w+)\.(?P<probe>\w+)\.labels_(?P<fraction>[0-9.e-]+)\.(?P<metric>\w+)$")
 LAST_EPOCH = ("val_sequence_accuracy", "val_accuracy", "val_candidates", "val_chance_accuracy", "val_mi_bound",
               "val_loss", "train_loss")
 
-LABEL_FREE = ("simclr", "patch_cpc")  # stages whose k-NN monitor and training time the study keeps
+LABEL_FREE = [m.stage for m in METHODS.values() if m.label_free]  # stages whose k-NN monitor and training time the study keeps
 
 
 def stats(per_seed: dict[int, float]) -> dict[str, object]:
@@ -107,9 +105,10 @@ def read_seed(client: mlflow.MlflowClient, experiment_id: str, parent: Run) -> d
     if "probing" in stages:
         rows: dict[tuple[str, str, float], dict[str, float]] = {}
         for key, value in stages["probing"].data.metrics.items():
-            m = PROBE_METRIC.match(key)
-            if m:
-                rows.setdefault((m["encoder"], m["probe"], float(m["fraction"])), {})[m["metric"]] = value
+            parsed = parse_probe_metric(key.removeprefix("probing."))
+            if parsed:
+                encoder, probe, fraction, measure = parsed
+                rows.setdefault((encoder, probe, fraction), {})[measure] = value
         out["probes"] = [{"encoder": e, "probe": p, "label_fraction": f, **v} for (e, p, f), v in sorted(rows.items())]
     return out
 

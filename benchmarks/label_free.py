@@ -32,6 +32,7 @@ from cpc_pipeline.data import load_digit_splits
 from cpc_pipeline.data.config import RenderingConfig
 from cpc_pipeline.data.pictures import pictures_for
 from cpc_pipeline.data.sources import FASHION_MNIST_DEBIAN
+from cpc_pipeline.methods import METHODS
 from cpc_pipeline.evaluation import ProbeResult, ProbingConfig, freeze, run_probes, split_features, train_end_to_end
 from cpc_pipeline.models import EncoderSpec
 from cpc_pipeline.pipelines.probing.nodes import initialise_random_encoder
@@ -40,6 +41,8 @@ from cpc_pipeline.training.images import ImageInputs
 from cpc_pipeline.training.loop import pick_device, seed_everything
 from cpc_pipeline.training.patch_cpc import PatchCPCConfig, fit_patch_cpc
 from cpc_pipeline.training.simclr import SimCLRConfig, fit_simclr
+
+FITS = {PatchCPCConfig: fit_patch_cpc, SimCLRConfig: fit_simclr}  # a label-free method's training, by its configuration
 
 PROBES = ["mlp", "linear"]
 
@@ -133,9 +136,9 @@ def main() -> None:
                 return model.encoder
             return make
 
+        configs = {PatchCPCConfig: patch_cfg, SimCLRConfig: simclr_cfg}  # the label-free methods' configurations
         encoders = {
-            "patch_cpc": trained(fit_patch_cpc, patch_cfg),
-            "simclr": trained(fit_simclr, simclr_cfg),
+            **{m.key: trained(FITS[m.config], configs[m.config]) for m in METHODS.values() if m.label_free},
             "random_patch_encoder": random_patch,
             "random": lambda: initialise_random_encoder(splits.train.to_dict(), rendering, reference, seeded_probing),
         }

@@ -42,6 +42,7 @@ from cpc_pipeline.data.pictures import pictures_for
 from cpc_pipeline.evaluation import ProbingConfig, estimate_batchnorm_statistics, freeze, picture_batches, run_probes
 from cpc_pipeline.evaluation.protocol import split_features
 from cpc_pipeline.evaluation.supervised import supervised_method
+from cpc_pipeline.methods import training_stages
 from cpc_pipeline.models import EncoderSpec
 from cpc_pipeline.training.cpc import CPCInputs, PretrainingConfig, build_cpc
 from cpc_pipeline.training.host import KEEP_SUBNORMALS
@@ -51,7 +52,7 @@ from cpc_pipeline.training.patch_cpc import PatchCPCConfig, build_patch_cpc
 from cpc_pipeline.training.simclr import SimCLRConfig, build_simclr
 
 DATA = ("data.render", "data.augment")
-PARTS = ("denormals", "augment", "pretraining", "simclr", "patch_cpc", "supervised", "features", "probes")
+PARTS = ("denormals", "augment", *training_stages(), "supervised", "features", "probes")
 QUIET = ["trainer.checkpoint_path=null", "trainer.progress=false", "trainer.log_epochs=false"]
 
 

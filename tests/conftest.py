@@ -77,21 +77,34 @@ def nest(params: dict) -> dict:
 
 
 def run_kedro(project: Path, pipeline: str | None = None, params: dict | None = None, env: str | None = None):
-    """``kedro run`` in process through a KedroSession, with ``kedro run``'s default runner; returns the run's
+    """``kedro run`` in process through a KedroSession, with ``kedro run``'s default runner: an instance of Kedro's
+    sequential one, as the CLI passes it (Kedro-Viz records a run's node events only then); returns the run's
     outputs."""
     from kedro.framework.session import KedroSession
+    from kedro.runner import SequentialRunner
 
     import mlflow
 
-    from cpc_pipeline.runner import PriorityRunner
-
     try:
         with KedroSession.create(project_path=project, env=env, runtime_params=nest(params or {})) as session:
-            return session.run(pipeline_names=[pipeline] if pipeline else None, runner=PriorityRunner())
+            return session.run(pipeline_names=[pipeline] if pipeline else None, runner=SequentialRunner())
     finally:
         # kedro-mlflow can leave its run active in the process; a new `kedro run` process starts clean
         while mlflow.active_run() is not None:
             mlflow.end_run()
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory, mnist_root):
+    """``kedro run --env smoke`` once, in a throw-away copy of the project; read its outputs, do not change them."""
+    from kedro.framework.startup import bootstrap_project
+
+    project = make_project(tmp_path_factory.mktemp("chain") / "project")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(project)
+        bootstrap_project(project)
+        run_kedro(project, None, {"source.roots": [str(mnist_root)]}, env="smoke")
+    return project
 
 
 def write_cifar(root, n_per_batch=12, seed=0):

@@ -4,7 +4,8 @@ message that names the file or parameter and says what to do (:class:`cpc_pipeli
 - :func:`check_tracking_store`: MLflow's SQLite store is a readable, unlocked database. Without it a
   damaged ``mlflow.db`` ends in ``DatabaseError: file is not a database`` from deep inside MLflow.
 - :func:`check_run_configuration`: parameter blocks that validate one by one but not together, or not on
-  this machine: a device that is absent, an encoder whose convolutions do not fit the pictures.
+  this machine: a device that is absent, an encoder whose convolutions do not fit the pictures (for every
+  method of the registry, :mod:`cpc_pipeline.methods`).
 
 Nothing here writes, moves or deletes anything.
 """
@@ -18,11 +19,9 @@ from typing import Any
 
 from cpc_pipeline.data.config import RenderingConfig
 from cpc_pipeline.errors import ConfigurationError, TrackingStoreError
-from cpc_pipeline.evaluation import ProbingConfig
+from cpc_pipeline.methods import METHODS
 from cpc_pipeline.models import EncoderSpec
-from cpc_pipeline.training.cpc import PretrainingConfig
 from cpc_pipeline.training.loop import pick_device
-from cpc_pipeline.training.simclr import SimCLRConfig
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -77,21 +76,30 @@ def _fits(key: str, spec: EncoderSpec, channels: int, size: int, what: str) -> N
         raise ConfigurationError(f"{key} does not fit {what} ({size}x{size}): {err}") from err
 
 
+def _at(config: Any, dotted: str) -> Any:
+    """``config``'s value at ``dotted`` (``model.encoder``), through validated models and plain dicts alike."""
+    for part in dotted.split("."):
+        config = config[part] if isinstance(config, dict) else getattr(config, part)
+    return config
+
+
 def check_run_configuration(parameters: dict[str, Any], blocks: set[str]) -> None:
-    """Cross-block checks of the parameter ``blocks`` a run's nodes read (``pretraining``, ``simclr``,
-    ``probing``), on this machine. Each block was validated alone already; raises ConfigurationError."""
+    """Cross-block checks of the parameter ``blocks`` a run's nodes read, for each method of the registry that
+    reads one of them: its device is present on this machine, its encoder fits the pictures it is given. Each
+    block was validated alone already; raises ConfigurationError."""
     rendering = RenderingConfig.model_validate(parameters.get("rendering", {}))
     pictures = f"the rendered {'colour' if rendering.color else 'grey'} digits"
-    if "pretraining" in blocks:
-        pretraining = PretrainingConfig.model_validate(parameters.get("pretraining", {}))
-        _device("pretraining.trainer.device", pretraining.trainer.device)
-        _fits("pretraining.model.encoder", pretraining.model.encoder, rendering.channels, rendering.image_size, pictures)
-    if "simclr" in blocks:
-        simclr = SimCLRConfig.model_validate(parameters.get("simclr", {}))
-        _device("simclr.trainer.device", simclr.trainer.device)
-        if simclr.dataset == "cifar10":
-            _fits("simclr.encoder", simclr.encoder, 3, 32, "CIFAR-10's images")
-        else:
-            _fits("simclr.encoder", simclr.encoder, rendering.channels, rendering.image_size, pictures)
-    if "probing" in blocks:
-        _device("probing.device", ProbingConfig.model_validate(parameters.get("probing", {})).device)
+    for block in sorted(blocks & {m.parameters for m in METHODS.values() if m.config is not None}):
+        config = next(m.config for m in METHODS.values() if m.parameters == block)
+        validated = config.model_validate(parameters.get(block, {}))
+        device = "trainer.device" if hasattr(validated, "trainer") else "device"
+        _device(f"{block}.{device}", _at(validated, device))
+    for method in METHODS.values():
+        block, _, path = method.encoder_spec.partition(".")
+        if method.trains and method.parameters in blocks and method.config is not None:
+            validated = method.config.model_validate(parameters.get(block, {}))
+            spec = _at(validated, path)  # an EncoderSpec or one of its members: each builds itself
+            if getattr(validated, "dataset", "mnist") == "cifar10":
+                _fits(method.encoder_spec, spec, 3, 32, "CIFAR-10's images")
+            else:
+                _fits(method.encoder_spec, spec, rendering.channels, rendering.image_size, pictures)

@@ -5,7 +5,7 @@ combination of parameters: each raises an error whose message names the paramete
 what to do. ``kedro run`` prints that message alone, without the traceback before it; ``kedro run
 --verbose`` (or ``CPC_TRACEBACK=1``) brings the traceback back. Every other error, a bug, keeps its
 traceback. Kedro picks this module up by its name (``<package>/cli.py``) and its ``run`` replaces the
-built-in one, with the same options; its default runner runs CPC pretraining first (:mod:`cpc_pipeline.runner`).
+built-in one, with the same options and Kedro's own default runner.
 
 ``kedro join``: the other machines of a distributed pretraining (docs/distributed.md, "Several machines"). One machine
 runs ``kedro run``; each other one runs ``kedro join`` with the same ``--env`` and ``--params``, which
@@ -29,6 +29,7 @@ from kedro.io import DatasetError
 from kedro.validation.exceptions import ParameterValidationError
 
 from cpc_pipeline.errors import UserError
+from cpc_pipeline.methods import METHODS
 
 TRACEBACK_VARIABLE = "CPC_TRACEBACK"
 ACTIONABLE = (ParameterValidationError, UserError, DatasetError)
@@ -88,31 +89,16 @@ def cli() -> None:
     """cpc_pipeline's project commands."""
 
 
-DEFAULT_RUNNER = "cpc_pipeline.runner.PriorityRunner"
-
-
-def _run_params() -> list[click.Parameter]:
-    """Kedro's ``run`` options, with :data:`DEFAULT_RUNNER` as ``--runner``'s default (CPC pretraining first,
-    :mod:`cpc_pipeline.runner`), and ``--verbose``."""
-    params = [
-        click.Option(["--runner", "-r"], type=str, default=DEFAULT_RUNNER, show_default=True,
-                     help=f"{p.help} Default here: {DEFAULT_RUNNER}, sequential with CPC pretraining first.")
-        if p.name == "runner" else p
-        for p in kedro_run.params
-    ]
-    return [*params, click.Option(["--verbose"], is_flag=True, help="Show the traceback of an error.")]
-
-
 cli.add_command(click.Command(
     name="run",
-    params=_run_params(),
+    params=[*kedro_run.params, click.Option(["--verbose"], is_flag=True, help="Show the traceback of an error.")],
     callback=_one_line(kedro_run.callback),
     help=kedro_run.help,
     short_help=kedro_run.short_help,
 ))
 
 
-TRAINING_NODES = {"pretraining": "pretrain_cpc", "simclr": "pretrain_simclr", "patch_cpc": "pretrain_patch_cpc"}  # the nodes that launch workers
+TRAINING_NODES = {m.stage: m.training_node for m in METHODS.values() if m.trains}  # the nodes that launch workers
 
 
 def join_run(pipeline: str, env: str | None = None, params: dict | None = None, project: Path | None = None) -> None:

@@ -13,22 +13,11 @@ from mlflow.entities import RunStatus
 from nbclient import NotebookClient
 
 from cpc_pipeline.hooks import STAGES
+from cpc_pipeline.methods import METHODS, probe_metric
 from cpc_pipeline.models import ReferenceEncoderSpec
-from tests.conftest import REPO, SHARED_DATA as SHARED, make_project, run_kedro
+from tests.conftest import REPO, SHARED_DATA as SHARED, run_kedro
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory, mnist_root):
-    from kedro.framework.startup import bootstrap_project
-
-    project = make_project(tmp_path_factory.mktemp("chain") / "project")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(project)
-        bootstrap_project(project)
-        run_kedro(project, None, {"source.roots": [str(mnist_root)]}, env="smoke")
-        yield project
 
 
 def run_parameters(project) -> dict:
@@ -83,14 +72,15 @@ def test_report_metrics_and_plots_are_written(smoke_run):
     assert "genuine MNIST" in report and "embedding_plot.png" in report and "## Methods side by side" in report
     assert "## What each encoder was trained with" in report and "| cpc | weak |" in report
     assert "| simclr | none |" in report and "| patch_cpc | none |" in report and "Label-free encoders compared" in report
-    assert "Patch CPC encoder (label-free), frozen" in report
-    assert "Cited, not measured by this run" in report and "81.6%" in report
+    assert "- patch CPC encoder, frozen: MLP" in report and "- **sequence CPC encoder, frozen: MLP" in report
+    assert "MNIST test split" in report and "Chance: 10.0%." in report
+    assert "Cited, not measured by this run" in report and "99.0%" in report and "davidtellez" in report
     assert set(metrics.encoder_supervision) == {"none", "weak", "full"}
     assert (metrics.labels_used == metrics.train_labels + metrics.selection_labels).all()
     budget = metrics[(metrics.encoder == "cpc") & (metrics.label_fraction == 0.01)]
     assert budget.labels_used.between(590, 610).all()  # 1% of the training AND of the validation labels (per class)
-    times = json.loads((reporting / "stage_wall_times.json").read_text())
-    assert list(times) == list(STAGES) and all(t > 0 for t in times.values())
+    times = json.loads((reporting / "stage_wall_times.json").read_text())  # read back from the stage runs
+    assert list(times) == list(STAGES[:-1]) and all(t > 0 for t in times.values())
     for stage in STAGES[:-1]:
         assert f"| {stage} |" in report
 
@@ -103,35 +93,37 @@ def test_one_mlflow_run_with_a_finished_child_per_stage(smoke_run):
     children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
     assert set(children) == set(STAGES) and len(runs) == 1 + len(STAGES)  # one child per stage, even if resumed
     assert all(c.info.status == "FINISHED" for c in children.values())
-    for child in children.values():
-        assert child.data.metrics["stage_wall_seconds"] > 0
+    for child in children.values():  # the runs table's Duration is the stage's own node time, though stages interleave
+        seconds = child.data.metrics["stage_wall_seconds"]
+        assert seconds > 0 and (child.info.end_time - child.info.start_time) / 1000 == pytest.approx(seconds, rel=0.1)
 
     client = mlflow.MlflowClient()
     pre = children["pretraining"]
     assert pre.data.params["pretraining.objective.loss"] == "infonce"  # the stage's own parameters
     assert [m.step for m in client.get_metric_history(pre.info.run_id, "pretraining.val_loss")] == [1, 2]
     assert "data.uses_genuine_mnist" in children["data_processing"].data.metrics
-    assert "probing.cpc.mlp.labels_1.test_accuracy" in children["probing"].data.metrics
-    assert "probing.simclr.linear.labels_1.test_accuracy" in children["probing"].data.metrics
+    assert "probing.sequence_cpc.mlp.100pct_labels.test_accuracy" in children["probing"].data.metrics
+    assert "probing.simclr.linear.100pct_labels.test_accuracy" in children["probing"].data.metrics
     assert [m.step for m in client.get_metric_history(children["simclr"].info.run_id, "simclr.val_knn_accuracy")] == [1, 2]
     patch = children["patch_cpc"].info.run_id
     for metric in ("patch_cpc.val_knn_accuracy", "patch_cpc.val_mi_bound", "patch_cpc.val_accuracy_down_k1",
                    "patch_cpc.val_accuracy_up_k2"):
         assert [m.step for m in client.get_metric_history(patch, metric)] == [1, 2], metric
-    assert "probing.cpc.mlp.labels_1.test_accuracy" not in parent.data.metrics
+    assert "probing.sequence_cpc.mlp.100pct_labels.test_accuracy" not in parent.data.metrics
     artifacts = {a.path for a in client.list_artifacts(children["reporting"].info.run_id)}
     assert {"report.md", "embedding_plot.png", "label_efficiency_plot.png"} <= artifacts
     assert "probe_metrics.csv" in {a.path for a in client.list_artifacts(children["probing"].info.run_id)}
 
     # the parent run answers "how good was it?" without opening a child
-    for encoder in ("cpc", "simclr", "patch_cpc", "random", "supervised"):
+    for method in METHODS.values():
         for probe in ("mlp", "linear"):
-            for fraction in ("0.01", "1"):
-                assert 0 <= parent.data.metrics[f"{encoder}.{probe}.labels_{fraction}.test_accuracy"] <= 1
-    assert "supervised.end_to_end.labels_1.test_accuracy" in parent.data.metrics
-    assert parent.data.metrics["cpc.val_sequence_accuracy"] == pytest.approx(
+            for fraction in (0.01, 1.0):
+                assert 0 <= parent.data.metrics[probe_metric(method.key, probe, fraction)] <= 1
+    assert "supervised.end_to_end.100pct_labels.test_accuracy" in parent.data.metrics
+    assert parent.data.metrics["sequence_cpc.val_sequence_accuracy"] == pytest.approx(
         client.get_metric_history(pre.info.run_id, "pretraining.val_sequence_accuracy")[-1].value)
-    assert parent.data.tags["mlflow.note.content"].startswith("# CPC on the reference")  # the report, as description
+    description = parent.data.tags["mlflow.note.content"]  # the headline, short; the report is an artifact
+    assert description.startswith("**Headline**") and "report/report.md" in description and len(description) < 2000
     parent_artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
     assert {"report/report.md", "report/label_efficiency_plot.png", "report/sequence_preview.png"} <= parent_artifacts
     assert "run_parameters.json" in {a.path for a in client.list_artifacts(parent.info.run_id)}
@@ -145,11 +137,13 @@ def test_one_mlflow_run_with_a_finished_child_per_stage(smoke_run):
     assert {"train_digits", "validation_digits", "train_sequences"} <= set(inputs(pre))
     assert all(k.startswith("reporting") for k in children["reporting"].data.params), children["reporting"].data.params
 
-    # the registered encoder: its version carries the run's probe accuracies
-    (version,) = client.search_model_versions("name = 'cpc_pipeline.cpc_encoder'")
-    assert version.run_id == pre.info.run_id
-    assert float(version.tags["mlp.labels_1.test_accuracy"]) == pytest.approx(
-        parent.data.metrics["cpc.mlp.labels_1.test_accuracy"], abs=1e-4)
+    # every trained encoder is registered, by the stage that trained it; its version carries its probe accuracies
+    for method in (m for m in METHODS.values() if m.registered):
+        (version,) = client.search_model_versions(f"name = '{method.registered_model}'")
+        assert version.run_id == children[method.stage].info.run_id, method.key
+        assert float(version.tags["mlp.100pct_labels.test_accuracy"]) == pytest.approx(
+            parent.data.metrics[probe_metric(method.key, "mlp", 1.0)], abs=1e-4)
+        assert version.tags["run"] == parent.info.run_id
 
     # the encoder is also an MLflow PyTorch model (logged in the pretraining run) that loads back
     logged = mlflow.search_logged_models(
@@ -175,7 +169,7 @@ def test_the_run_records_what_produced_it_and_the_study_reads_it_back(smoke_run)
 
     (parent,), _ = runs_of(smoke_run)
     tags = parent.data.tags
-    assert parent.info.run_name == "smoke · cpc-infonce · seed 0"
+    assert parent.info.run_name == "smoke · sequence CPC + SimCLR + patch CPC · seed 0"  # what it trained
     assert (tags["cpc.env"], tags["cpc.seed"], tags["cpc.pipelines"]) == ("smoke", "0", "__default__")
     assert tags["cpc.code_commit"] == "unknown"  # the test's copy of the project is no git checkout
     overrides = {"source": {"roots": [str(smoke_run.parent.parent / "x")]}}  # any other override changes the hash
@@ -229,6 +223,28 @@ def test_kedro_viz_api_lists_every_pipeline(viz_client):
     assert {f"probing.{e}" for e in ("cpc", "random", "supervised", "simclr")} <= probing
     tasks = [n for n in body["nodes"] if n["type"] == "task"]
     assert tasks and all(n["modular_pipelines"][0].split(".")[0] in STAGES for n in tasks)  # no node left outside
+
+
+def test_kedro_viz_shows_a_producer_for_everything_the_report_reads(viz_client):
+    body = viz_client.get("/api/main").json()
+    by_id = {n["id"]: n for n in body["nodes"]}
+    (report,) = [n for n in body["nodes"] if n["type"] == "task" and n["name"] == "build_report"]
+    inputs = [by_id[e["source"]] for e in body["edges"] if e["target"] == report["id"]]
+    datasets = [n for n in inputs if n["type"] == "data"]
+    assert {"run_parameters", "stage_wall_times", "probe_metrics", "digit_source"} <= {n["name"] for n in datasets}
+    produced = {e["target"] for e in body["edges"] if by_id[e["source"]]["type"] == "task"}
+    assert [n["name"] for n in datasets if n["id"] not in produced] == []
+
+
+def test_kedro_viz_shows_the_last_runs_node_statuses(viz_client, smoke_run, monkeypatch):
+    """The default runner is Kedro's sequential one, so Kedro-Viz's hook records the run's node events."""
+    from kedro.framework.project import pipelines
+
+    monkeypatch.chdir(smoke_run)  # Kedro-Viz reads .viz/kedro_pipeline_events.json of the project it is started in
+    body = viz_client.get("/api/run-status").json()
+    assert body["pipeline"]["status"] == "success"
+    assert len(body["nodes"]) == len(pipelines["__default__"].nodes)
+    assert {n["status"] for n in body["nodes"].values()} == {"success"}
 
 
 @pytest.mark.parametrize(("dataset", "kind"), [("probe_metrics", "TablePreview"), ("pretraining_history", "TablePreview"),

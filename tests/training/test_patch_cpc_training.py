@@ -67,7 +67,8 @@ def test_cifar_path_pretrains_and_probes_on_test_built_files(tmp_path):
     train_split, val_split, test_split = select_patch_cpc_images({}, {}, {}, cfg)
     assert train_split["images"].shape == (64, 32, 32, 3)
     rendering = RenderingConfig()
-    model, encoder, history = pretrain_patch_cpc(train_split, val_split, rendering, cfg)
+    model, encoder, logged, history = pretrain_patch_cpc(train_split, val_split, rendering, cfg)
+    assert logged is encoder  # the same module, to the weights file and to MLflow
     assert len(history) == 1 and np.isfinite(history.train_loss).all() and 0 <= history.val_knn_accuracy[0] <= 1
 
     frozen = freeze_encoder(encoder.state_dict(), train_split, rendering, cfg.model.encoder.model_dump())

@@ -64,7 +64,8 @@ def test_cifar_path_pretrains_and_probes_on_test_built_files(tmp_path):
     train_split, val_split, test_split = select_simclr_images({}, {}, {}, simclr)
     assert train_split["images"].shape == (64, 32, 32, 3)
     rendering = RenderingConfig()
-    model, encoder, history = pretrain_simclr(train_split, val_split, rendering, simclr)
+    model, encoder, logged, history = pretrain_simclr(train_split, val_split, rendering, simclr)
+    assert logged is encoder  # the same module, to the weights file and to MLflow
     assert len(history) == 1 and np.isfinite(history.train_loss).all() and 0 <= history.val_knn_accuracy[0] <= 1
     assert encoder.code_size == 512
 

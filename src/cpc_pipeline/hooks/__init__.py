@@ -29,10 +29,10 @@ tags the registered CPC encoder's version with the run's probe accuracies.
 :class:`RunChecksHook` fails a run that cannot succeed before any node works (:mod:`cpc_pipeline.checks`).
 """
 
-from cpc_pipeline.hooks.stages import STAGES, WALL_TIMES, node_stage, mlflow_epoch_logger
-from cpc_pipeline.hooks.parameters import RUN_PARAMETERS, flatten, typed_params, default_seed_parameters, run_config_hash
+from cpc_pipeline.hooks.stages import STAGES, node_stage, mlflow_epoch_logger
+from cpc_pipeline.hooks.parameters import flatten, typed_params, default_seed_parameters, run_config_hash
 from cpc_pipeline.hooks.stage_runs import StageRunsHook, file_dataset
-from cpc_pipeline.hooks.run_summary import REGISTERED_ENCODER, HEADLINE_PROBES, headline_metrics, RunSummaryHook
+from cpc_pipeline.hooks.run_summary import HEADLINE_PROBES, headline_metrics, RunSummaryHook
 from cpc_pipeline.hooks.run_checks import RunChecksHook
 from cpc_pipeline.hooks.host_settings import HostSettingsHook
 from cpc_pipeline.hooks.data_source import DataSourceHook
@@ -40,17 +40,14 @@ from cpc_pipeline.hooks.data_source import DataSourceHook
 __all__ = [
     "DataSourceHook",
     "STAGES",
-    "WALL_TIMES",
     "node_stage",
     "mlflow_epoch_logger",
-    "RUN_PARAMETERS",
     "flatten",
     "typed_params",
     "default_seed_parameters",
     "run_config_hash",
     "StageRunsHook",
     "file_dataset",
-    "REGISTERED_ENCODER",
     "HEADLINE_PROBES",
     "headline_metrics",
     "RunSummaryHook",

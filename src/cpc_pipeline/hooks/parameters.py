@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +9,6 @@ from pydantic import BaseModel
 
 from cpc_pipeline.config_loading import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS
 from cpc_pipeline.provenance import config_hash
-
-RUN_PARAMETERS = "run_parameters"
-
 
 def flatten(prefix: str, value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
@@ -34,23 +30,19 @@ def typed_params(inputs: dict[str, Any]) -> dict[str, Any]:
 def default_seed_parameters(config_loader) -> dict[str, Any]:
     """The run's parameters with every runtime override but ``seed``: what a study's seeds have in common.
 
-    Kedro resolves ``${runtime_params:seed}`` (every stage's seed) through one process-wide OmegaConf
-    resolver, bound to the loader that registered it last and caching its runtime parameters; a copy of the
-    loader with other runtime parameters would still resolve the run's seed. So the copy registers its own
-    resolver for this one read, and the run's loader takes it back after.
+    Read by a second loader over the same configuration. Kedro resolves ``${runtime_params:seed}`` through one
+    process-wide OmegaConf resolver, which each loader registers again (bound to itself) whenever it is read, so
+    this read leaves the run's loader resolving its own runtime parameters the next time it is read
+    (``tests/test_provenance.py`` pins it).
     """
-    loader = copy.copy(config_loader)
-    loader.runtime_params = {k: v for k, v in (config_loader.runtime_params or {}).items() if k != "seed"}
-    loader._runtime_params_oc = None
-    loader._register_runtime_params_resolver()
-    try:
-        return loader["parameters"]
-    finally:
-        config_loader._register_runtime_params_resolver()
+    runtime = {k: v for k, v in (config_loader.runtime_params or {}).items() if k != "seed"}
+    loader = CONFIG_LOADER_CLASS(str(config_loader.conf_source), env=config_loader.env, runtime_params=runtime,
+                                 **CONFIG_LOADER_ARGS)
+    return loader["parameters"]
 
 
 def run_config_hash(project_path: str | Path, env: str | None, runtime_params: dict | None = None) -> str:
     """The ``cpc.config_hash`` a ``kedro run --env env --params ...`` in ``project_path`` is tagged with."""
     loader = CONFIG_LOADER_CLASS(str(Path(project_path) / "conf"), env=env, runtime_params=runtime_params,
-                               **CONFIG_LOADER_ARGS)
+                                 **CONFIG_LOADER_ARGS)
     return config_hash(default_seed_parameters(loader))

@@ -16,14 +16,31 @@ from mlflow.data.dataset_source_registry import get_dataset_source_from_json
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.entities import RunStatus
 
-from cpc_pipeline.hooks.parameters import (
-    typed_params,
-)
-from cpc_pipeline.hooks.stages import STAGES, WALL_TIMES, node_stage
+from cpc_pipeline.hooks.data_source import DIGIT_SOURCE
+from cpc_pipeline.hooks.parameters import typed_params
+from cpc_pipeline.hooks.stages import node_stage
 from cpc_pipeline.provenance import file_md5, files_md5
+from cpc_pipeline.tracking import STAGE_TAG, STAGE_WALL_SECONDS
 
 logger = logging.getLogger(__name__)
+
+
+def dataset_file(catalog: DataCatalog, name: str) -> str | None:
+    """The file behind catalog dataset ``name`` (a wrapped dataset's, for kedro-mlflow's), from its resolved
+    configuration; None for datasets in memory."""
+    resolver = catalog.config_resolver
+    config = resolver.config.get(name) or resolver.resolve_pattern(name)
+    return config.get("filepath") or (config.get("dataset") or {}).get("filepath")
+
+
 class StageRunsHook:
+    """Opens one child run per stage and logs into it what the stage read; its duration is the stage's node time.
+
+    Kedro's sequential order interleaves independent stages, so a stage's run may be reopened later; MLflow would
+    then count the time in between as the stage's. Each time the run closes, its end is set to its start plus the
+    stage's summed node time, so the runs table's Duration is the stage's own (``stage_wall_seconds``).
+    """
+
     def __init__(self) -> None:
         self._reset()
 
@@ -34,16 +51,16 @@ class StageRunsHook:
         self.inputs_logged: set[tuple[str, str]] = set()  # (stage, dataset)
         self.node_started = 0.0
         self.wall_times: dict[str, float] = {}
-        self.catalog: DataCatalog | None = None
-        self.recorded: dict[str, float] = {}
 
     # ------------------------------------------------------------------ runs
     def _close_stage(self, status: str) -> None:
         active = mlflow.active_run()
         if self.stage_run_id is not None and active is not None and active.info.run_id == self.stage_run_id:
-            if self.stage in self.wall_times:
-                mlflow.log_metric("stage_wall_seconds", self.wall_times[self.stage])
+            seconds = self.wall_times.get(self.stage, 0.0)
+            mlflow.log_metric(STAGE_WALL_SECONDS, seconds)
             mlflow.end_run(status)
+            mlflow.MlflowClient().set_terminated(self.stage_run_id, status,
+                                                 end_time=active.info.start_time + round(1000 * seconds))
         self.stage, self.stage_run_id = None, None
 
     def _open_stage(self, stage: str) -> None:
@@ -53,7 +70,7 @@ class StageRunsHook:
         if stage in self.stage_runs:  # Kedro's topological order may interleave independent stages
             run = mlflow.start_run(run_id=self.stage_runs[stage], nested=True)
         else:
-            run = mlflow.start_run(run_name=stage, nested=True, tags={"kedro.stage": stage})
+            run = mlflow.start_run(run_name=stage, nested=True, tags={STAGE_TAG: stage})
         self.stage, self.stage_run_id = stage, run.info.run_id
         self.stage_runs[stage] = run.info.run_id
 
@@ -63,17 +80,13 @@ class StageRunsHook:
             if name.startswith("params:") or name == "parameters" or (self.stage, name) in self.inputs_logged:
                 continue
             self.inputs_logged.add((self.stage, name))
-            dataset = catalog.get(name)
-            path = dataset._describe().get("filepath") if dataset is not None and hasattr(dataset, "_describe") else None
+            path = dataset_file(catalog, name)
             if path is not None and Path(str(path)).is_file():
                 mlflow.log_input(file_dataset(str(path), name, file_md5(path)))
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog: DataCatalog) -> None:
         self._reset()
-        self.catalog = catalog
-        if WALL_TIMES in catalog and catalog.exists(WALL_TIMES):  # earlier runs' stages, read once
-            self.recorded = catalog.load(WALL_TIMES)
 
     @hook_impl(tryfirst=True)
     def before_node_run(self, node: Node, catalog: DataCatalog, inputs: dict[str, Any], is_async: bool) -> None:
@@ -91,10 +104,7 @@ class StageRunsHook:
         if stage is None:
             return
         self.wall_times[stage] = self.wall_times.get(stage, 0.0) + time.perf_counter() - self.node_started
-        if self.catalog is not None and WALL_TIMES in self.catalog:
-            merged = self.recorded | {k: round(v, 2) for k, v in self.wall_times.items()}
-            self.catalog.save(WALL_TIMES, {s: merged[s] for s in (*STAGES, *merged) if s in merged})  # stage order
-        source = outputs.get("digit_source")
+        source = outputs.get(DIGIT_SOURCE)
         if self.stage_run_id is not None and source and source.get("files"):  # the raw data, by its files' md5
             mlflow.log_input(file_dataset(source["location"], source["source"], files_md5(source["files"])))
 

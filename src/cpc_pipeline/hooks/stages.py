@@ -7,8 +7,11 @@ from collections.abc import Callable
 import mlflow
 from kedro.pipeline import Node
 
-STAGES = ("data_processing", "pretraining", "simclr", "patch_cpc", "probing", "reporting")
-WALL_TIMES = "stage_wall_times"
+from cpc_pipeline.methods import stages
+
+STAGES = stages()  # the data first, then each method's training stage (the registry's), then probing and the report
+
+
 def node_stage(node: Node) -> str | None:
     stages = [s for s in STAGES if s in node.tags]
     return stages[0] if stages else None

@@ -8,6 +8,8 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure  # no pyplot: no global figure registry to leak, any backend works
 
+from cpc_pipeline.methods import METHODS
+
 
 def _to_display(image: torch.Tensor) -> np.ndarray:
     """(C, H, W) in [-1, 1] -> (H, W, C) or (H, W) in [0, 1]."""
@@ -38,10 +40,6 @@ def plot_sequences(
     fig.suptitle(f"Sequences: {terms} context images, then the future (blue digits)", fontsize=10)
     fig.tight_layout()
     return fig
-
-
-ENCODER_STYLE = {"cpc": "tab:blue", "simclr": "tab:orange", "patch_cpc": "tab:purple", "random": "tab:gray",
-                 "supervised": "tab:green"}
 
 
 def plot_pretraining_curves(history: pd.DataFrame, title: str) -> Figure:
@@ -87,22 +85,23 @@ def plot_step_accuracy(history: pd.DataFrame) -> Figure:
 
 
 def plot_label_efficiency(metrics: pd.DataFrame, dataset: str) -> Figure:
-    """Test accuracy vs fraction of labels, one panel per probe, one line per encoder."""
+    """Test accuracy vs fraction of labels, one panel per probe, one line per encoder (its registry colour)."""
+    chance = float(metrics[metrics.encoder == "chance"].test_accuracy.iloc[0])
     rows = metrics[metrics.encoder != "chance"]
     probes = [p for p in ("mlp", "linear", "knn") if p in set(rows.probe)]
     end_to_end = rows[rows.probe == "end_to_end"].sort_values("label_fraction")
     fig = Figure(figsize=(3.8 * len(probes), 3.4))
     axes = fig.subplots(1, len(probes), squeeze=False, sharey=True)
     for ax, probe in zip(axes[0], probes):
-        for encoder, colour in ENCODER_STYLE.items():
-            r = rows[(rows.encoder == encoder) & (rows.probe == probe)].sort_values("label_fraction")
+        for method in METHODS.values():
+            r = rows[(rows.encoder == method.key) & (rows.probe == probe)].sort_values("label_fraction")
             if len(r):
-                name = "supervised, all labels" if encoder == "supervised" else encoder  # only its probe is limited
-                ax.plot(r.label_fraction, r.test_accuracy, marker="o", color=colour, label=f"{name} (frozen)")
+                name = f"{method.name}, all labels" if method.supervision.level == "full" else method.name
+                ax.plot(r.label_fraction, r.test_accuracy, marker="o", color=method.colour, label=f"{name} (frozen)")
         if len(end_to_end):
-            ax.plot(end_to_end.label_fraction, end_to_end.test_accuracy, "--", marker="s", color="tab:green",
-                    label="supervised end to end, fraction of labels")
-        ax.axhline(0.1, ls=":", color="k", label="chance")
+            ax.plot(end_to_end.label_fraction, end_to_end.test_accuracy, "--", marker="s",
+                    color=METHODS[end_to_end.encoder.iloc[0]].colour, label="supervised end to end, fraction of labels")
+        ax.axhline(chance, ls=":", color="k", label="chance")
         ax.set_xscale("log")
         ax.set_xlabel("fraction of the labels (training and selection)")
         ax.set_title(f"{probe} probe", fontsize=10)
@@ -114,22 +113,23 @@ def plot_label_efficiency(metrics: pd.DataFrame, dataset: str) -> Figure:
 
 
 def plot_confusion_matrix(labels: np.ndarray, predictions: np.ndarray, title: str) -> Figure:
-    """Row-normalised confusion matrix (rows: true digit) with counts."""
-    counts = np.zeros((10, 10), dtype=int)
+    """Row-normalised confusion matrix (rows: true class) with counts."""
+    classes = int(max(np.max(labels), np.max(predictions))) + 1
+    counts = np.zeros((classes, classes), dtype=int)
     np.add.at(counts, (np.asarray(labels), np.asarray(predictions)), 1)
     rates = counts / counts.sum(1, keepdims=True).clip(min=1)
     fig = Figure(figsize=(5.2, 4.6))
     ax = fig.subplots()
     im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-    for i in range(10):
-        for j in range(10):
+    for i in range(classes):
+        for j in range(classes):
             if counts[i, j]:
                 ax.text(j, i, counts[i, j], ha="center", va="center", fontsize=6,
                         color="white" if rates[i, j] > 0.5 else "black")
-    ax.set_xticks(range(10))
-    ax.set_yticks(range(10))
-    ax.set_xlabel("predicted digit")
-    ax.set_ylabel("true digit")
+    ax.set_xticks(range(classes))
+    ax.set_yticks(range(classes))
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
     ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
@@ -137,11 +137,11 @@ def plot_confusion_matrix(labels: np.ndarray, predictions: np.ndarray, title: st
 
 
 def plot_embedding(embedding: pd.DataFrame, title: str) -> Figure:
-    """2-D map of test features (columns x, y, digit), coloured by digit."""
+    """2-D map of test features (columns x, y, digit), coloured by class."""
     fig = Figure(figsize=(5.4, 5))
     ax = fig.subplots()
     cmap = matplotlib.colormaps["tab10"]
-    for d in range(10):
+    for d in sorted(set(embedding.digit)):
         pts = embedding[embedding.digit == d]
         ax.scatter(pts.x, pts.y, s=4, color=cmap(d), label=str(d), alpha=0.7)
     ax.set_xticks([])

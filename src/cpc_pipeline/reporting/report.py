@@ -10,12 +10,13 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from cpc_pipeline.config import StrictModel
+from cpc_pipeline.data.sources.common import SOURCE_NAMES
+from cpc_pipeline.methods import headline_method
 from cpc_pipeline.reporting.cited import CITED
 from cpc_pipeline.reporting.sections import (
     cited_value,
-    pct,
+    headline_lines,
     markdown_table,
-    headline,
     method_comparison,
     supervision_section,
 )
@@ -31,8 +32,10 @@ class ReportingConfig(StrictModel):
 
 
 def dataset_name(data_source: dict) -> str:
-    """What the digits are, for titles: MNIST, or the fallback."""
-    return "MNIST" if data_source.get("source") == "mnist" else str(data_source.get("source", "digits"))
+    """What the pictures are, for titles and text: MNIST, Fashion-MNIST, or the fallback digits."""
+    source = str(data_source.get("source", "digits"))
+    return SOURCE_NAMES.get(source, source)
+
 
 def source_warning(data_source: dict) -> list[str]:
     """The report's first lines when the digits are not MNIST (the offline fallback, or another dataset), so that
@@ -44,90 +47,66 @@ def source_warning(data_source: dict) -> list[str]:
             "says what it is.", ""]
 
 
-PLOTS = [
-    ("sequence_preview.png", "Sample sequences (positives count up; negatives have every future digit wrong)"),
-    ("pretraining_curves_plot.png", "Pretraining curves"),
-    ("step_accuracy_plot.png", "Validation accuracy per prediction step"),
-    ("label_efficiency_plot.png", "Probe test accuracy vs fraction of labels"),
-    ("confusion_matrix_plot.png", "Confusion matrix of the headline probe on MNIST test"),
-    ("embedding_plot.png", "2-D map of the CPC encoder's test features"),
-]
+def plots(dataset: str) -> list[tuple[str, str]]:
+    """The report's figures (file, caption), written beside it by the reporting stage."""
+    method = headline_method().name
+    return [
+        ("sequence_preview.png", "Sample sequences (positives count up; negatives have every future digit wrong)"),
+        ("pretraining_curves_plot.png", f"{method} pretraining curves"),
+        ("step_accuracy_plot.png", "Validation accuracy per prediction step"),
+        ("label_efficiency_plot.png", "Probe test accuracy vs fraction of labels"),
+        ("confusion_matrix_plot.png", f"Confusion matrix of the headline probe on {dataset} test"),
+        ("embedding_plot.png", f"2-D map of the {method} encoder's test features"),
+    ]
+
 
 def write_report(
     data_source: dict,
     configuration: dict[str, Any],
-    pretraining_history: pd.DataFrame,
     probe_metrics: pd.DataFrame,
     stage_wall_times: dict[str, float],
-    simclr_history: pd.DataFrame | None = None,
-    patch_cpc_history: pd.DataFrame | None = None,
+    histories: dict[str, pd.DataFrame],
 ) -> str:
-    """The report; ``configuration``: the run's parameters (printed at the end), plain or validated blocks."""
+    """The report; ``configuration``: the run's parameters (printed at the end), plain or validated blocks;
+    ``histories``: each trained method's per-epoch table, by its registry key."""
     configuration = {k: v.model_dump(mode="json") if isinstance(v, BaseModel) else v for k, v in configuration.items()}
-    h = headline(probe_metrics)
+    pretraining_history = histories[headline_method().key]
     last = pretraining_history.iloc[-1]
     sequences = configuration.get("sequences", {})
     loss = configuration.get("pretraining", {}).get("objective", {}).get("loss", "infonce")
     genuine = data_source.get("source") == "mnist"
+    dataset = dataset_name(data_source)
     out = ["# CPC on the reference's sequence task: report", "", *source_warning(data_source)]
     out += [
         f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}. All accuracies are on the **"
-        f"{dataset_name(data_source)} test split** (never used for training, tuning or model selection); probes are "
+        f"{dataset} test split** (never used for training, tuning or model selection); probes are "
         "fitted on train and tuned on validation.",
         "",
         "## Headline",
         "",
-        f"With {pct(h['label_fraction'])} of the training labels:",
+        *headline_lines(probe_metrics),
         "",
-    ]
-    if h["cpc_mlp"] is not None:
-        out += [
-            f"- **CPC encoder, frozen, reference MLP probe: {pct(h['cpc_mlp'])}** test accuracy "
-            f"(linear probe {pct(h['cpc_linear']) if h['cpc_linear'] is not None else 'n/a'}).",
-        ]
-    if h["simclr_mlp"] is not None:
-        out.append(
-            f"- SimCLR encoder, frozen, the same probes: MLP {pct(h['simclr_mlp'])}"
-            + (f", linear {pct(h['simclr_linear'])}" if h["simclr_linear"] is not None else "") + "."
-        )
-    if h["patch_cpc_mlp"] is not None:
-        out.append(
-            f"- Patch CPC encoder (label-free), frozen, the same probes: MLP {pct(h['patch_cpc_mlp'])}"
-            + (f", linear {pct(h['patch_cpc_linear'])}" if h["patch_cpc_linear"] is not None else "") + "."
-        )
-    if h["random_mlp"] is not None:
-        out.append(
-            f"- Same architecture at random init, frozen: MLP {pct(h['random_mlp'])}"
-            + (f", linear {pct(h['random_linear'])}" if h["random_linear"] is not None else "")
-            + " (what the architecture gives without learning; its BatchNorm statistics averaged over "
-            "unlabelled training images)."
-        )
-    if h["supervised_end_to_end"] is not None:
-        out.append(f"- Supervised end to end with all labels (upper bound): {pct(h['supervised_end_to_end'])}.")
-    out += [
-        "- Chance: 10.0%.",
-        "",
-        "Cited, not measured by this run (the public Keras CPC reference; sources in "
-        "`cpc_pipeline/reporting/cited.py`):",
+        "Cited, not measured by this run (sources in `cpc_pipeline/reporting/cited.py`):",
         "",
         *[f"- {c.what}: {cited_value(c)} ({c.source})." for c in CITED],
         "",
-        *supervision_section(probe_metrics),
+        *supervision_section(probe_metrics, dataset),
     ]
     out += [
         "## Data",
         "",
         f"- Source: `{data_source.get('source')}` read from `{data_source.get('location')}`"
-        + (" (genuine MNIST, md5-checked)." if genuine else " (a fallback, not MNIST)."),
+        + (" (genuine MNIST, md5-checked)." if genuine else f" ({dataset}, not MNIST)."),
         f"- Images: {data_source.get('train_images')} train / {data_source.get('validation_images')} validation / "
         f"{data_source.get('test_images')} test.",
         f"- Sequences: {sequences.get('terms')} context + {sequences.get('predict_terms')} predicted images; "
         f"{sequences.get('validation_sequences')} validation and {sequences.get('test_sequences')} test sequences "
         "(fixed tables), training sequences as configured below.",
         "",
-        "## Pretraining",
+        f"## Pretraining: {headline_method().name}",
         "",
-        f"Loss `{loss}`, {int(last['epoch'])} epochs. Last epoch on validation: "
+        f"Loss `{loss}`, {int(last['epoch'])} epochs ({pretraining_history['epoch_seconds'].sum():.0f} s). Last epoch "
+        "on validation: "
         + ", ".join(
             f"{name} {last[col]:.4f}"
             for col, name in (
@@ -140,9 +119,8 @@ def write_report(
         )
         + ".",
         "",
-        *method_comparison(probe_metrics, pretraining_history,
-                           {"simclr": simclr_history, "patch_cpc": patch_cpc_history}, configuration),
-        "## Probes and baselines (MNIST test)",
+        *method_comparison(probe_metrics, histories, configuration, dataset),
+        f"## Probes and baselines ({dataset} test)",
         "",
         "One row per (encoder, probe, label fraction); `chosen` is the hyperparameter picked on the "
         "`selection_labels` validation images, `labels_used` = `train_labels` + `selection_labels`. The "
@@ -154,16 +132,15 @@ def write_report(
         "## Plots",
         "",
     ]
-    for path, caption in PLOTS:
+    for path, caption in plots(dataset):
         out += [f"### {caption}", "", f"![{caption}]({path})", ""]
     out += ["## Wall time per stage", "", "| stage | seconds |", "|---|---|"]
     for stage, seconds in stage_wall_times.items():
-        if stage != "reporting":  # still running while this is written
-            out.append(f"| {stage} | {seconds:.1f} |")
+        out.append(f"| {stage} | {seconds:.1f} |")
     out += [
         "",
-        "Node time of the latest run of each stage; the reporting stage's own time is in its MLflow run "
-        "(`stage_wall_seconds`).",
+        "Node time of each stage before reporting, as its MLflow stage run recorded it (`stage_wall_seconds`); the "
+        "reporting stage's own time is in its MLflow run.",
         "",
         "## Configuration",
         "",

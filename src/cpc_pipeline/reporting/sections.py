@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cpc_pipeline.evaluation.supervision import SUPERVISION
+from cpc_pipeline.methods import METHODS, headline_method
 
 
 def markdown_table(df: pd.DataFrame) -> str:
@@ -25,9 +25,9 @@ def cited_value(figure) -> str:
     return pct(figure.value) if figure.unit == "fraction" else f"{figure.value:,.0f} {figure.unit}"
 
 
-def supervision_section(metrics: pd.DataFrame) -> list[str]:
+def supervision_section(metrics: pd.DataFrame, dataset: str) -> list[str]:
     """What each encoder's own training used, and the label-free methods compared with each other."""
-    encoders = [e for e in SUPERVISION if e in set(metrics.encoder) and e != "chance"]
+    methods = [m for m in METHODS.values() if m.key in set(metrics.encoder)]
     out = [
         "## What each encoder was trained with",
         "",
@@ -37,16 +37,17 @@ def supervision_section(metrics: pd.DataFrame) -> list[str]:
         "",
         "| encoder | supervision | pretext task |",
         "|---|---|---|",
-        *[f"| {e} | {SUPERVISION[e].level} | {SUPERVISION[e].pretext} |" for e in encoders],
+        *[f"| {m.key} | {m.supervision.level} | {m.supervision.pretext} |" for m in methods],
         "",
     ]
-    label_free = [e for e in encoders if SUPERVISION[e].level == "none"]
+    label_free = [m.key for m in methods if m.supervision.level == "none"]
     rows = metrics[metrics.encoder.isin(label_free) & (metrics.probe != "end_to_end")]
     if len(label_free) > 1 and len(rows):
         table = rows.pivot_table(index=["probe", "label_fraction"], columns="encoder", values="test_accuracy")
+        weak = [m.name for m in methods if m.supervision.level != "none"]
         out += [
-            "Label-free encoders compared with each other (MNIST test accuracy; sequence CPC is weakly supervised "
-            "and left out here):",
+            f"Label-free encoders compared with each other ({dataset} test accuracy; "
+            f"{', '.join(weak) or 'no other encoder'} left out here, as trained with labels):",
             "",
             markdown_table(table.reset_index()),
             "",
@@ -54,56 +55,86 @@ def supervision_section(metrics: pd.DataFrame) -> list[str]:
     return out
 
 
-def _get(metrics: pd.DataFrame, encoder: str, probe: str, fraction: float) -> float | None:
+def test_accuracy(metrics: pd.DataFrame, encoder: str, probe: str, fraction: float) -> float | None:
     r = metrics[(metrics.encoder == encoder) & (metrics.probe == probe) & np.isclose(metrics.label_fraction, fraction)]
     return float(r.test_accuracy.iloc[0]) if len(r) else None
 
 
-def headline(metrics: pd.DataFrame) -> dict[str, float | None]:
-    """The numbers a reader wants first: with the most labels probed (normally all), on MNIST test."""
+def end_to_end_accuracy(metrics: pd.DataFrame, fraction: float) -> float | None:
+    """The test accuracy of the encoder trained end to end with ``fraction`` of the labels (not frozen)."""
+    r = metrics[(metrics.probe == "end_to_end") & np.isclose(metrics.label_fraction, fraction)]
+    return float(r.test_accuracy.iloc[0]) if len(r) else None
+
+
+def chance_accuracy(metrics: pd.DataFrame) -> float:
+    """The chance row's accuracy: one over the number of classes."""
+    return float(metrics[metrics.encoder == "chance"].test_accuracy.iloc[0])
+
+
+def frozen_above_supervised(metrics: pd.DataFrame, fraction: float) -> list[str]:
+    """``encoder probe accuracy`` of every frozen probe at ``fraction`` on an encoder trained without all the labels
+    that scores above the encoder trained end to end with the same labels: where there are any, that baseline bounds
+    nothing and is not called a bound."""
+    end_to_end = end_to_end_accuracy(metrics, fraction)
+    if end_to_end is None:
+        return []
+    fully_supervised = [key for key, m in METHODS.items() if m.supervision.level == "full"]
+    rows = metrics[np.isclose(metrics.label_fraction, fraction) & (metrics.probe != "end_to_end")
+                   & ~metrics.encoder.isin(["chance", *fully_supervised]) & (metrics.test_accuracy > end_to_end)]
+    return [f"{METHODS[r.encoder].name if r.encoder in METHODS else r.encoder} {r.probe} {pct(r.test_accuracy)}"
+            for r in rows.itertuples()]
+
+
+def headline_lines(metrics: pd.DataFrame) -> list[str]:
+    """One line per encoder with its frozen MLP and linear probes at the most labels probed (normally all), then
+    the supervised encoder trained end to end and chance."""
     f = float(metrics.label_fraction.max())
-    return {
-        "label_fraction": f,
-        "cpc_mlp": _get(metrics, "cpc", "mlp", f),
-        "cpc_linear": _get(metrics, "cpc", "linear", f),
-        "simclr_mlp": _get(metrics, "simclr", "mlp", f),
-        "simclr_linear": _get(metrics, "simclr", "linear", f),
-        "patch_cpc_mlp": _get(metrics, "patch_cpc", "mlp", f),
-        "patch_cpc_linear": _get(metrics, "patch_cpc", "linear", f),
-        "random_mlp": _get(metrics, "random", "mlp", f),
-        "random_linear": _get(metrics, "random", "linear", f),
-        "supervised_end_to_end": _get(metrics, "supervised", "end_to_end", f),
-        "chance": 0.1,
-    }
-
-
-LABEL_FREE = {"simclr": "SimCLR", "patch_cpc": "Patch CPC"}  # the label-free methods, beside sequence CPC
+    out = [f"With {pct(f)} of the training labels:", ""]
+    for m in METHODS.values():
+        mlp, linear = test_accuracy(metrics, m.key, "mlp", f), test_accuracy(metrics, m.key, "linear", f)
+        if mlp is None and linear is None:
+            continue
+        probes = ", ".join(f"{name} {pct(value)}" for name, value in (("MLP", mlp), ("linear", linear)) if value is not None)
+        bold = m is headline_method()
+        out.append(f"- {'**' if bold else ''}{m.name} encoder, frozen: {probes}{'**' if bold else ''} "
+                   f"(supervision: {m.supervision.level}).")
+    end_to_end = end_to_end_accuracy(metrics, f)
+    if end_to_end is not None:
+        above = frozen_above_supervised(metrics, f)
+        out.append(f"- The reference encoder trained end to end with these labels: {pct(end_to_end)}"
+                   + (f"; **not an upper bound**: frozen probes score above it ({'; '.join(above)}), so it is "
+                      "under-trained at this budget." if above else " (an upper bound for the frozen probes here)."))
+    out.append(f"- Chance: {pct(chance_accuracy(metrics))}.")
+    return out
 
 
 def method_comparison(
-    metrics: pd.DataFrame, cpc_history: pd.DataFrame, histories: dict[str, pd.DataFrame | None], configuration: dict
+    metrics: pd.DataFrame, histories: dict[str, pd.DataFrame | None], configuration: dict, dataset: str
 ) -> list[str]:
-    """Sequence CPC and the label-free methods side by side: the same frozen-encoder probes, the same test images."""
-    present = {m: h for m, h in histories.items() if h is not None and m in set(metrics.encoder)}
-    if not present:
+    """The pretraining methods side by side: the same frozen-encoder probes, the same test images."""
+    present = {m: histories.get(m.key) for m in METHODS.values()
+               if m.trains and m.key in set(metrics.encoder) and histories.get(m.key) is not None}
+    if len(present) < 2:
         return []
-    rows = metrics[metrics.encoder.isin(["cpc", *present]) & (metrics.probe != "end_to_end")]
+    rows = metrics[metrics.encoder.isin([m.key for m in present]) & (metrics.probe != "end_to_end")]
     table = rows.pivot_table(index=["probe", "label_fraction"], columns="encoder", values="test_accuracy").reset_index()
-    out = ["## Methods side by side", "", f"Sequence CPC trained for {cpc_history['epoch_seconds'].sum():.0f} s."]
+    out = ["## Methods side by side", ""]
     for method, history in present.items():
-        block = configuration.get(method, {})
-        dataset = block.get("dataset", "mnist")
+        other = configuration.get(method.parameters, {}).get("dataset", "mnist") == "cifar10"
         last = history.iloc[-1]
+        knn = last.get("val_knn_accuracy")
         out.append(
-            f"{LABEL_FREE[method]} trained on `{dataset}` for {int(last['epoch'])} epochs "
-            f"({history['epoch_seconds'].sum():.0f} s); its last validation k-NN monitor accuracy (cosine, on the "
-            f"training bank): {last.get('val_knn_accuracy', float('nan')):.4f}."
+            f"{method.name} trained on {'CIFAR-10' if other else dataset} for {int(last['epoch'])} epochs "
+            f"({history['epoch_seconds'].sum():.0f} s)"
+            + (f"; its last validation k-NN monitor accuracy (cosine, on the training bank): {knn:.4f}"
+               if knn is not None and pd.notna(knn) else "") + "."
             + (" **It was trained and probed on a different dataset: its rows are not comparable.**"
-               if dataset != "mnist" else "")
+               if other else "")
         )
+    label_free = [m.name for m in present if m.label_free]
     return out + [
         "",
-        "Test accuracy of the same probes on each frozen encoder. Sequence CPC is weakly supervised (its "
-        "training sequences are ordered by the digit labels); SimCLR and patch CPC use no labels, so they "
-        "compare with each other as self-supervised methods.", "", markdown_table(table), "",
+        "Test accuracy of the same probes on each frozen encoder, with each method's own supervision beside it in "
+        f"the table above; {' and '.join(label_free) or 'none'} use no labels, so they compare with each other as "
+        "self-supervised methods.", "", markdown_table(table), "",
     ]

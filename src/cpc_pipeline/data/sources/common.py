@@ -10,6 +10,7 @@ import numpy as np
 from cpc_pipeline.errors import UserError
 
 SOURCES = ("mnist", "fashion_mnist", "sklearn_digits")
+SOURCE_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "sklearn_digits": "scikit-learn's 8x8 digits"}
 
 # name -> (IDX magic number, number of items); images are 28x28.
 MNIST_FILES: dict[str, tuple[int, int]] = {
@@ -53,7 +54,7 @@ class DigitSplits:
     train: DigitSplit
     validation: DigitSplit
     test: DigitSplit
-    source: str  # "mnist" or "sklearn_digits"
+    source: str  # one of SOURCES
     location: str  # where the files were read from
     files: tuple[str, ...] = ()  # the raw files read (their md5 identifies the data in MLflow)
 

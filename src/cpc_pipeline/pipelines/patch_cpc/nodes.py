@@ -29,8 +29,9 @@ def select_patch_cpc_images(
 def pretrain_patch_cpc(
     patch_cpc_train_images: dict, patch_cpc_validation_images: dict, rendering: RenderingConfig,
     patch_cpc: PatchCPCConfig,
-) -> tuple[nn.Module, nn.Module, pd.DataFrame]:
-    """Images -> trained patch CPC model, its encoder (patch encoder on the grid; eval mode, CPU), the history."""
+) -> tuple[nn.Module, nn.Module, nn.Module, pd.DataFrame]:
+    """Images -> trained patch CPC model, its encoder (patch encoder on the grid; eval mode, CPU) twice (weights
+    file and MLflow model), the history."""
     inputs = ImageInputs(patch_cpc_train_images, patch_cpc_validation_images, rendering)
     model, history = fit_patch_cpc(inputs, patch_cpc, on_epoch_end=mlflow_epoch_logger("patch_cpc"))
-    return model, model.encoder, pd.DataFrame(history)
+    return model, model.encoder, model.encoder, pd.DataFrame(history)

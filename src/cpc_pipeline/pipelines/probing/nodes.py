@@ -4,10 +4,9 @@ An encoder's spec (``params:pretraining.model.encoder``, ``params:simclr.encoder
 plain values and is validated as an :class:`EncoderSpec` where the encoder is rebuilt: Kedro already
 validates it up front inside its stage's parameter block, and cannot type a key nested in a typed block.
 
-Every encoder goes through the same freeze -> features -> probes nodes (one Kedro namespace each):
-``cpc`` (pretrained), ``random`` (the same architecture at random init: what the architecture alone
-gives), ``supervised`` (trained end to end with all labels: the upper bound), ``simclr`` and ``patch_cpc``
-(its image feature is the mean of its patch codes).
+Every encoder of the method registry (:mod:`cpc_pipeline.methods`) goes through the same freeze -> features ->
+probes nodes (one Kedro namespace each); the two baselines' weights come from here: the reference architecture
+at random init (what the architecture alone gives) and trained end to end with all labels.
 """
 
 from __future__ import annotations
@@ -33,13 +32,11 @@ from cpc_pipeline.evaluation import (
     split_features,
     train_end_to_end,
 )
-from cpc_pipeline.evaluation.supervision import supervision_level
+from cpc_pipeline.methods import probe_metric, supervision_level
 from cpc_pipeline.models import EncoderSpec
 from cpc_pipeline.training.loop import pick_device, seed_everything
 
 logger = logging.getLogger(__name__)
-
-CHANCE = 0.1
 
 
 def initialise_random_encoder(
@@ -64,10 +61,11 @@ def initialise_random_encoder(
 def train_supervised_baseline(
     train_digits: dict, validation_digits: dict, test_digits: dict,
     rendering: RenderingConfig, encoder: dict[str, Any], probing: ProbingConfig,
-) -> tuple[nn.Module, pd.DataFrame, pd.DataFrame]:
+) -> tuple[nn.Module, nn.Module, pd.DataFrame, pd.DataFrame]:
     """End-to-end supervised training at every label fraction.
 
-    Returns the encoder trained with all labels (the upper-bound encoder the probes then see), the
+    Returns the encoder trained with all labels (the supervised encoder the probes then see) twice (weights file and
+    MLflow model), the
     end-to-end test results (one row per fraction) and the training histories.
     """
     device = pick_device(probing.device)
@@ -88,7 +86,7 @@ def train_supervised_baseline(
         rows.append({"encoder": "supervised", **result.row()})
         logger.info("supervised end to end, %g of labels: test accuracy %.4f", fraction, result.test_accuracy)
         full_encoder = trained  # fractions ascend: the last one saw the most labels
-    return full_encoder, pd.DataFrame(rows), pd.DataFrame(histories)
+    return full_encoder, full_encoder, pd.DataFrame(rows), pd.DataFrame(histories)
 
 
 def freeze_encoder(
@@ -132,20 +130,23 @@ def probe_features(features: dict[str, np.ndarray], probing: ProbingConfig) -> t
 def collect_probe_metrics(
     end_to_end_results: pd.DataFrame, test_digits: dict, **probe_results: pd.DataFrame
 ) -> tuple[pd.DataFrame, dict[str, dict]]:
-    """One table (encoder, probe, label fraction) with chance beside, and the same as MLflow metrics.
-    ``encoder_supervision`` says what labels the encoder's own training used (none, weak, full)."""
+    """One table (encoder, probe, label fraction) with chance (one over the number of classes) beside, and the
+    same as MLflow metrics. ``encoder_supervision`` says what labels the encoder's own training used (none, weak,
+    full)."""
     labels = DigitSplit.from_dict(test_digits).labels
-    majority = float(np.bincount(labels).max() / len(labels))
+    counts = np.bincount(labels)
+    majority = float(counts.max() / len(labels))
+    chance_accuracy = 1 / int((counts > 0).sum())
     chance = pd.DataFrame([{
         "encoder": "chance", "probe": "uniform_guess", "label_fraction": 0.0, "train_labels": 0,
         "selection_labels": 0, "labels_used": 0, "chosen": f"majority class would score {majority:.4f}",
-        "val_accuracy": CHANCE, "test_accuracy": CHANCE, "test_macro_f1": CHANCE,
+        "val_accuracy": chance_accuracy, "test_accuracy": chance_accuracy, "test_macro_f1": chance_accuracy,
     }])
     parts = [r.assign(encoder=name) for name, r in probe_results.items()]
     table = pd.concat([chance, *parts, end_to_end_results], ignore_index=True)
     table.insert(1, "encoder_supervision", table.encoder.map(supervision_level))
     metrics = {
-        f"{r.encoder}.{r.probe}.labels_{r.label_fraction:g}.{m}": {"value": float(getattr(r, m)), "step": 0}
+        probe_metric(r.encoder, r.probe, r.label_fraction, m): {"value": float(getattr(r, m)), "step": 0}
         for r in table.itertuples() if r.encoder != "chance"
         for m in ("test_accuracy", "test_macro_f1", "val_accuracy", "labels_used")
     }

@@ -1,12 +1,13 @@
 """probing: encoders -> frozen feature extractors -> features -> probes -> one metrics table.
 
-The freeze -> features -> probes chain is one template pipeline instantiated once per encoder under
-a Kedro namespace (``cpc``, ``random``, ``supervised``, ``simclr``, ``patch_cpc``), so the baselines and the second
-method run through the very same nodes as the CPC encoder; kedro-viz shows each namespace as a
-collapsible group.
+The freeze -> features -> probes chain is one template pipeline instantiated once per entry of the method
+registry (:data:`cpc_pipeline.methods.METHODS`), under a Kedro namespace named after its key, so the baselines
+and every method run through the very same nodes; kedro-viz shows each namespace as a collapsible group.
 """
 
 from kedro.pipeline import Node, Pipeline
+
+from cpc_pipeline.methods import METHODS, REFERENCE_ENCODER
 
 from .nodes import (
     collect_probe_metrics,
@@ -20,14 +21,10 @@ from .nodes import (
 STAGE = __name__.split(".")[-2]  # the folder's name is the stage's name (hooks.STAGES)
 DIGITS = ["train_digits", "validation_digits", "test_digits"]
 IMAGES = ["train_images", "validation_images", "test_images"]  # the template's inputs: digits, or CIFAR-10
-# encoder namespace -> (its weights, the spec that rebuilds it, the images it is probed on)
-ENCODERS = {
-    "cpc": ("cpc_encoder", "params:pretraining.model.encoder", DIGITS),
-    "random": ("random_encoder", "params:pretraining.model.encoder", DIGITS),
-    "supervised": ("supervised_encoder", "params:pretraining.model.encoder", DIGITS),
-    "simclr": ("simclr_encoder", "params:simclr.encoder", [f"simclr_{name}" for name in IMAGES]),
-    "patch_cpc": ("patch_cpc_encoder", "params:patch_cpc.model.encoder", [f"patch_cpc_{name}" for name in IMAGES]),
-}
+
+
+# what each encoder's chain hands on, as ``<key>_<output>`` (the frozen module stays in memory)
+PER_ENCODER_OUTPUTS = ("frozen_encoder", "features", "probe_results", "probe_predictions")
 
 
 def probe_template() -> Pipeline:
@@ -47,29 +44,30 @@ def create_pipeline(**kwargs) -> Pipeline:
     baselines = Pipeline(
         [
             Node(initialise_random_encoder,
-                 ["train_digits", "params:rendering", "params:pretraining.model.encoder", "params:probing"],
+                 ["train_digits", "params:rendering", f"params:{REFERENCE_ENCODER}", "params:probing"],
                  "random_encoder", name="initialise_random_encoder"),
             Node(train_supervised_baseline,
-                 [*DIGITS, "params:rendering", "params:pretraining.model.encoder", "params:probing"],
-                 ["supervised_encoder", "end_to_end_results", "supervised_history"], name="train_supervised_baseline"),
+                 [*DIGITS, "params:rendering", f"params:{REFERENCE_ENCODER}", "params:probing"],
+                 ["supervised_encoder", "supervised_encoder_mlflow_model", "end_to_end_results", "supervised_history"],
+                 name="train_supervised_baseline"),
         ]
     )
     per_encoder = [
         Pipeline(
             probe_template(),
-            namespace=name,
-            inputs={"encoder_weights": weights, **dict(zip(IMAGES, images))},
-            outputs={out: f"{name}_{out}" for out in ("features", "probe_results", "probe_predictions")},
+            namespace=method.key,
+            inputs={"encoder_weights": method.weights, **dict(zip(IMAGES, method.picture_datasets))},
+            outputs={out: f"{method.key}_{out}" for out in PER_ENCODER_OUTPUTS},
             parameters={"params:rendering": "params:rendering", "params:probing": "params:probing",
-                        "params:encoder": spec},
+                        "params:encoder": f"params:{method.encoder_spec}"},
         )
-        for name, (weights, spec, images) in ENCODERS.items()
+        for method in METHODS.values()
     ]
     collect = Pipeline(
         [
             Node(collect_probe_metrics,
                  {"end_to_end_results": "end_to_end_results", "test_digits": "test_digits",
-                  **{name: f"{name}_probe_results" for name in ENCODERS}},
+                  **{key: f"{key}_probe_results" for key in METHODS}},
                  ["probe_metrics", "probing_metrics"], name="collect_probe_metrics"),
         ]
     )

@@ -28,9 +28,10 @@ def select_simclr_images(
 
 def pretrain_simclr(
     simclr_train_images: dict, simclr_validation_images: dict, rendering: RenderingConfig, simclr: SimCLRConfig
-) -> tuple[nn.Module, nn.Module, pd.DataFrame]:
-    """Images -> trained SimCLR model (encoder + projection), its encoder (eval mode, CPU), the history. With
+) -> tuple[nn.Module, nn.Module, nn.Module, pd.DataFrame]:
+    """Images -> trained SimCLR model (encoder + projection), its encoder (eval mode, CPU) twice (weights file and
+    MLflow model), the history. With
     ``trainer.distributed`` the workers train and their epochs are logged to MLflow once training ends."""
     inputs = ImageInputs(simclr_train_images, simclr_validation_images, rendering)
     model, history = fit_simclr(inputs, simclr, on_epoch_end=mlflow_epoch_logger("simclr"))
-    return model, model.encoder, pd.DataFrame(history)
+    return model, model.encoder, model.encoder, pd.DataFrame(history)

@@ -1,0 +1,206 @@
+"""The method registry: one entry per encoder the project probes, and everything the rest of the project needs
+to know about it (plain Python: no Kedro, no MLflow).
+
+Probing builds one freeze -> features -> probes chain per entry; the report, the plots, the run checks, the
+stage list, ``kedro join``, the MLflow hooks and the generated tables all iterate over :data:`METHODS`, so none
+of them lists method names. Adding a method or a baseline is: its library code, its parameters file and
+pipeline (when it trains), and one :func:`register` call here.
+
+What supervision each encoder's own training used is part of its entry and stated beside every result: a
+frozen encoder's probe accuracy says how much of the labels' information its features carry, which only means
+something next to what the encoder saw while it was trained. Sequence CPC on the reference task is *weakly*
+supervised (its training sequences count upward, so they are built from the digit labels); only the label-free
+methods compare with each other as self-supervised learning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel
+
+from cpc_pipeline.evaluation import ProbingConfig
+from cpc_pipeline.training.cpc import PretrainingConfig
+from cpc_pipeline.training.patch_cpc import PatchCPCConfig
+from cpc_pipeline.training.simclr import SimCLRConfig
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Supervision:
+    level: Literal["none", "weak", "full"]
+    pretext: str  # what the encoder was trained to do, and which labels that touched
+
+
+@dataclass(frozen=True)
+class Method:
+    """An encoder the probing stage freezes and probes.
+
+    ``key`` is its Kedro namespace in probing and its value in the ``encoder`` column of every results table;
+    ``stage`` the pipeline that produces its weights (the catalog dataset ``weights``), reading the parameter
+    block ``parameters`` (validated by ``config``); ``encoder_spec`` the parameters key of the spec that rebuilds
+    the encoder; ``pictures`` the catalog datasets it is probed on, ``{split}`` standing for each split.
+    ``training_node`` (the node that trains it, which ``kedro join`` runs on other machines) and ``history`` (its
+    per-epoch table) are set for methods that train; an encoder that is trained is ``registered`` in MLflow's
+    model registry too (its stage writes the catalog dataset ``<key>_encoder_mlflow_model``).
+    """
+
+    key: str
+    name: str  # for plots, the report's text and MLflow's run names
+    label: str  # for the generated tables' rows
+    supervision: Supervision
+    colour: str  # a Matplotlib colour, the same in every plot
+    stage: str
+    parameters: str
+    config: type[BaseModel] | None
+    weights: str
+    encoder_spec: str
+    pictures: str = "{split}_digits"
+    training_node: str | None = None
+    history: str | None = None
+    registered: bool = False
+
+    @property
+    def registered_model(self) -> str | None:
+        """Its name in MLflow's model registry (catalog.yml's ``{method}_encoder_mlflow_model``)."""
+        return f"cpc_pipeline.{self.key}_encoder" if self.registered else None
+
+    @property
+    def slug(self) -> str:
+        """``name`` as MLflow metric names spell it: ``sequence_cpc``."""
+        return re.sub(r"[^a-z0-9]+", "_", self.name.lower()).strip("_")
+
+    @property
+    def picture_datasets(self) -> list[str]:
+        return [self.pictures.format(split=split) for split in SPLITS]
+
+    @property
+    def trains(self) -> bool:
+        """Whether a stage of its own trains it (a pretraining method), rather than the probing stage."""
+        return self.training_node is not None
+
+    @property
+    def label_free(self) -> bool:
+        return self.supervision.level == "none" and self.trains
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    """Add ``method`` to the registry (after the ones there): the next pipeline build probes and reports it."""
+    if method.key in METHODS:
+        raise ValueError(f"a method {method.key!r} is registered already")
+    METHODS[method.key] = method
+    return method
+
+
+@contextlib.contextmanager
+def temporarily_registered(method: Method) -> Iterator[Method]:
+    """``method`` in the registry for the length of a ``with`` block (tests, studies)."""
+    register(method)
+    try:
+        yield method
+    finally:
+        del METHODS[method.key]
+
+
+def method(key: str) -> Method:
+    return METHODS[key]
+
+
+def training_stages() -> list[str]:
+    """The stages that train a method, in registry order (each once)."""
+    return list(dict.fromkeys(m.stage for m in METHODS.values() if m.trains))
+
+
+def stages() -> tuple[str, ...]:
+    """The pipeline's stages in run order: the data, each method's training stage, probing, the report."""
+    return ("data_processing", *training_stages(), "probing", "reporting")
+
+
+def in_table_order() -> list[Method]:
+    """The methods as result tables list them: the trained ones first, then the baselines (registry order in each)."""
+    return sorted(METHODS.values(), key=lambda m: not m.trains)
+
+
+def headline_method() -> Method:
+    """The project's main method (the registry's first): its confusion matrix and embedding are plotted."""
+    return next(iter(METHODS.values()))
+
+
+CHANCE_SUPERVISION = Supervision("none", "a uniform guess")
+
+
+def supervision_level(encoder: str) -> str:
+    """What labels ``encoder``'s own training used: none, weak or full (chance: none; unknown otherwise)."""
+    if encoder == "chance":
+        return CHANCE_SUPERVISION.level
+    return METHODS[encoder].supervision.level if encoder in METHODS else "unknown"
+
+
+def probe_metric(encoder: str, probe: str, label_fraction: float, measure: str = "test_accuracy") -> str:
+    """MLflow's name for one probe figure, as the runs table shows it: the method's name, the probe, the labels
+    as a percentage, the measure: ``sequence_cpc.linear.100pct_labels.test_accuracy``."""
+    name = METHODS[encoder].slug if encoder in METHODS else encoder
+    return f"{name}.{probe}.{100 * label_fraction:g}pct_labels.{measure}"
+
+
+_PROBE_METRIC = re.compile(r"^(?P<name>\w+)\.(?P<probe>\w+)\.(?P<pct>[0-9.e+-]+)pct_labels\.(?P<measure>\w+)$")
+
+
+def parse_probe_metric(metric: str) -> tuple[str, str, float, str] | None:
+    """(encoder key, probe, label fraction, measure) of a :func:`probe_metric` name, else None."""
+    m = _PROBE_METRIC.match(metric)
+    if m is None:
+        return None
+    keys = {method.slug: key for key, method in METHODS.items()}
+    return keys.get(m["name"], m["name"]), m["probe"], float(m["pct"]) / 100, m["measure"]
+
+
+_KNN_MONITOR = "labels only feed a k-NN monitor, which selects nothing"
+REFERENCE_ENCODER = "pretraining.model.encoder"
+
+# In this order: the probing stage, the results tables and the plots list the methods so.
+
+register(Method(
+    "cpc", "sequence CPC", "sequence CPC",
+    Supervision("weak", "sequence CPC: the digit labels of the training images order the training sequences (they "
+                "count up) and pick the negatives' wrong digits; validation sequences built the same way drive its "
+                "learning-rate schedule"),
+    "tab:blue", "pretraining", "pretraining", PretrainingConfig, "cpc_encoder", REFERENCE_ENCODER,
+    training_node="pretrain_cpc", history="pretraining_history", registered=True,
+))
+register(Method(
+    "random", "random init", "reference encoder, random init (BatchNorm statistics estimated)",
+    Supervision("none", "no training: the initial weights, with BatchNorm statistics averaged over unlabelled "
+                "training images"),
+    "tab:gray", "probing", "probing", ProbingConfig, "random_encoder", REFERENCE_ENCODER,
+))
+register(Method(
+    "supervised", "supervised", "reference encoder trained with the labels",
+    Supervision("full", "classification trained end to end on the training labels, its epoch chosen on validation "
+                "labels"),
+    "tab:green", "probing", "probing", ProbingConfig, "supervised_encoder", REFERENCE_ENCODER,
+    history="supervised_history", registered=True,
+))
+register(Method(
+    "simclr", "SimCLR", "SimCLR",
+    Supervision("none", f"SimCLR: two augmented views of each image; {_KNN_MONITOR}"),
+    "tab:orange", "simclr", "simclr", SimCLRConfig, "simclr_encoder", "simclr.encoder",
+    pictures="simclr_{split}_images", training_node="pretrain_simclr", history="simclr_history",
+    registered=True,
+))
+register(Method(
+    "patch_cpc", "patch CPC", "patch CPC",
+    Supervision("none", "CPC on image patches: each image alone predicts its own patches rows below (and above) from "
+                f"the rows it has seen; every other patch in the batch is a negative; {_KNN_MONITOR}"),
+    "tab:purple", "patch_cpc", "patch_cpc", PatchCPCConfig, "patch_cpc_encoder", "patch_cpc.model.encoder",
+    pictures="patch_cpc_{split}_images", training_node="pretrain_patch_cpc", history="patch_cpc_history",
+    registered=True,
+))
