@@ -49,7 +49,7 @@ def main() -> None:
     for name, pool, batch_size in (("pooled P=64, 64 seq", 64, 64), ("reference, 32 seq x 8 images", None, 32)):
         objective = CPCObjective(sequences_per_batch=batch_size, images_per_batch=pool, sequences_per_epoch=10**9)
         data = CPCData(train_images, train_labels, torch.as_tensor(splits.validation.images, device=device), val, val)
-        method = make_cpc_method(model, objective, data, renderer, terms=4, channels_last=True)
+        method = make_cpc_method(model, objective, data, renderer, terms=4, memory_format=torch.channels_last)
         batches = method.train_batches(0, gen)
 
         def step():

@@ -121,7 +121,8 @@ def main() -> None:
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         model = CPCModelConfig().build(3, 64, predict_terms=4).to(device, memory_format=fmt)
         objective = CPCObjective(sequences_per_batch=batch, images_per_batch=pool, sequences_per_epoch=10**9)
-        method = make_cpc_method(model, objective, data, renderer, terms=4, channels_last=channels_last)
+        method = make_cpc_method(model, objective, data, renderer, terms=4,
+                                 memory_format=torch.channels_last if channels_last else torch.contiguous_format)
         return method, torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def train_rate(method: CPCMethod, opt, host_sync: bool = False, step_fn=None) -> tuple:

@@ -15,7 +15,7 @@ from cpc_pipeline.data import DigitRenderer, DigitSplit
 from cpc_pipeline.config import StrictModel
 from cpc_pipeline.evaluation.probes import ClassificationMethod, label_subsets, train_keeping_best
 from cpc_pipeline.models import EncoderSpec, mlp_head
-from cpc_pipeline.training.loop import TrainerConfig, seed_everything
+from cpc_pipeline.training.loop import Compute, TrainerConfig, seed_everything
 
 
 class SupervisedConfig(StrictModel):
@@ -44,15 +44,15 @@ def supervised_method(
     seed_everything(seed)
     keep, keep_val = label_subsets(train.labels, validation.labels, fraction, seed)
     encoder = encoder_spec.build(renderer.channels, renderer.image_size)
-    layout = torch.channels_last if config.channels_last else torch.contiguous_format
-    model = nn.Sequential(encoder, mlp_head(encoder.code_size)).to(device, memory_format=layout)
+    compute = Compute.of(config, device)  # the same layout and precision settings as a trainer's
+    model = compute.place(nn.Sequential(encoder, mlp_head(encoder.code_size)))
     t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
     steps = max(math.ceil(len(keep) / config.images_per_batch), math.ceil(config.min_steps / config.epochs))
     if config.max_steps is not None:
         steps = min(steps, math.ceil(config.max_steps / config.epochs))
     method = ClassificationMethod(
         model, t(train.images[keep]), t(train.labels[keep]), t(validation.images[keep_val]), t(validation.labels[keep_val]),
-        config.images_per_batch, transform=lambda x, g: renderer(x, g).contiguous(memory_format=layout),
+        config.images_per_batch, transform=lambda x, g: renderer(x, g).contiguous(memory_format=compute.layout),
         steps_per_epoch=steps, eval_batch_size=512,
     )
     trainer = TrainerConfig(

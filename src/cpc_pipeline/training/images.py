@@ -25,7 +25,7 @@ from cpc_pipeline.data.config import RenderingConfig
 from cpc_pipeline.data.pictures import picture_shape, pictures_for
 from cpc_pipeline.losses.precision import float32_scores
 from cpc_pipeline.training import distributed
-from cpc_pipeline.training.loop import TrainerConfig, start_process, train
+from cpc_pipeline.training.loop import Compute, TrainerConfig, start_process, train
 
 ToPictures = Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]  # stored batch -> float [-1, 1]
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class ImageInputs:
 def build_on_images(method_class, model: nn.Module, inputs: ImageInputs, cfg: StrictModel, device: torch.device):
     """``method_class(model, cfg.objective, pictures, train and validation tensors)`` on ``device``, its forward
     through DDP in a launched worker."""
-    model = model.to(device, memory_format=torch.channels_last if cfg.trainer.channels_last else torch.preserve_format)
+    model = Compute.of(cfg.trainer, device).place(model)
     t = lambda a: torch.as_tensor(np.asarray(a), device=device)  # noqa: E731
     method = method_class(
         model, cfg.objective, pictures_for(np.asarray(inputs.train["images"]), inputs.rendering, device),

@@ -14,7 +14,7 @@ from cpc_pipeline.training import distributed
 from cpc_pipeline.training.cpc.config import PretrainingConfig
 from cpc_pipeline.training.cpc.data import CPCData
 from cpc_pipeline.training.cpc.method import CPCMethod, make_cpc_method
-from cpc_pipeline.training.loop import start_process, train
+from cpc_pipeline.training.loop import Compute, start_process, train
 
 
 @dataclass
@@ -41,12 +41,12 @@ def build_cpc(inputs: CPCInputs, cfg: PretrainingConfig) -> tuple[CPCMethod, tor
                            inputs.validation.labels, inputs.train_table, inputs.validation_table, inputs.sequences,
                            inputs.rendering, cfg.model_dump(exclude={"trainer": {"distributed"}}))
     rendering, sequences = inputs.rendering, inputs.sequences
-    model = cfg.model.build(rendering.channels, rendering.image_size, sequences.predict_terms)
-    model = model.to(device, memory_format=torch.channels_last if cfg.trainer.channels_last else torch.preserve_format)
+    compute = Compute.of(cfg.trainer, device)
+    model = compute.place(cfg.model.build(rendering.channels, rendering.image_size, sequences.predict_terms))
     data = CPCData.from_tables(inputs.train, inputs.validation, inputs.train_table, inputs.validation_table,
                                cfg.objective.threshold_sequences, device)
     method = make_cpc_method(model, cfg.objective, data, DigitRenderer.from_config(rendering, device), sequences.terms,
-                             cfg.trainer.channels_last)
+                             compute.layout)
     method.forward = distributed.data_parallel(model, cfg.trainer.distributed, device)
     return method, device
 

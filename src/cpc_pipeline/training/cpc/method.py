@@ -73,10 +73,10 @@ def global_step(forward, batch: PoolBatch) -> tuple[PoolBatch, CPCOutput]:
 
 def make_cpc_method(
     model: CPCModel, objective: CPCObjective, data: CPCData, renderer: DigitRenderer, terms: int,
-    channels_last: bool = False,
+    memory_format: torch.memory_format = torch.contiguous_format,
 ) -> CPCMethod:
-    """The CPC method for ``model`` (already on the data's device), with the batch strategy ``objective`` asks for."""
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    """The CPC method for ``model`` (already on the data's device), with the batch strategy ``objective`` asks for;
+    its pictures in ``memory_format`` (:attr:`~cpc_pipeline.training.loop.Compute.layout`)."""
     draw = SequenceDraw(objective, terms, model.predict_terms)
     own = OwnImageBatches(draw, objective, data, renderer, memory_format)
     if objective.train_sampling == "fixed":

@@ -6,7 +6,8 @@ import contextlib
 import os
 import random
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -95,3 +96,38 @@ def epoch_generator(device: torch.device, seed: int, epoch: int, rank: int = 0) 
     """Each epoch's randomness depends only on (seed, epoch, rank): a resumed run draws the same data, and
     each process of a distributed run draws its own (rank 0 draws what one process would)."""
     return torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch + (rank << 40))
+
+
+class ComputeSettings(Protocol):
+    """Any parameter block that says how to compute: ``trainer`` blocks, the supervised baseline's."""
+
+    channels_last: bool
+    bf16: bool | str
+
+
+@dataclass(frozen=True)
+class Compute:
+    """Where and how a model computes, resolved once: its device, the memory layout of its weights and pictures, and
+    whether it runs under bf16 autocast. The one home of these settings: the loop, the methods' batch builders and
+    validation, and the supervised baseline all take them from here."""
+
+    device: torch.device
+    channels_last: bool = False
+    bf16: bool = False  # resolved for this device (:func:`uses_bf16`)
+
+    @classmethod
+    def of(cls, settings: ComputeSettings, device: torch.device) -> Compute:
+        return cls(device, settings.channels_last, uses_bf16(settings.bf16, device))
+
+    @property
+    def layout(self) -> torch.memory_format:
+        """The pictures' memory format: channels innermost, or plain."""
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
+    def place(self, module: torch.nn.Module) -> torch.nn.Module:
+        """``module`` on the device, its convolution weights in the layout."""
+        return module.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
+
+    def autocast(self) -> torch.autocast:
+        """bf16 autocast where it is on, a no-op elsewhere."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)

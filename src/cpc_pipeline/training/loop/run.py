@@ -19,9 +19,9 @@ from cpc_pipeline.training.loop.checkpoint import _rng_state, _set_rng_state, lo
 from cpc_pipeline.training.loop.config import Method, TrainerConfig
 from cpc_pipeline.training.loop.device import (
     EVAL_EPOCH,
+    Compute,
     deterministic_algorithms,
     epoch_generator,
-    uses_bf16,
     wants_determinism,
 )
 from cpc_pipeline.training.loop.optimizer import make_optimizer
@@ -45,26 +45,62 @@ def train(
     device: torch.device,
     on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
 ) -> TrainResult:
-    """Train ``method.model`` (already on ``device``) for ``config.epochs`` epochs."""
+    """Train ``method.model`` (already on ``device``) for ``config.epochs`` epochs: resume, then per epoch the
+    steps, the evaluation and schedule, the record (log, callback, checkpoint), and the early stop."""
     with deterministic_algorithms(wants_determinism(config, device)):
-        return _train(method, config, device, on_epoch_end)
+        run = _Run(method, config, Compute.of(config, device))
+        result = run.resume() if config.resume else TrainResult()
+        for epoch in range(result.resumed_from_epoch or 0, config.epochs):
+            if _reached(result.history, config):  # a resumed run that had already reached its target
+                break
+            row = run.evaluate(*run.train_epoch(epoch))
+            result.history.append(row)
+            run.record(epoch, row, result.history, on_epoch_end)
+            if _reached(result.history, config):
+                result.stopped_early = epoch + 1 < config.epochs
+                logger.info("%s reached %s: stopping", config.early_stop_metric, config.early_stop_target)
+                break
+        return result
 
 
-def _train(method: Method, config: TrainerConfig, device: torch.device, on_epoch_end) -> TrainResult:
-    model = method.model
-    if device.type == "cpu":  # pinned: CPU kernels split their reductions by the thread count
-        torch.set_num_threads(config.num_threads or torch.get_num_threads())
-    threads = torch.get_num_threads()
-    optimizer, scheduler = make_optimizer(model, config, method.steps_per_epoch)
-    per_step = config.schedule != "plateau"
-    result = TrainResult()
-    start_epoch = 0
-    if config.resume:
+@dataclass(frozen=True)
+class _Steps:
+    """What an epoch's steps took: when they started, how many items they saw, their seconds."""
+
+    started: float
+    items: int
+    seconds: float
+
+
+class _Run:
+    """One training run's state and its phases: what :func:`train` strings together."""
+
+    def __init__(self, method: Method, config: TrainerConfig, compute: Compute) -> None:
+        self.method, self.config, self.compute = method, config, compute
+        if compute.device.type == "cpu":  # pinned: CPU kernels split their reductions by the thread count
+            torch.set_num_threads(config.num_threads or torch.get_num_threads())
+        self.threads = torch.get_num_threads()
+        self.optimizer, self.scheduler = make_optimizer(method.model, config, method.steps_per_epoch)
+        self.per_step = config.schedule != "plateau"
+        if compute.bf16 and compute.device.type == "cpu":
+            logger.info("Training under bf16 autocast on the CPU (bf16 matrix units); trainer.bf16: cuda or false for fp32")
+        # a live bar on a terminal only: in a log file its updates are fragments, and each epoch's INFO line says it all
+        self.show_bar = config.progress and sys.stderr.isatty()
+        self.step = method.training_step
+        if config.compile:
+            try:
+                self.step = torch.compile(method.training_step)
+            except Exception as err:  # noqa: BLE001 - compile is an optimisation, never a requirement
+                logger.warning("torch.compile unavailable (%s); training eagerly", err)
+
+    def resume(self) -> TrainResult:
+        """The model, optimiser, schedule, RNG and history of ``trainer.checkpoint_path``, where it stopped."""
+        config, device = self.config, self.compute.device
         ckpt = load_checkpoint(config.checkpoint_path, device)
         try:
-            model.load_state_dict(ckpt["model"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-            scheduler.load_state_dict(ckpt["scheduler"])
+            self.method.model.load_state_dict(ckpt["model"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            self.scheduler.load_state_dict(ckpt["scheduler"])
         except (KeyError, RuntimeError, ValueError) as err:
             raise CheckpointError(
                 f"checkpoint {config.checkpoint_path} does not fit this run ({type(err).__name__}: "
@@ -72,32 +108,19 @@ def _train(method: Method, config: TrainerConfig, device: torch.device, on_epoch
                 "point trainer.checkpoint_path elsewhere, or set trainer.resume to false to start afresh"
             ) from err
         _set_rng_state(ckpt["rng"])
-        result.history = ckpt["history"]
-        start_epoch = ckpt["epoch"] + 1
-        result.resumed_from_epoch = start_epoch
         logger.info("Resumed from %s after epoch %d", config.checkpoint_path, ckpt["epoch"])
-        if device.type == "cpu" and ckpt.get("threads", threads) != threads:
+        if device.type == "cpu" and ckpt.get("threads", self.threads) != self.threads:
             logger.warning("The checkpoint was written with %d CPU threads, this run has %d: the resumed run can "
                            "differ from an uninterrupted one in the last bits (set trainer.num_threads)",
-                           ckpt["threads"], threads)
+                           ckpt["threads"], self.threads)
+        return TrainResult(history=ckpt["history"], resumed_from_epoch=ckpt["epoch"] + 1)
 
-    use_bf16 = uses_bf16(config.bf16, device)
-    if use_bf16 and device.type == "cpu":
-        logger.info("Training under bf16 autocast on the CPU (bf16 matrix units); trainer.bf16: cuda or false for fp32")
-    # a live bar on a terminal only: in a log file its updates are fragments, and each epoch's INFO line says it all
-    show_bar = config.progress and sys.stderr.isatty()
-    step = method.training_step
-    if config.compile:
-        try:
-            step = torch.compile(method.training_step)
-        except Exception as err:  # noqa: BLE001 - compile is an optimisation, never a requirement
-            logger.warning("torch.compile unavailable (%s); training eagerly", err)
-
-    for epoch in range(start_epoch, config.epochs):
-        if _reached(result.history, config):  # a resumed run that had already reached its target
-            break
-        model.train()
-        generator = epoch_generator(device, config.seed, epoch, distributed.rank())
+    def train_epoch(self, epoch: int) -> tuple[dict[str, float], _Steps]:
+        """One epoch of steps -> its row so far (the epoch, the train metrics, summed on the device and read once)
+        and what the steps took."""
+        method, config, compute = self.method, self.config, self.compute
+        method.model.train()
+        generator = epoch_generator(compute.device, config.seed, epoch, distributed.rank())
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
         started = time.perf_counter()
@@ -106,69 +129,68 @@ def _train(method: Method, config: TrainerConfig, device: torch.device, on_epoch
             _labelled(method.train_batches(epoch, generator), PHASES[0]),
             desc=f"epoch {epoch + 1}/{config.epochs}",
             total=method.steps_per_epoch,  # so the bar shows an ETA
-            disable=not show_bar,
+            disable=not self.show_bar,
             leave=False,
             mininterval=2.0,
         )
         for i, batch in enumerate(bar):
-            with torch.profiler.record_function(PHASES[1]), torch.autocast(device.type, dtype=torch.bfloat16,
-                                                                           enabled=use_bf16):
-                loss, metrics, n = step(batch)
+            with torch.profiler.record_function(PHASES[1]), compute.autocast():
+                loss, metrics, n = self.step(batch)
             with torch.profiler.record_function(PHASES[2]):
-                optimizer.zero_grad(set_to_none=True)
+                self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
             with torch.profiler.record_function(PHASES[3]):
-                optimizer.step()
-                if per_step:
-                    scheduler.step()
+                self.optimizer.step()
+                if self.per_step:
+                    self.scheduler.step()
             items += n
             for k, v in metrics.items():
                 sums[k] = sums.get(k, 0) + v.detach()
                 counts[k] = counts.get(k, 0) + n
-            if show_bar and i % 20 == 0:  # the only host sync inside the epoch
-                rate = items / (time.perf_counter() - started)
+            if self.show_bar and i % 20 == 0:  # the only host sync inside the epoch
                 bar.set_postfix(
                     loss=f"{(sums['loss'] / counts['loss']).item():.3f}",
                     acc=f"{(sums['accuracy'] / counts['accuracy']).item():.3f}",
-                    **{f"{method.items_name}/s": f"{rate:.0f}"},
+                    **{f"{method.items_name}/s": f"{items / (time.perf_counter() - started):.0f}"},
                 )
-        train_seconds = time.perf_counter() - started
-        row: dict[str, float] = {"epoch": epoch + 1}
-        row |= {f"train_{k}": float(v / counts[k]) for k, v in sums.items()}
-        model.eval()
-        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16), \
-                torch.profiler.record_function(PHASES[4]):
-            row |= {f"val_{k}": v for k, v in method.evaluate(epoch_generator(device, config.seed, EVAL_EPOCH)).items()}
-        if not per_step:
-            scheduler.step(row[f"val_{method.monitor}"])
+        steps = _Steps(started, items, time.perf_counter() - started)
+        return {"epoch": epoch + 1, **{f"train_{k}": float(v / counts[k]) for k, v in sums.items()}}, steps
+
+    def evaluate(self, row: dict[str, float], steps: _Steps) -> dict[str, float]:
+        """``row`` with the validation metrics, the plateau schedule's step, the learning rate and the timings."""
+        method, compute = self.method, self.compute
+        method.model.eval()
+        with torch.no_grad(), compute.autocast(), torch.profiler.record_function(PHASES[4]):
+            row |= {f"val_{k}": v for k, v in method.evaluate(epoch_generator(compute.device, self.config.seed,
+                                                                              EVAL_EPOCH)).items()}
+        if not self.per_step:
+            self.scheduler.step(row[f"val_{method.monitor}"])
         row |= {
-            "learning_rate": optimizer.param_groups[0]["lr"],
-            "train_seconds": train_seconds,
-            "epoch_seconds": time.perf_counter() - started,
-            f"train_{method.items_name}_per_s": items / train_seconds,
+            "learning_rate": self.optimizer.param_groups[0]["lr"],
+            "train_seconds": steps.seconds,
+            "epoch_seconds": time.perf_counter() - steps.started,
+            f"train_{method.items_name}_per_s": steps.items / steps.seconds,
         }
         if distributed.is_distributed():  # throughputs and train metrics above are over the global batch
             row |= {"world_size": distributed.world_size(), **method.global_batch()}
-        if device.type == "cuda":
-            row["gpu_peak_memory_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
-        result.history.append(row)
+        if compute.device.type == "cuda":
+            row["gpu_peak_memory_mib"] = torch.cuda.max_memory_allocated(compute.device) / 2**20
+        return row
+
+    def record(self, epoch: int, row: dict[str, float], history: list[dict[str, float]], on_epoch_end) -> None:
+        """The epoch's log line, the caller's callback, and the checkpoint (each machine's first process)."""
         logger.log(
-            logging.INFO if config.log_epochs else logging.DEBUG, "epoch %d: %s", epoch + 1,
+            logging.INFO if self.config.log_epochs else logging.DEBUG, "epoch %d: %s", epoch + 1,
             ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch" and not math.isnan(v)),
         )
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
-        if config.checkpoint_path and distributed.local_rank() == 0:  # each machine's first process
+        if self.config.checkpoint_path and distributed.local_rank() == 0:
             save_checkpoint(
-                config.checkpoint_path, model=model.state_dict(), optimizer=optimizer.state_dict(),
-                scheduler=scheduler.state_dict(), rng=_rng_state(), history=result.history, epoch=epoch,
-                threads=threads,
+                self.config.checkpoint_path, model=self.method.model.state_dict(),
+                optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(), rng=_rng_state(),
+                history=history, epoch=epoch, threads=self.threads,
             )
-        if _reached(result.history, config):
-            result.stopped_early = epoch + 1 < config.epochs
-            logger.info("%s reached %s: stopping", config.early_stop_metric, config.early_stop_target)
-            break
-    return result
 
 
 def _labelled(batches: Iterable[Any], name: str) -> Iterator[Any]:
