@@ -33,7 +33,8 @@ import torch
 from mlflow.entities import Run
 
 from _common import machine_info, write_results
-from cpc_pipeline.methods import METHODS, parse_probe_metric, supervision_level
+from cpc_pipeline.methods import METHODS, supervision_level
+from cpc_pipeline.metric_names import parse_probe_metric
 from cpc_pipeline.hooks import run_config_hash
 from cpc_pipeline.provenance import UNKNOWN, code_commit, pipelines_tag
 

@@ -16,11 +16,10 @@ from cpc_pipeline.methods import (
     REFERENCE_ENCODER,
     Method,
     Supervision,
-    parse_probe_metric,
-    probe_metric,
     stages,
     temporarily_registered,
 )
+from cpc_pipeline.metric_names import parse_probe_metric, probe_metric
 from tests.conftest import REPO
 
 SCANNED = [*(REPO / "src" / "cpc_pipeline").rglob("*.py"), *(REPO / "benchmarks").glob("*.py")]
@@ -69,9 +68,9 @@ def test_registering_twice_is_refused_and_the_stages_follow_the_registry():
 
 
 TOY = Method(
-    "toy", "toy", "a toy encoder (random init, probed twice)",
-    Supervision("none", "a toy: the random-init weights again, registered by a test"),
-    "tab:brown", "probing", "probing", None, "random_encoder", REFERENCE_ENCODER,
+    key="toy", name="toy", colour="tab:brown", stage="probing", config=None, weights="random_encoder",
+    encoder_spec=REFERENCE_ENCODER, supervision=Supervision("none", "a toy: the random-init weights again, registered "
+                                                            "by a test"),
 )
 
 

@@ -43,7 +43,7 @@ class Method:
 
     ``key`` is its Kedro namespace in probing and its value in the ``encoder`` column of every results table;
     ``stage`` the pipeline that produces its weights (the catalog dataset ``weights``), reading the parameter
-    block ``parameters`` (validated by ``config``); ``encoder_spec`` the parameters key of the spec that rebuilds
+    block of the same name, validated by ``config``; ``encoder_spec`` the parameters key of the spec that rebuilds
     the encoder; ``pictures`` the catalog datasets it is probed on, ``{split}`` standing for each split.
     ``training_node`` (the node that trains it, which ``kedro join`` runs on other machines) and ``history`` (its
     per-epoch table) are set for methods that train; an encoder that is trained is ``registered`` in MLflow's
@@ -51,19 +51,27 @@ class Method:
     """
 
     key: str
-    name: str  # for plots, the report's text and MLflow's run names
-    label: str  # for the generated tables' rows
+    name: str  # for plots, the report's text and MLflow's run and metric names
     supervision: Supervision
     colour: str  # a Matplotlib colour, the same in every plot
     stage: str
-    parameters: str
     config: type[BaseModel] | None
     weights: str
     encoder_spec: str
+    table_label: str = ""  # the generated tables' row, where it says more than ``name``
     pictures: str = "{split}_digits"
     training_node: str | None = None
     history: str | None = None
     registered: bool = False
+
+    @property
+    def parameters(self) -> str:
+        """Its parameter block: its stage's."""
+        return self.stage
+
+    @property
+    def label(self) -> str:
+        return self.table_label or self.name
 
     @property
     def registered_model(self) -> str | None:
@@ -110,10 +118,6 @@ def temporarily_registered(method: Method) -> Iterator[Method]:
         del METHODS[method.key]
 
 
-def method(key: str) -> Method:
-    return METHODS[key]
-
-
 def training_stages() -> list[str]:
     """The stages that train a method, in registry order (each once)."""
     return list(dict.fromkeys(m.stage for m in METHODS.values() if m.trains))
@@ -134,73 +138,50 @@ def headline_method() -> Method:
     return next(iter(METHODS.values()))
 
 
-CHANCE_SUPERVISION = Supervision("none", "a uniform guess")
-
-
 def supervision_level(encoder: str) -> str:
-    """What labels ``encoder``'s own training used: none, weak or full (chance: none; unknown otherwise)."""
+    """What labels ``encoder``'s own training used: none, weak or full (chance, a uniform guess: none)."""
     if encoder == "chance":
-        return CHANCE_SUPERVISION.level
+        return "none"
     return METHODS[encoder].supervision.level if encoder in METHODS else "unknown"
-
-
-def probe_metric(encoder: str, probe: str, label_fraction: float, measure: str = "test_accuracy") -> str:
-    """MLflow's name for one probe figure, as the runs table shows it: the method's name, the probe, the labels
-    as a percentage, the measure: ``sequence_cpc.linear.100pct_labels.test_accuracy``."""
-    name = METHODS[encoder].slug if encoder in METHODS else encoder
-    return f"{name}.{probe}.{100 * label_fraction:g}pct_labels.{measure}"
-
-
-_PROBE_METRIC = re.compile(r"^(?P<name>\w+)\.(?P<probe>\w+)\.(?P<pct>[0-9.e+-]+)pct_labels\.(?P<measure>\w+)$")
-
-
-def parse_probe_metric(metric: str) -> tuple[str, str, float, str] | None:
-    """(encoder key, probe, label fraction, measure) of a :func:`probe_metric` name, else None."""
-    m = _PROBE_METRIC.match(metric)
-    if m is None:
-        return None
-    keys = {method.slug: key for key, method in METHODS.items()}
-    return keys.get(m["name"], m["name"]), m["probe"], float(m["pct"]) / 100, m["measure"]
 
 
 _KNN_MONITOR = "labels only feed a k-NN monitor, which selects nothing"
 REFERENCE_ENCODER = "pretraining.model.encoder"
 
 # In this order: the probing stage, the results tables and the plots list the methods so.
-
 register(Method(
-    "cpc", "sequence CPC", "sequence CPC",
-    Supervision("weak", "sequence CPC: the digit labels of the training images order the training sequences (they "
-                "count up) and pick the negatives' wrong digits; validation sequences built the same way drive its "
-                "learning-rate schedule"),
-    "tab:blue", "pretraining", "pretraining", PretrainingConfig, "cpc_encoder", REFERENCE_ENCODER,
-    training_node="pretrain_cpc", history="pretraining_history", registered=True,
+    key="cpc", name="sequence CPC", colour="tab:blue", stage="pretraining", config=PretrainingConfig,
+    weights="cpc_encoder", encoder_spec=REFERENCE_ENCODER, training_node="pretrain_cpc",
+    history="pretraining_history", registered=True,
+    supervision=Supervision("weak", "sequence CPC: the digit labels of the training images order the training "
+                            "sequences (they count up) and pick the negatives' wrong digits; validation sequences "
+                            "built the same way drive its learning-rate schedule"),
 ))
 register(Method(
-    "random", "random init", "reference encoder, random init (BatchNorm statistics estimated)",
-    Supervision("none", "no training: the initial weights, with BatchNorm statistics averaged over unlabelled "
-                "training images"),
-    "tab:gray", "probing", "probing", ProbingConfig, "random_encoder", REFERENCE_ENCODER,
+    key="random", name="random init", colour="tab:gray", stage="probing", config=ProbingConfig,
+    weights="random_encoder", encoder_spec=REFERENCE_ENCODER,
+    table_label="reference encoder, random init (BatchNorm statistics estimated)",
+    supervision=Supervision("none", "no training: the initial weights, with BatchNorm statistics averaged over "
+                            "unlabelled training images"),
 ))
 register(Method(
-    "supervised", "supervised", "reference encoder trained with the labels",
-    Supervision("full", "classification trained end to end on the training labels, its epoch chosen on validation "
-                "labels"),
-    "tab:green", "probing", "probing", ProbingConfig, "supervised_encoder", REFERENCE_ENCODER,
-    history="supervised_history", registered=True,
+    key="supervised", name="supervised", colour="tab:green", stage="probing", config=ProbingConfig,
+    weights="supervised_encoder", encoder_spec=REFERENCE_ENCODER, history="supervised_history", registered=True,
+    table_label="reference encoder trained with the labels",
+    supervision=Supervision("full", "classification trained end to end on the training labels, its epoch chosen "
+                            "on validation labels"),
 ))
 register(Method(
-    "simclr", "SimCLR", "SimCLR",
-    Supervision("none", f"SimCLR: two augmented views of each image; {_KNN_MONITOR}"),
-    "tab:orange", "simclr", "simclr", SimCLRConfig, "simclr_encoder", "simclr.encoder",
-    pictures="simclr_{split}_images", training_node="pretrain_simclr", history="simclr_history",
-    registered=True,
+    key="simclr", name="SimCLR", colour="tab:orange", stage="simclr", config=SimCLRConfig,
+    weights="simclr_encoder", encoder_spec="simclr.encoder", pictures="simclr_{split}_images",
+    training_node="pretrain_simclr", history="simclr_history", registered=True,
+    supervision=Supervision("none", f"SimCLR: two augmented views of each image; {_KNN_MONITOR}"),
 ))
 register(Method(
-    "patch_cpc", "patch CPC", "patch CPC",
-    Supervision("none", "CPC on image patches: each image alone predicts its own patches rows below (and above) from "
-                f"the rows it has seen; every other patch in the batch is a negative; {_KNN_MONITOR}"),
-    "tab:purple", "patch_cpc", "patch_cpc", PatchCPCConfig, "patch_cpc_encoder", "patch_cpc.model.encoder",
-    pictures="patch_cpc_{split}_images", training_node="pretrain_patch_cpc", history="patch_cpc_history",
-    registered=True,
+    key="patch_cpc", name="patch CPC", colour="tab:purple", stage="patch_cpc", config=PatchCPCConfig,
+    weights="patch_cpc_encoder", encoder_spec="patch_cpc.model.encoder", pictures="patch_cpc_{split}_images",
+    training_node="pretrain_patch_cpc", history="patch_cpc_history", registered=True,
+    supervision=Supervision("none", "CPC on image patches: each image alone predicts its own patches rows below "
+                            "(and above) from the rows it has seen; every other patch in the batch is a negative; "
+                            f"{_KNN_MONITOR}"),
 ))

@@ -13,7 +13,8 @@ from mlflow.entities import RunStatus
 from nbclient import NotebookClient
 
 from cpc_pipeline.hooks import STAGES
-from cpc_pipeline.methods import METHODS, probe_metric
+from cpc_pipeline.methods import METHODS
+from cpc_pipeline.metric_names import probe_metric
 from cpc_pipeline.models import ReferenceEncoderSpec
 from tests.conftest import REPO, SHARED_DATA as SHARED, run_kedro
 

@@ -12,7 +12,8 @@ from kedro.io import DataCatalog
 from kedro.pipeline import Node
 
 from cpc_pipeline.hooks.parameters import default_seed_parameters
-from cpc_pipeline.methods import METHODS, headline_method, probe_metric
+from cpc_pipeline.methods import METHODS, headline_method
+from cpc_pipeline.metric_names import probe_metric
 from cpc_pipeline.provenance import code_commit, config_hash, pipelines_tag
 from cpc_pipeline.reporting.sections import headline_lines
 from cpc_pipeline.tracking import RUN_PARAMETERS_ARTIFACT

@@ -32,7 +32,8 @@ from cpc_pipeline.evaluation import (
     split_features,
     train_end_to_end,
 )
-from cpc_pipeline.methods import probe_metric, supervision_level
+from cpc_pipeline.methods import supervision_level
+from cpc_pipeline.metric_names import probe_metric
 from cpc_pipeline.models import EncoderSpec
 from cpc_pipeline.training.loop import pick_device, seed_everything
 
