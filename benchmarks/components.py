@@ -88,7 +88,7 @@ def main() -> None:
     peak = {"matmul_fp32_flop_s": peak_fp32}
     if device.type == "cuda":
         peak["matmul_bf16_flop_s"] = matmul_peak(device, torch.bfloat16, args.repeats)
-    for key, row in rows.items():
+    for row in rows.values():
         if "achieved_flop_s" in row:
             row["fraction_of_matmul_peak"] = row["achieved_flop_s"] / max(peak.values())
 

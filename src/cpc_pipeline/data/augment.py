@@ -115,7 +115,7 @@ def _apply_to(x: torch.Tensor, chosen: torch.Tensor, op, factor: torch.Tensor, s
 class BatchAugment:
     """``augment(images, generator)`` -> one independently augmented view per image."""
 
-    def __init__(self, config: AugmentConfig = AugmentConfig(), output_size: int | None = None) -> None:
+    def __init__(self, config: AugmentConfig = AugmentConfig(), output_size: int | None = None) -> None:  # noqa: B008 - frozen
         self.config = config
         self.output_size = output_size
 
