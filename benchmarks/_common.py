@@ -24,8 +24,11 @@ def cpu_model() -> str:
     different CPU models differ in speed and in their last bits, so a figure is only comparable with one from the
     same CPU model."""
     try:
-        fields = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().split("\n\n")[0].splitlines()
-                      if ":" in line)
+        fields = dict(
+            line.split(":", 1)
+            for line in Path("/proc/cpuinfo").read_text().split("\n\n")[0].splitlines()
+            if ":" in line
+        )
     except OSError:
         fields = {}
     fields = {k.strip(): v.strip() for k, v in fields.items()}
@@ -142,8 +145,13 @@ def mnist_cpc_tables(params: dict, mnist_root: str):
     sequences = SequenceConfig.model_validate(params["sequences"])
     splits = load_digit_splits("mnist", [mnist_root, "data/01_raw"], download=True, fallback=False)
     train_table, val_table = (
-        make_sequence_table(split.labels, sequences.table_size(name), sequences.terms, sequences.predict_terms,
-                            sequences.table_seed(name))
+        make_sequence_table(
+            split.labels,
+            sequences.table_size(name),
+            sequences.terms,
+            sequences.predict_terms,
+            sequences.table_seed(name),
+        )
         for name, split in (("train", splits.train), ("validation", splits.validation))
     )
     return splits, train_table, val_table

@@ -32,13 +32,16 @@ def load(name: str) -> dict | None:
 def from_json(name: str) -> Callable[[Callable[[dict], list[str]]], Callable[[], str]]:
     """A block generator fed with ``benchmarks/results/<name>.json`` (its lines joined), or a line saying the
     JSON is missing."""
+
     def wrap(render: Callable[[dict], list[str]]) -> Callable[[], str]:
         def block() -> str:
             d = load(name)
             if d is None:
                 return f"Not measured yet: `benchmarks/results/{name}.json` is missing.\n"
             return "\n".join(render(d)) + "\n"
+
         return block
+
     return wrap
 
 

@@ -65,7 +65,8 @@ def main() -> None:
         flops[name] = counter.get_total_flops()
         stats = timed(step, device, args.repeats)
         rows[f"CPC train step, {name} (sequences)"] = rate(stats, batch_size) | {
-            "model_flops_per_step": flops[name], "achieved_flop_s": flops[name] / stats["median_s"],
+            "model_flops_per_step": flops[name],
+            "achieved_flop_s": flops[name] / stats["median_s"],
         }
 
     preds = torch.randn(64, 4, 128, device=device)
@@ -79,8 +80,12 @@ def main() -> None:
     encoder = freeze(model.encoder)
     images = splits.test.images[:4096]
     rows["feature extraction, frozen encoder (images)"] = rate(
-        timed(lambda: extract_features(encoder, images, renderer, seed=0, batch_size=512, device=device),
-              device, max(1, args.repeats // 2), warmup=1),
+        timed(
+            lambda: extract_features(encoder, images, renderer, seed=0, batch_size=512, device=device),
+            device,
+            max(1, args.repeats // 2),
+            warmup=1,
+        ),
         len(images),
     )
 
@@ -94,10 +99,15 @@ def main() -> None:
 
     print_table(rows)
     print(", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in peak.items()))
-    write_results(f"components_{device.type}", {
-        "machine": machine_info(device), "config": vars(args) | {"bf16": use_bf16, "channels_last": True},
-        "matmul_peak": peak, "results": rows,
-    })
+    write_results(
+        f"components_{device.type}",
+        {
+            "machine": machine_info(device),
+            "config": vars(args) | {"bf16": use_bf16, "channels_last": True},
+            "matmul_peak": peak,
+            "results": rows,
+        },
+    )
 
 
 if __name__ == "__main__":

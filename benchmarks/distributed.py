@@ -92,8 +92,10 @@ def measure_steps(inputs: CPCInputs, cfg: PretrainingConfig, warmup: int, steps:
         parameters = sum(p.numel() * p.element_size() for p in method.model.parameters())
         world = distributed.world_size()
         figures = {
-            "processes": world, "steps": steps,
-            "step_s_median": statistics.median(times), "step_s_all": times,
+            "processes": world,
+            "steps": steps,
+            "step_s_median": statistics.median(times),
+            "step_s_all": times,
             "sequences_per_step_global": cfg.objective.sequences_per_batch * world,
             "communication_s_per_step": blocked / steps,
             "communication_share": blocked / sum(times),
@@ -118,12 +120,19 @@ def communication(params: dict, inputs: CPCInputs, args, previous: dict) -> dict
             r = measure_steps(inputs, cfg, args.warmup, args.steps)
         else:
             r = distributed.launch(cfg.trainer.distributed, measure_steps, inputs, cfg, args.warmup, args.steps)
-        rows[setting] = r | {"setting": setting, "warmup": args.warmup, "set": args.set,
-                             "code_commit": code_commit(RESULTS.parents[1])}
-        print(f"{setting}: {r['step_s_median'] * 1000:.0f} ms/step, {r['global_sequences_per_s']:.0f} "
-              f"sequences/s, communication {r['communication_share']:.1%} of a step "
-              f"({r['communication_s_per_step'] * 1000:.1f} ms), gathered {r['gathered_bytes_per_rank_per_step'] / 1e3:.0f} kB "
-              f"+ all-reduce {r['allreduce_bytes_per_step'] / 1e6:.2f} MB per rank and step", flush=True)
+        rows[setting] = r | {
+            "setting": setting,
+            "warmup": args.warmup,
+            "set": args.set,
+            "code_commit": code_commit(RESULTS.parents[1]),
+        }
+        print(
+            f"{setting}: {r['step_s_median'] * 1000:.0f} ms/step, {r['global_sequences_per_s']:.0f} "
+            f"sequences/s, communication {r['communication_share']:.1%} of a step "
+            f"({r['communication_s_per_step'] * 1000:.1f} ms), gathered {r['gathered_bytes_per_rank_per_step'] / 1e3:.0f} kB "
+            f"+ all-reduce {r['allreduce_bytes_per_step'] / 1e6:.2f} MB per rank and step",
+            flush=True,
+        )
     return {"rows": rows}
 
 
@@ -141,22 +150,42 @@ def accuracy(params: dict, inputs: CPCInputs, args, previous: dict) -> dict:
             started = time.perf_counter()
             _, history = fit_cpc(inputs, cfg)
             runs[key] = {
-                "seed": seed, "setting": setting, "processes": processes, "code_commit": commit,
+                "seed": seed,
+                "setting": setting,
+                "processes": processes,
+                "code_commit": commit,
                 "batchnorm": cfg.trainer.distributed.batchnorm if processes > 1 else "one process",
                 "wall_s": time.perf_counter() - started,
-                "epochs": [{k: row[k] for k in ("epoch", "val_sequence_accuracy", "val_accuracy", "train_loss",
-                                                "train_sequences_per_s", "epoch_seconds")} for row in history],
+                "epochs": [
+                    {
+                        k: row[k]
+                        for k in (
+                            "epoch",
+                            "val_sequence_accuracy",
+                            "val_accuracy",
+                            "train_loss",
+                            "train_sequences_per_s",
+                            "epoch_seconds",
+                        )
+                    }
+                    for row in history
+                ],
             }
-            print(f"{key}: validation sequence-discrimination per epoch "
-                  f"{[round(r['val_sequence_accuracy'] * 100, 2) for r in history]}", flush=True)
+            print(
+                f"{key}: validation sequence-discrimination per epoch "
+                f"{[round(r['val_sequence_accuracy'] * 100, 2) for r in history]}",
+                flush=True,
+            )
             yield {"epochs": args.epochs, "runs": dict(runs)}
     summary = {}
     for setting in sorted({r["setting"] for r in runs.values()}):  # with those of earlier designs, recorded
         final = [r["epochs"][-1]["val_sequence_accuracy"] for r in runs.values() if r["setting"] == setting]
         if final:
-            summary[setting] = {"final_val_sequence_accuracy_mean": statistics.mean(final),
-                                "final_val_sequence_accuracy_std": statistics.stdev(final) if len(final) > 1 else 0.0,
-                                "n": len(final)}
+            summary[setting] = {
+                "final_val_sequence_accuracy_mean": statistics.mean(final),
+                "final_val_sequence_accuracy_std": statistics.stdev(final) if len(final) > 1 else 0.0,
+                "n": len(final),
+            }
     yield {"epochs": args.epochs, "runs": runs, "summary": summary}
 
 
@@ -174,9 +203,14 @@ def main() -> None:
 
     params = default_parameters()
     splits, train_table, val_table = mnist_cpc_tables(params, args.mnist_root)
-    inputs = CPCInputs(splits.train, splits.validation, train_table, val_table,
-                       SequenceConfig.model_validate(params["sequences"]),
-                       RenderingConfig.model_validate(params["rendering"]))
+    inputs = CPCInputs(
+        splits.train,
+        splits.validation,
+        train_table,
+        val_table,
+        SequenceConfig.model_validate(params["sequences"]),
+        RenderingConfig.model_validate(params["rendering"]),
+    )
     device = pick_device(config(params, 1, args.set).trainer.device)
     name = f"distributed_{device.type}"
     path = RESULTS / f"{name}.json"

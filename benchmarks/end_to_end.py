@@ -47,19 +47,36 @@ def compare_with_headline(probe_metrics: Path, headline: Path, seed: int = 0) ->
     ours = pd.read_csv(probe_metrics)
     rows = []
     for r in study["probes"]:
-        mine = ours[(ours.encoder == r["encoder"]) & (ours.probe == r["probe"])
-                    & ((ours.label_fraction - r["label_fraction"]).abs() < 1e-9)]
+        mine = ours[
+            (ours.encoder == r["encoder"])
+            & (ours.probe == r["probe"])
+            & ((ours.label_fraction - r["label_fraction"]).abs() < 1e-9)
+        ]
         if mine.empty:
             continue
         acc = r["test_accuracy"]
-        rows.append({"encoder": r["encoder"], "probe": r["probe"], "label_fraction": r["label_fraction"],
-                     "this_run": float(mine.test_accuracy.iloc[0]), "study_seed": acc["per_seed"].get(str(seed)),
-                     **{k: acc[k] for k in ("mean", "std", "min", "max", "n")}})
+        rows.append(
+            {
+                "encoder": r["encoder"],
+                "probe": r["probe"],
+                "label_fraction": r["label_fraction"],
+                "this_run": float(mine.test_accuracy.iloc[0]),
+                "study_seed": acc["per_seed"].get(str(seed)),
+                **{k: acc[k] for k in ("mean", "std", "min", "max", "n")},
+            }
+        )
     within = [r for r in rows if r["min"] - r["std"] <= r["this_run"] <= r["max"] + r["std"]]
     same_seed = [abs(r["this_run"] - r["study_seed"]) for r in rows if r["study_seed"] is not None]
-    return {"headline": str(headline.relative_to(ROOT)), "headline_code_commit": study.get("code_commit"),
-            "seed": seed, "rows": rows, "compared": len(rows), "within_range_pm_std": len(within),
-            "equal_to_seed": sum(d == 0 for d in same_seed), "max_abs_diff_to_seed": max(same_seed, default=None)}
+    return {
+        "headline": str(headline.relative_to(ROOT)),
+        "headline_code_commit": study.get("code_commit"),
+        "seed": seed,
+        "rows": rows,
+        "compared": len(rows),
+        "within_range_pm_std": len(within),
+        "equal_to_seed": sum(d == 0 for d in same_seed),
+        "max_abs_diff_to_seed": max(same_seed, default=None),
+    }
 
 
 KEYS = ["encoder", "probe", "label_fraction"]
@@ -90,11 +107,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default=None, help="Kedro configuration environment (default: local over base)")
     parser.add_argument("--params", default=None, help="passed to kedro run --params")
-    parser.add_argument("--name", default=None,
-                        help="the JSON's name: end_to_end_<name>.json (default: the env, or 'default')")
+    parser.add_argument(
+        "--name", default=None, help="the JSON's name: end_to_end_<name>.json (default: the env, or 'default')"
+    )
     parser.add_argument("--variant", default=None, help="what this run is, in words, for docs/performance.md")
-    parser.add_argument("--compare-with", default=None, type=Path,
-                        help="an earlier end_to_end_*.json: compare this run's probe results with its, one by one")
+    parser.add_argument(
+        "--compare-with",
+        default=None,
+        type=Path,
+        help="an earlier end_to_end_*.json: compare this run's probe results with its, one by one",
+    )
     args = parser.parse_args()
     kedro = str(Path(sys.executable).with_name("kedro"))
     env = os.environ | {"KEDRO_DISABLE_TELEMETRY": "1"}
@@ -128,15 +150,22 @@ def main() -> None:
         payload["probe_metrics"] = probe_rows(PROBE_METRICS)
     if args.compare_with is not None:
         other = json.loads(args.compare_with.read_text())
-        payload["run_check"] = check = {"other": args.compare_with.name, "other_code_commit": other.get("code_commit"),
-                                        **compare_runs(payload["probe_metrics"], other["probe_metrics"])}
-        print(f"probe results equal to {args.compare_with.name}'s: {check['equal']} of {check['compared']}; largest "
-              f"difference per encoder {check['max_abs_diff_per_encoder']}")
+        payload["run_check"] = check = {
+            "other": args.compare_with.name,
+            "other_code_commit": other.get("code_commit"),
+            **compare_runs(payload["probe_metrics"], other["probe_metrics"]),
+        }
+        print(
+            f"probe results equal to {args.compare_with.name}'s: {check['equal']} of {check['compared']}; largest "
+            f"difference per encoder {check['max_abs_diff_per_encoder']}"
+        )
     if args.env is None and args.params is None and HEADLINE.exists():
         payload["probe_check"] = check = compare_with_headline(PROBE_METRICS, HEADLINE)
-        print(f"probe results within the headline study's seeds (range +- std): {check['within_range_pm_std']} of "
-              f"{check['compared']}; equal to its seed {check['seed']}: {check['equal_to_seed']}; largest difference "
-              f"{check['max_abs_diff_to_seed']}")
+        print(
+            f"probe results within the headline study's seeds (range +- std): {check['within_range_pm_std']} of "
+            f"{check['compared']}; equal to its seed {check['seed']}: {check['equal_to_seed']}; largest difference "
+            f"{check['max_abs_diff_to_seed']}"
+        )
     write_results(f"end_to_end_{args.name or args.env or 'default'}", payload)
 
 

@@ -40,10 +40,14 @@ def time_to_99(path: Path) -> dict | None:
     if not path.exists():
         return None
     d = json.loads(path.read_text())
-    return {"reached": d["reached"].get("val_sequence_accuracy>=0.99"),
-            "train_sequences_per_s_median": statistics.median(e["train_sequences_per_s"] for e in d["epochs"]),
-            "epochs": [{k: e[k] for k in ("epoch", "pretraining_s", "val_sequence_accuracy", "train_sequences_per_s")}
-                       for e in d["epochs"]]}
+    return {
+        "reached": d["reached"].get("val_sequence_accuracy>=0.99"),
+        "train_sequences_per_s_median": statistics.median(e["train_sequences_per_s"] for e in d["epochs"]),
+        "epochs": [
+            {k: e[k] for k in ("epoch", "pretraining_s", "val_sequence_accuracy", "train_sequences_per_s")}
+            for e in d["epochs"]
+        ],
+    }
 
 
 def main() -> None:
@@ -52,8 +56,11 @@ def main() -> None:
     simclr = out / "simclr_rate.json"
     name = torch.cuda.get_device_name(0)
     payload = {
-        "machine": machine_info(torch.device("cuda")), "device_name": name, "torch": torch.__version__,
-        "cuda": torch.version.cuda, "parts_exit_status": {k: int(v) for k, v in parts.items()},
+        "machine": machine_info(torch.device("cuda")),
+        "device_name": name,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "parts_exit_status": {k: int(v) for k, v in parts.items()},
         "cuda_tests": test_outcomes(out / "cuda_tests.xml"),
         "cpc_time_to_99": {v: time_to_99(out / f"time_to_quality_{v}.json") for v in ("eager", "compile")},
         "simclr_rate": json.loads(simclr.read_text())["workloads"] if simclr.exists() else None,

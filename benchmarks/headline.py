@@ -41,10 +41,19 @@ from cpc_pipeline.provenance import UNKNOWN, code_commit, pipelines_tag
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "cpc_pipeline"
 TARGET = 0.99  # validation sequence-discrimination
-LAST_EPOCH = ("val_sequence_accuracy", "val_accuracy", "val_candidates", "val_chance_accuracy", "val_mi_bound",
-              "val_loss", "train_loss")
+LAST_EPOCH = (
+    "val_sequence_accuracy",
+    "val_accuracy",
+    "val_candidates",
+    "val_chance_accuracy",
+    "val_mi_bound",
+    "val_loss",
+    "train_loss",
+)
 
-LABEL_FREE = [m.stage for m in METHODS.values() if m.label_free]  # stages whose k-NN monitor and training time the study keeps
+LABEL_FREE = [
+    m.stage for m in METHODS.values() if m.label_free
+]  # stages whose k-NN monitor and training time the study keeps
 
 
 def stats(per_seed: dict[int, float]) -> dict[str, object]:
@@ -55,7 +64,9 @@ def stats(per_seed: dict[int, float]) -> dict[str, object]:
     return {
         "mean": statistics.fmean(values),
         "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-        "min": min(values), "max": max(values), "n": len(values),
+        "min": min(values),
+        "max": max(values),
+        "n": len(values),
         "per_seed": {str(k): v for k, v in per_seed.items()},
     }
 
@@ -124,11 +135,15 @@ def aggregate(seeds: dict[int, dict]) -> dict[str, object]:
     if probes:
         out["probes"] = [
             {
-                "encoder": encoder, "probe": probe, "label_fraction": fraction,
+                "encoder": encoder,
+                "probe": probe,
+                "label_fraction": fraction,
                 "encoder_supervision": supervision_level(encoder),
                 "labels_used": max(r.get("labels_used", 0) for r in by_seed.values()),
-                **{m: stats({s: r.get(m) for s, r in by_seed.items()})
-                   for m in ("test_accuracy", "val_accuracy", "test_macro_f1")},
+                **{
+                    m: stats({s: r.get(m) for s, r in by_seed.items()})
+                    for m in ("test_accuracy", "val_accuracy", "test_macro_f1")
+                },
             }
             for (encoder, probe, fraction), by_seed in sorted(probes.items())
         ]
@@ -140,8 +155,9 @@ def aggregate(seeds: dict[int, dict]) -> dict[str, object]:
             if block == "pretraining":
                 out[block]["not_reached_99"] = [s for s, r in records.items() if r["epoch_to_99"] is None]
     stages = sorted({st for r in seeds.values() for st in r["stage_wall_seconds"]})
-    out["stage_wall_seconds"] = {st: stats({s: r["stage_wall_seconds"].get(st) for s, r in seeds.items()})
-                                 for st in stages}
+    out["stage_wall_seconds"] = {
+        st: stats({s: r["stage_wall_seconds"].get(st) for s, r in seeds.items()}) for st in stages
+    }
     out["run_wall_s"] = stats({s: r["run_wall_s"] for s, r in seeds.items()})
     return out
 
@@ -158,12 +174,18 @@ def main() -> None:
     os.chdir(ROOT)
     commit = code_commit(ROOT)
     if (commit == UNKNOWN or commit.endswith("-dirty")) and not args.allow_dirty and not args.no_run:
-        raise SystemExit(f"code commit is {commit!r}: commit src/ and conf/ first (or --allow-dirty), so that "
-                         "each figure can be traced to the code that produced it")
+        raise SystemExit(
+            f"code commit is {commit!r}: commit src/ and conf/ first (or --allow-dirty), so that "
+            "each figure can be traced to the code that produced it"
+        )
     env_name = args.env or "base"
     pipelines = pipelines_tag(args.pipelines.split(",") if args.pipelines else None)
-    tags = {"cpc.code_commit": commit, "cpc.config_hash": run_config_hash(ROOT, args.env), "cpc.env": env_name,
-            "cpc.pipelines": pipelines}
+    tags = {
+        "cpc.code_commit": commit,
+        "cpc.config_hash": run_config_hash(ROOT, args.env),
+        "cpc.env": env_name,
+        "cpc.pipelines": pipelines,
+    }
     mlflow.set_tracking_uri(f"sqlite:///{ROOT / 'mlflow.db'}")
     client = mlflow.MlflowClient()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -191,8 +213,13 @@ def main() -> None:
             print(f"seed {seed}: {' '.join(cmd[1:])} (log: {log.relative_to(ROOT)})", flush=True)
             start = time.perf_counter()
             with log.open("w") as fh:
-                status = subprocess.run(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
-                                        env=os.environ | {"KEDRO_DISABLE_TELEMETRY": "1"}).returncode
+                status = subprocess.run(
+                    cmd,
+                    cwd=ROOT,
+                    stdout=fh,
+                    stderr=subprocess.STDOUT,
+                    env=os.environ | {"KEDRO_DISABLE_TELEMETRY": "1"},
+                ).returncode
             if status != 0:
                 raise SystemExit(f"seed {seed}: kedro run failed (exit {status}); see {log}")
             experiment = client.get_experiment_by_name(EXPERIMENT)
@@ -201,15 +228,25 @@ def main() -> None:
                 raise SystemExit(f"seed {seed}: the run finished but carries no matching tags {tags}")
             print(f"seed {seed}: done in {time.perf_counter() - start:.0f} s", flush=True)
         seeds[seed] = read_seed(client, run.info.experiment_id, run)
-        write_results(name, {
-            "study": "headline", "env": env_name, "pipelines": pipelines, "seeds": sorted(seeds),
-            "code_commit": commit, "config_hash": tags["cpc.config_hash"],
-            "how": "kedro run --params seed=S" + (f" --env {args.env}" if args.env else "")
-                   + (f" --pipelines {args.pipelines}" if args.pipelines else "")
-                   + "; statistics over seeds: mean, sample std (n - 1), min, max",
-            "machine": machine_info(device), "chance": {"probe_accuracy": 0.1, "sequence_accuracy": 0.5},
-            **aggregate(seeds), "per_seed": {str(s): r for s, r in sorted(seeds.items())},
-        })
+        write_results(
+            name,
+            {
+                "study": "headline",
+                "env": env_name,
+                "pipelines": pipelines,
+                "seeds": sorted(seeds),
+                "code_commit": commit,
+                "config_hash": tags["cpc.config_hash"],
+                "how": "kedro run --params seed=S"
+                + (f" --env {args.env}" if args.env else "")
+                + (f" --pipelines {args.pipelines}" if args.pipelines else "")
+                + "; statistics over seeds: mean, sample std (n - 1), min, max",
+                "machine": machine_info(device),
+                "chance": {"probe_accuracy": 0.1, "sequence_accuracy": 0.5},
+                **aggregate(seeds),
+                "per_seed": {str(s): r for s, r in sorted(seeds.items())},
+            },
+        )
     print(f"seeds read back: {reused or 'none'}; run now: {[s for s in seeds if s not in reused] or 'none'}")
 
 

@@ -51,9 +51,17 @@ def probe(encoder, splits, rendering, probing: ProbingConfig, fractions, device)
     as_dicts = tuple(s.to_dict() for s in (splits.train, splits.validation, splits.test))
     features = split_features(freeze(encoder).to(device), as_dicts, rendering, probing, device)
     config = probing.probes.model_copy(update={"label_fractions": fractions, "probes": PROBES})
-    return [{"probe": r.probe, "label_fraction": r.label_fraction, "test_accuracy": r.test_accuracy,
-             "val_accuracy": r.val_accuracy, "labels_used": r.labels_used, "chosen": str(r.chosen)}
-            for r in run_probes(features, config, device)]
+    return [
+        {
+            "probe": r.probe,
+            "label_fraction": r.label_fraction,
+            "test_accuracy": r.test_accuracy,
+            "val_accuracy": r.val_accuracy,
+            "labels_used": r.labels_used,
+            "chosen": str(r.chosen),
+        }
+        for r in run_probes(features, config, device)
+    ]
 
 
 def supervised(splits, rendering, encoder: dict, probing: ProbingConfig, fractions, device) -> list[dict]:
@@ -61,20 +69,48 @@ def supervised(splits, rendering, encoder: dict, probing: ProbingConfig, fractio
     rows = []
     for fraction in fractions:
         _, history, predictions, (n_train, n_selection) = train_end_to_end(
-            splits.train, splits.validation, splits.test, pictures_for(splits.train.images, rendering, device),
-            EncoderSpec.model_validate(encoder), fraction, probing.supervised, probing.probes.seed,
-            probing.split_render_seed("test"), device)
+            splits.train,
+            splits.validation,
+            splits.test,
+            pictures_for(splits.train.images, rendering, device),
+            EncoderSpec.model_validate(encoder),
+            fraction,
+            probing.supervised,
+            probing.probes.seed,
+            probing.split_render_seed("test"),
+            device,
+        )
         best = next(r for r in history if r["selected"])
-        r = ProbeResult.score("end_to_end", fraction, n_train, n_selection, f"epoch={int(best['epoch'])}",
-                              best["val_accuracy"], splits.test.labels, predictions)
-        rows.append({"probe": r.probe, "label_fraction": fraction, "test_accuracy": r.test_accuracy,
-                     "val_accuracy": r.val_accuracy, "labels_used": r.labels_used, "chosen": str(r.chosen)})
+        r = ProbeResult.score(
+            "end_to_end",
+            fraction,
+            n_train,
+            n_selection,
+            f"epoch={int(best['epoch'])}",
+            best["val_accuracy"],
+            splits.test.labels,
+            predictions,
+        )
+        rows.append(
+            {
+                "probe": r.probe,
+                "label_fraction": fraction,
+                "test_accuracy": r.test_accuracy,
+                "val_accuracy": r.val_accuracy,
+                "labels_used": r.labels_used,
+                "chosen": str(r.chosen),
+            }
+        )
     return rows
 
 
 def summary(values: list[float], keys: list[str]) -> dict:
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "n": len(values), "per_seed": dict(zip(keys, values))}
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "n": len(values),
+        "per_seed": dict(zip(keys, values)),
+    }
 
 
 def rows(seeds: dict) -> list[dict]:
@@ -84,8 +120,10 @@ def rows(seeds: dict) -> list[dict]:
         for encoder, results in record["probes"].items():
             for r in results:
                 groups.setdefault((encoder, r["probe"], r["label_fraction"]), {})[seed] = r["test_accuracy"]
-    return [{"encoder": e, "probe": p, "label_fraction": f, "test_accuracy": summary(list(v.values()), list(v))}
-            for (e, p, f), v in groups.items()]
+    return [
+        {"encoder": e, "probe": p, "label_fraction": f, "test_accuracy": summary(list(v.values()), list(v))}
+        for (e, p, f), v in groups.items()
+    ]
 
 
 def main() -> None:
@@ -118,11 +156,16 @@ def main() -> None:
     reference = params["pretraining"]["model"]["encoder"]
     for seed in args.seeds:
         record = payload["seeds"].setdefault(str(seed), {"probes": {}, "train_seconds": {}, "history": {}})
-        patch_cfg = PatchCPCConfig.model_validate(override(params["patch_cpc"], [*args.set, f"trainer.seed={seed}", *quiet]))
-        simclr_cfg = SimCLRConfig.model_validate(override(params["simclr"], [*args.simclr_set, f"trainer.seed={seed}", *quiet]))
+        patch_cfg = PatchCPCConfig.model_validate(
+            override(params["patch_cpc"], [*args.set, f"trainer.seed={seed}", *quiet])
+        )
+        simclr_cfg = SimCLRConfig.model_validate(
+            override(params["simclr"], [*args.simclr_set, f"trainer.seed={seed}", *quiet])
+        )
         device = pick_device(patch_cfg.trainer.device)
-        seeded_probing = probing.model_copy(update={"probes": probing.probes.model_copy(update={"seed": seed}),
-                                                    "random_encoder_seed": seed})
+        seeded_probing = probing.model_copy(
+            update={"probes": probing.probes.model_copy(update={"seed": seed}), "random_encoder_seed": seed}
+        )
 
         def random_patch():
             seed_everything(seed)
@@ -134,6 +177,7 @@ def main() -> None:
                 record["history"][fit.__name__] = history
                 record["train_seconds"][fit.__name__] = sum(row["train_seconds"] for row in history)
                 return model.encoder
+
             return make
 
         configs = {PatchCPCConfig: patch_cfg, SimCLRConfig: simclr_cfg}  # the label-free methods' configurations
@@ -148,17 +192,26 @@ def main() -> None:
                 continue
             started = time.perf_counter()
             if make is None:
-                record["probes"][encoder] = supervised(splits, rendering, reference, seeded_probing, args.fractions, device)
+                record["probes"][encoder] = supervised(
+                    splits, rendering, reference, seeded_probing, args.fractions, device
+                )
             else:
                 record["probes"][encoder] = probe(make(), splits, rendering, seeded_probing, args.fractions, device)
             record.setdefault("wall_s", {})[encoder] = time.perf_counter() - started
             for r in record["probes"][encoder]:
-                print(f"seed {seed}, {encoder} {r['probe']} at {r['label_fraction']:g}: {100 * r['test_accuracy']:.2f}%")
-            payload |= {"dataset": args.dataset, "rendering": rendering.model_dump(), "fractions": args.fractions,
-                        "patch_cpc_config": patch_cfg.model_dump(mode="json", exclude={"trainer": {"seed"}}),
-                        "simclr_config": simclr_cfg.model_dump(mode="json", exclude={"trainer": {"seed"}}),
-                        "machine": machine_info(device), "code_commit": code_commit(RESULTS.parents[1]),
-                        "data": splits.summary()}
+                print(
+                    f"seed {seed}, {encoder} {r['probe']} at {r['label_fraction']:g}: {100 * r['test_accuracy']:.2f}%"
+                )
+            payload |= {
+                "dataset": args.dataset,
+                "rendering": rendering.model_dump(),
+                "fractions": args.fractions,
+                "patch_cpc_config": patch_cfg.model_dump(mode="json", exclude={"trainer": {"seed"}}),
+                "simclr_config": simclr_cfg.model_dump(mode="json", exclude={"trainer": {"seed"}}),
+                "machine": machine_info(device),
+                "code_commit": code_commit(RESULTS.parents[1]),
+                "data": splits.summary(),
+            }
             payload["rows"] = rows(payload["seeds"])
             write_results(name, payload)
 

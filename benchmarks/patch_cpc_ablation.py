@@ -47,18 +47,26 @@ ROWS: dict[str, tuple[str, list[str]]] = {  # name -> (what it changes, override
     "grey_half": ("before + half the patches dropped to grey", [*BEFORE, "objective.augment.grey=0.5"]),
     "jitter": ("before + spatial jitter of 4 px", [*BEFORE, "objective.augment.spatial_jitter=4"]),
     "offset_2": ("before + predictions from 2 rows below", [*BEFORE, "model.first_offset=2"]),
-    "no_overlap": ("before + patches without overlap (stride 16: a 4x4 grid, rows 1..2)",
-                   [*BEFORE, "model.encoder.stride=16", "model.predict_rows=2", "model.encoder.cells=2"]),
+    "no_overlap": (
+        "before + patches without overlap (stride 16: a 4x4 grid, rows 1..2)",
+        [*BEFORE, "model.encoder.stride=16", "model.predict_rows=2", "model.encoder.cells=2"],
+    ),
     "colour": ("before + per-patch colour change of +-0.5 per channel", [*BEFORE, "objective.augment.colour=0.5"]),
-    "shuffle_colour": ("before + shuffled, negated channels and colour change per patch",
-                       [*BEFORE, "objective.augment.shuffle=1.0", "objective.augment.colour=0.5"]),
-    "wider": ("before + a wider patch encoder (128 channels, 512 hidden)",
-              [*BEFORE, "model.encoder.patch_encoder.width=128", "model.encoder.patch_encoder.hidden=512"]),
+    "shuffle_colour": (
+        "before + shuffled, negated channels and colour change per patch",
+        [*BEFORE, "objective.augment.shuffle=1.0", "objective.augment.colour=0.5"],
+    ),
+    "wider": (
+        "before + a wider patch encoder (128 channels, 512 hidden)",
+        [*BEFORE, "model.encoder.patch_encoder.width=128", "model.encoder.patch_encoder.hidden=512"],
+    ),
     "patch_backgrounds": ("before + every patch on its own background", ["objective.augment.spatial_jitter=0"]),
     "default": ("every patch on its own background + spatial jitter of 4 px (conf/base)", []),
     "default_offset_2": ("conf/base + predictions from 2 rows below", ["model.first_offset=2"]),
-    "default_shuffle": ("conf/base + shuffled, negated channels and colour change per patch",
-                        ["objective.augment.shuffle=1.0", "objective.augment.colour=0.5"]),
+    "default_shuffle": (
+        "conf/base + shuffled, negated channels and colour change per patch",
+        ["objective.augment.shuffle=1.0", "objective.augment.colour=0.5"],
+    ),
 }
 POOLS = ("mean", "max", "grid", "context")
 MODELS = RESULTS.parents[1] / "data" / "06_models" / "patch_cpc_ablation"
@@ -71,8 +79,9 @@ def features(model, images: np.ndarray, to_pictures, seed: int, cells: int) -> d
         codes = model.encoder.grid(to_pictures(torch.as_tensor(images[s : s + 500]), generator))
         for pool in ("mean", "max", "grid"):
             out[pool].append(pool_grid(codes, pool, cells))
-        out["context"].append(torch.cat([model.contexts[d](model.frame(codes, d)).mean((2, 3))
-                                         for d in model.directions], 1))
+        out["context"].append(
+            torch.cat([model.contexts[d](model.frame(codes, d)).mean((2, 3)) for d in model.directions], 1)
+        )
     return {p: torch.cat(v).numpy() for p, v in out.items()}
 
 
@@ -103,13 +112,25 @@ def main() -> None:
                 print(f"{name}, seed {seed}: recorded, skipped")
                 continue
             batch = params["patch_cpc"]["objective"]["images_per_batch"]
-            cfg = PatchCPCConfig.model_validate(override(params["patch_cpc"], [
-                *sets, f"objective.images_per_epoch={args.steps * batch}", "trainer.epochs=1",
-                f"trainer.seed={seed}", "trainer.checkpoint_path=null", "trainer.progress=false"]))
+            cfg = PatchCPCConfig.model_validate(
+                override(
+                    params["patch_cpc"],
+                    [
+                        *sets,
+                        f"objective.images_per_epoch={args.steps * batch}",
+                        "trainer.epochs=1",
+                        f"trainer.seed={seed}",
+                        "trainer.checkpoint_path=null",
+                        "trainer.progress=false",
+                    ],
+                )
+            )
             model, history = fit_patch_cpc(inputs, cfg)
             MODELS.mkdir(parents=True, exist_ok=True)
-            torch.save({"config": cfg.model_dump(mode="json"), "state_dict": model.state_dict()},
-                       MODELS / f"{name}_seed{seed}.pt")
+            torch.save(
+                {"config": cfg.model_dump(mode="json"), "state_dict": model.state_dict()},
+                MODELS / f"{name}_seed{seed}.pt",
+            )
             started = time.perf_counter()
             cells = cfg.model.encoder.cells
             f_train = features(model, x_train, to_pictures, 1, cells)
@@ -120,16 +141,26 @@ def main() -> None:
                 accuracy[pool] = float(probe.fit(f_train[pool], y_train).score(f_val[pool], y_val))
             last = history[-1]
             row["seeds"][str(seed)] = {
-                "val_linear_accuracy": accuracy, "train_seconds": last["train_seconds"],
-                "probe_seconds": time.perf_counter() - started, "val_knn_accuracy": last["val_knn_accuracy"],
-                "val_pretext_accuracy": last["val_accuracy"], "val_loss": last["val_loss"],
+                "val_linear_accuracy": accuracy,
+                "train_seconds": last["train_seconds"],
+                "probe_seconds": time.perf_counter() - started,
+                "val_knn_accuracy": last["val_knn_accuracy"],
+                "val_pretext_accuracy": last["val_accuracy"],
+                "val_loss": last["val_loss"],
             }
             row["val_linear_accuracy"] = {
                 pool: {"mean": statistics.fmean(v), "std": statistics.stdev(v) if len(v) > 1 else 0.0, "n": len(v)}
-                for pool in POOLS for v in [[s["val_linear_accuracy"][pool] for s in row["seeds"].values()]]}
+                for pool in POOLS
+                for v in [[s["val_linear_accuracy"][pool] for s in row["seeds"].values()]]
+            }
             print(f"{name}, seed {seed}: " + ", ".join(f"{p} {100 * a:.2f}%" for p, a in accuracy.items()), flush=True)
-            payload |= {"steps": args.steps, "train_images": args.train_images, "val_images": args.val_images,
-                        "machine": machine_info(torch.device("cpu")), "code_commit": code_commit(RESULTS.parents[1])}
+            payload |= {
+                "steps": args.steps,
+                "train_images": args.train_images,
+                "val_images": args.val_images,
+                "machine": machine_info(torch.device("cpu")),
+                "code_commit": code_commit(RESULTS.parents[1]),
+            }
             write_results("patch_cpc_ablation_cpu", payload)
 
 

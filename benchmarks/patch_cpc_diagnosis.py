@@ -85,9 +85,12 @@ def diagnose(model: PatchCPCModel, pictures, masks, backgrounds, labels, generat
         nearest = sim.argmax(1)
         distance = float((flat_colour[queries] - flat_colour[nearest]).norm(dim=1).mean())
         same_digit = (flat_digit[nearest] & (flat_label[nearest] == flat_label[queries])).float().mean()
-        neighbours[kind] = {"background_agreement": distance / random_distance, "queries": len(queries),
-                            "same_class_digit_neighbour": float(same_digit),
-                            "neighbour_is_digit_patch": float(flat_digit[nearest].float().mean())}
+        neighbours[kind] = {
+            "background_agreement": distance / random_distance,
+            "queries": len(queries),
+            "same_class_digit_neighbour": float(same_digit),
+            "neighbour_is_digit_patch": float(flat_digit[nearest].float().mean()),
+        }
 
     mean = codes.mean((2, 3))  # (N, D)
     along = torch.einsum("ndgh,nd->ngh", codes, mean)  # each patch's part of |f|^2 * G^2
@@ -112,8 +115,9 @@ def main() -> None:
     rendering = RenderingConfig.model_validate(params["rendering"])
     splits = load_digit_splits("mnist", [args.mnist_root, "data/01_raw"], download=True, fallback=False)
     renderer = DigitRenderer.from_config(rendering)
-    pictures, masks, backgrounds = render(renderer, torch.as_tensor(splits.validation.images[: args.images]),
-                                          torch.Generator().manual_seed(2))
+    pictures, masks, backgrounds = render(
+        renderer, torch.as_tensor(splits.validation.images[: args.images]), torch.Generator().manual_seed(2)
+    )
     labels = torch.as_tensor(splits.validation.labels[: args.images])
     results = {}
     for row in args.rows:
@@ -123,12 +127,20 @@ def main() -> None:
         model.load_state_dict(saved["state_dict"])
         results[row] = diagnose(model.eval(), pictures, masks, backgrounds, labels, None)
         torch.manual_seed(0)
-        results[f"{row}: random init"] = diagnose(cfg.model.build(rendering.channels, rendering.image_size).eval(),
-                                                  pictures, masks, backgrounds, labels, None)
+        results[f"{row}: random init"] = diagnose(
+            cfg.model.build(rendering.channels, rendering.image_size).eval(), pictures, masks, backgrounds, labels, None
+        )
         print(row, json.dumps(results[row], indent=1), flush=True)
-    write_results("patch_cpc_diagnosis_cpu", {
-        "rows": results, "images": args.images, "digit_share": DIGIT_SHARE, "machine": machine_info(torch.device("cpu")),
-        "code_commit": code_commit(RESULTS.parents[1])})
+    write_results(
+        "patch_cpc_diagnosis_cpu",
+        {
+            "rows": results,
+            "images": args.images,
+            "digit_share": DIGIT_SHARE,
+            "machine": machine_info(torch.device("cpu")),
+            "code_commit": code_commit(RESULTS.parents[1]),
+        },
+    )
 
 
 if __name__ == "__main__":

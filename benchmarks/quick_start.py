@@ -77,8 +77,14 @@ def run_variant(workdir: Path, variant: str) -> dict:
     env.pop("VIRTUAL_ENV", None)
     run_env = dict(env)
     if variant == "fallback":
-        run_env |= {"http_proxy": CLOSED_PORT, "https_proxy": CLOSED_PORT, "HTTP_PROXY": CLOSED_PORT,
-                    "HTTPS_PROXY": CLOSED_PORT, "no_proxy": "", "NO_PROXY": ""}
+        run_env |= {
+            "http_proxy": CLOSED_PORT,
+            "https_proxy": CLOSED_PORT,
+            "HTTP_PROXY": CLOSED_PORT,
+            "HTTPS_PROXY": CLOSED_PORT,
+            "no_proxy": "",
+            "NO_PROXY": "",
+        }
     install_rc, install_s, _ = run_timed(["make", "install"], clone, clone.parent / "install.log", env)
     if install_rc:
         raise SystemExit(f"{variant}: make install failed (exit {install_rc}); see {clone.parent / 'install.log'}")
@@ -112,11 +118,14 @@ def run_outputs(data: Path, output: str) -> dict:
     record = {
         "pipeline_s": float(pipeline.group(1)) if pipeline else None,
         "report_first_line": next((line for line in report.read_text().splitlines() if line.strip()), None)
-        if report.exists() else None,
+        if report.exists()
+        else None,
         "fallback_warned": "FALLING BACK" in output,
     }
-    for key, name in (("data_source", "02_intermediate/digit_source.json"),
-                      ("stage_node_s", "08_reporting/stage_wall_times.json")):
+    for key, name in (
+        ("data_source", "02_intermediate/digit_source.json"),
+        ("stage_node_s", "08_reporting/stage_wall_times.json"),
+    ):
         if (data / name).exists():
             record[key] = json.loads((data / name).read_text())
     return record

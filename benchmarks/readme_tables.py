@@ -20,10 +20,24 @@ from pathlib import Path
 
 from cpc_pipeline.reporting.cited import FASHION_MNIST_CITED
 from _tables import ROOT
-from _tables_performance import (components, distributed, end_to_end, quick_start, speed_steps, stage_efficiency,
-                                 time_to_quality)
-from _tables_results import (binary, headline, label_free_study, patch_cpc_ablation, patch_cpc_diagnosis, pretraining,
-                             results)
+from _tables_performance import (
+    components,
+    distributed,
+    end_to_end,
+    quick_start,
+    speed_steps,
+    stage_efficiency,
+    time_to_quality,
+)
+from _tables_results import (
+    binary,
+    headline,
+    label_free_study,
+    patch_cpc_ablation,
+    patch_cpc_diagnosis,
+    pretraining,
+    results,
+)
 
 README = ROOT / "README.md"
 BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end: (?P=name) -->)", re.S)
@@ -35,18 +49,29 @@ def pages() -> list[Path]:
 
 
 GENERATORS: dict[str, Callable[[], str]] = {
-    "quick-start": quick_start, "headline": headline, "results": results, "pretraining": pretraining, "binary": binary,
+    "quick-start": quick_start,
+    "headline": headline,
+    "results": results,
+    "pretraining": pretraining,
+    "binary": binary,
     "label-free": label_free_study("label_free_cpu", "MNIST"),
-    "label-free-fashion": label_free_study("label_free_fashion_cpu", "Fashion-MNIST",
-                                           tuple(f.key for f in FASHION_MNIST_CITED)),
-    "patch-cpc-ablation": patch_cpc_ablation, "patch-cpc-diagnosis": patch_cpc_diagnosis,
-    "time-to-quality": time_to_quality, "speed-steps": speed_steps, "components": components,
-    "stage-efficiency": stage_efficiency, "end-to-end": end_to_end, "distributed": distributed,
+    "label-free-fashion": label_free_study(
+        "label_free_fashion_cpu", "Fashion-MNIST", tuple(f.key for f in FASHION_MNIST_CITED)
+    ),
+    "patch-cpc-ablation": patch_cpc_ablation,
+    "patch-cpc-diagnosis": patch_cpc_diagnosis,
+    "time-to-quality": time_to_quality,
+    "speed-steps": speed_steps,
+    "components": components,
+    "stage-efficiency": stage_efficiency,
+    "end-to-end": end_to_end,
+    "distributed": distributed,
 }
 
 
 def render(text: str) -> str:
     """``text`` with every generated block replaced by what the JSON says now."""
+
     def block(m: re.Match) -> str:
         if m["name"] not in GENERATORS:
             raise SystemExit(f"generated block {m['name']!r} has no generator; known: {sorted(GENERATORS)}")
@@ -81,8 +106,10 @@ def main() -> None:
                 path.write_text(new)
     if args.check:
         if stale:
-            sys.exit(f"{', '.join(stale)} differ from benchmarks/results/*.json: run `make readme` "
-                     "(benchmarks/readme_tables.py)")
+            sys.exit(
+                f"{', '.join(stale)} differ from benchmarks/results/*.json: run `make readme` "
+                "(benchmarks/readme_tables.py)"
+            )
         print("README.md and docs/*.md agree with benchmarks/results/*.json")
         return
     print(f"regenerated: {', '.join(stale)}" if stale else "every page already agreed with the JSON")

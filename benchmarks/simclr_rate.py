@@ -46,21 +46,41 @@ def main() -> None:
     rows, device = {}, None
     for name, (train, sets) in workloads.items():
         batch = params["simclr"]["objective"]["images_per_batch"]
-        cfg = SimCLRConfig.model_validate(override(params["simclr"], [
-            *sets, *args.set, f"objective.images_per_epoch={args.steps * batch}", "objective.knn_bank_images=1000",
-            "trainer.epochs=2", f"trainer.device={args.device}", "trainer.checkpoint_path=null",
-            "trainer.progress=false"]))
-        validation = {k: v[:batch * 2] for k, v in train.items()}
+        cfg = SimCLRConfig.model_validate(
+            override(
+                params["simclr"],
+                [
+                    *sets,
+                    *args.set,
+                    f"objective.images_per_epoch={args.steps * batch}",
+                    "objective.knn_bank_images=1000",
+                    "trainer.epochs=2",
+                    f"trainer.device={args.device}",
+                    "trainer.checkpoint_path=null",
+                    "trainer.progress=false",
+                ],
+            )
+        )
+        validation = {k: v[: batch * 2] for k, v in train.items()}
         _, history = fit_simclr(ImageInputs(train, validation, rendering), cfg)
         views_per_s = history[-1]["train_images_per_s"]  # the loop counts both views of every image
-        rows[name] = {"images_per_batch": batch, "views_per_s": views_per_s, "steps_per_s": views_per_s / (2 * batch),
-                      "epoch_train_seconds": [h["train_seconds"] for h in history],
-                      "encoder": cfg.encoder.model_dump(mode="json"), "compile": cfg.trainer.compile,
-                      "bf16": cfg.trainer.bf16}
-        device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+        rows[name] = {
+            "images_per_batch": batch,
+            "views_per_s": views_per_s,
+            "steps_per_s": views_per_s / (2 * batch),
+            "epoch_train_seconds": [h["train_seconds"] for h in history],
+            "encoder": cfg.encoder.model_dump(mode="json"),
+            "compile": cfg.trainer.compile,
+            "bf16": cfg.trainer.bf16,
+        }
+        device = torch.device(
+            args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        )
         print(f"{name:<22} {rows[name]['steps_per_s']:8.2f} steps/s  {views_per_s:10.0f} views/s", flush=True)
-    write_results(args.name or f"simclr_rate_{device.type}", {
-        "machine": machine_info(device), "steps": args.steps, "overrides": args.set, "workloads": rows})
+    write_results(
+        args.name or f"simclr_rate_{device.type}",
+        {"machine": machine_info(device), "steps": args.steps, "overrides": args.set, "workloads": rows},
+    )
 
 
 if __name__ == "__main__":

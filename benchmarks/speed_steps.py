@@ -92,9 +92,13 @@ def compare(before: tuple, after: tuple, before_name: str, after_name: str, devi
 
     b, a = stats(times["b"], items_b), stats(times["a"], items_a)
     return {
-        "before": before_name, "after": after_name,
-        "before_per_s": b["per_s_median"], "after_per_s": a["per_s_median"],
-        "speedup": a["per_s_median"] / b["per_s_median"], "before_stats": b, "after_stats": a,
+        "before": before_name,
+        "after": after_name,
+        "before_per_s": b["per_s_median"],
+        "after_per_s": a["per_s_median"],
+        "speedup": a["per_s_median"] / b["per_s_median"],
+        "before_stats": b,
+        "after_stats": a,
     }
 
 
@@ -110,8 +114,13 @@ def main() -> None:
     splits = load_digit_splits("mnist", [args.mnist_root, "data/01_raw"], download=True, fallback=False)
     val_images = torch.as_tensor(splits.validation.images, device=device)
     val = table_to_sequences(make_sequence_table(splits.validation.labels, 2496, 4, 4, seed=1), device)
-    data = CPCData(torch.as_tensor(splits.train.images, device=device), torch.as_tensor(splits.train.labels, device=device),
-                   val_images, val, val)
+    data = CPCData(
+        torch.as_tensor(splits.train.images, device=device),
+        torch.as_tensor(splits.train.labels, device=device),
+        val_images,
+        val,
+        val,
+    )
     renderer = DigitRenderer(64, color=True, device=device)
     gen = torch.Generator(device=device).manual_seed(0)
     use_bf16 = device.type == "cuda"
@@ -121,8 +130,14 @@ def main() -> None:
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         model = CPCModelConfig().build(3, 64, predict_terms=4).to(device, memory_format=fmt)
         objective = CPCObjective(sequences_per_batch=batch, images_per_batch=pool, sequences_per_epoch=10**9)
-        method = make_cpc_method(model, objective, data, renderer, terms=4,
-                                 memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        method = make_cpc_method(
+            model,
+            objective,
+            data,
+            renderer,
+            terms=4,
+            memory_format=torch.channels_last if channels_last else torch.contiguous_format,
+        )
         return method, torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def train_rate(method: CPCMethod, opt, host_sync: bool = False, step_fn=None) -> tuple:
@@ -151,13 +166,17 @@ def main() -> None:
     own, _ = make(None, 32)
     own_batches = own.train_batches(0, gen)
     rows["data: 32 sequences x 8 images"] = cmp(
-        (reference.batch, 32), (lambda: next(own_batches), 32),
-        "Python loop per image (reference recipe)", "sampled and rendered on the device (uint8 MNIST resident)",
+        (reference.batch, 32),
+        (lambda: next(own_batches), 32),
+        "Python loop per image (reference recipe)",
+        "sampled and rendered on the device (uint8 MNIST resident)",
     )
 
     default, opt = make(64, 64)
     plain, plain_opt = make(64, 64, channels_last=False)
-    rows["channels_last"] = cmp(train_rate(plain, plain_opt), train_rate(default, opt), "contiguous (NCHW)", "channels_last")
+    rows["channels_last"] = cmp(
+        train_rate(plain, plain_opt), train_rate(default, opt), "contiguous (NCHW)", "channels_last"
+    )
     if device.type == "cpu":
         threads = torch.get_num_threads()
         steps, items = train_rate(default, opt)
@@ -169,18 +188,26 @@ def main() -> None:
 
         rows["CPU threads"] = cmp((one_thread, items), (steps, items), "1 thread", f"{threads} threads (one per core)")
     rows["host sync per step"] = cmp(
-        train_rate(default, opt, host_sync=True), train_rate(default, opt),
-        "every metric read on the host each step", "metrics accumulated on the device",
+        train_rate(default, opt, host_sync=True),
+        train_rate(default, opt),
+        "every metric read on the host each step",
+        "metrics accumulated on the device",
     )
     ref_method, ref_opt = make(None, 32)
     rows["pooled batches"] = cmp(
-        train_rate(ref_method, ref_opt), train_rate(default, opt), "32 sequences, each its own 8 images (reference)",
+        train_rate(ref_method, ref_opt),
+        train_rate(default, opt),
+        "32 sequences, each its own 8 images (reference)",
         "64 sequences from a pool of 64 images",
     )
     for size in (128, 256):
         big, big_opt = make(size, size)
-        rows[f"batch {size}"] = cmp(train_rate(default, opt), train_rate(big, big_opt), "64 sequences, pool 64",
-                                    f"{size} sequences, pool {size}")
+        rows[f"batch {size}"] = cmp(
+            train_rate(default, opt),
+            train_rate(big, big_opt),
+            "64 sequences, pool 64",
+            f"{size} sequences, pool {size}",
+        )
 
     reference_batches = own.batches  # OwnImageBatches: renders every position's image
 
@@ -188,8 +215,9 @@ def main() -> None:
         size = default.objective.eval_sequences_per_batch
         for start in range(0, len(val), size):
             sl = slice(start, start + size)
-            batch = reference_batches.render(SequenceBatch(val.digits[sl], val.image_indices[sl], val.labels[sl]),
-                                             val_images, gen)
+            batch = reference_batches.render(
+                SequenceBatch(val.digits[sl], val.image_indices[sl], val.labels[sl]), val_images, gen
+            )
             _, predictions, futures = default.model(batch.images, batch.slots)
             sequence_scores(predictions, futures)
 
@@ -198,18 +226,22 @@ def main() -> None:
             default.model.eval()
             with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 fn()
+
         return run, len(val)
 
     rows["evaluation, 2,496 validation sequences"] = cmp(
-        evaluation(per_position), evaluation(lambda: default.evaluator.score_table(val, val_images, gen)),
-        "8 images rendered and encoded per sequence", "each distinct image once",
+        evaluation(per_position),
+        evaluation(lambda: default.evaluator.score_table(val, val_images, gen)),
+        "8 images rendered and encoded per sequence",
+        "each distinct image once",
     )
     if args.compile:
         compiled, compiled_opt = make(64, 64)
         try:
             step = torch.compile(compiled.training_step)
-            rows["torch.compile"] = cmp(train_rate(default, opt), train_rate(compiled, compiled_opt, step_fn=step),
-                                        "eager", "compiled")
+            rows["torch.compile"] = cmp(
+                train_rate(default, opt), train_rate(compiled, compiled_opt, step_fn=step), "eager", "compiled"
+            )
         except Exception as err:  # noqa: BLE001 - recorded, not fatal
             rows["torch.compile"] = {"error": repr(err)}
 
@@ -219,11 +251,15 @@ def main() -> None:
             print(f"{name:<42} {r['error']}")
             continue
         print(f"{name:<42} {r['before_per_s']:>10.1f} {r['after_per_s']:>10.1f} {r['speedup']:>8.2f}x  {r['after']}")
-    write_results(f"speed_steps_{device.type}", {
-        "machine": machine_info(device), "config": vars(args) | {"bf16": use_bf16},
-        "not_measured": [] if device.type == "cuda" else ["bf16 autocast (CUDA only; no GPU on this machine)"],
-        "results": rows,
-    })
+    write_results(
+        f"speed_steps_{device.type}",
+        {
+            "machine": machine_info(device),
+            "config": vars(args) | {"bf16": use_bf16},
+            "not_measured": [] if device.type == "cuda" else ["bf16 autocast (CUDA only; no GPU on this machine)"],
+            "results": rows,
+        },
+    )
 
 
 if __name__ == "__main__":

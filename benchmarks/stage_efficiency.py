@@ -100,8 +100,13 @@ def denormals(steps: int, mnist_root: str) -> dict[str, float]:
     (``CPC_KEEP_SUBNORMALS=1``), each in a fresh process: the flag must be set before the threads exist."""
     row: dict[str, float] = {"steps": steps, "projected_s": 0.0}
     for key, env in (("subnormals_kept", {KEEP_SUBNORMALS: "1"}), ("flushed", {})):
-        out = subprocess.run([sys.executable, __file__, "--denormal-child", str(steps), "--mnist-root", mnist_root],
-                             capture_output=True, text=True, check=True, env={**os.environ, **env})
+        out = subprocess.run(
+            [sys.executable, __file__, "--denormal-child", str(steps), "--mnist-root", mnist_root],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, **env},
+        )
         child = json.loads(out.stdout.strip().splitlines()[-1])
         row |= {f"{key}_{k}": v for k, v in child.items()}
     row["speedup_last50"] = row["subnormals_kept_last50_step_s"] / row["flushed_last50_step_s"]
@@ -166,8 +171,17 @@ def loop_profile(method, trainer, device, steps: int) -> dict[str, float]:
     return {"step_s": step_s, "eval_s": eval_s, "profiled_steps": short.steps_per_epoch} | shares
 
 
-def training_stage(method, trainer, device, steps: int, epochs: int, seed: int, peaks: dict[str, float],
-                   steps_total: int | None = None, evals_total: float | None = None) -> dict[str, float]:
+def training_stage(
+    method,
+    trainer,
+    device,
+    steps: int,
+    epochs: int,
+    seed: int,
+    peaks: dict[str, float],
+    steps_total: int | None = None,
+    evals_total: float | None = None,
+) -> dict[str, float]:
     """One training stage's row: per-step and per-evaluation figures, projected to the default run; its share
     of the measured matmul peak of the precision it trains in (``trainer.bf16`` on this device)."""
     precision = "bf16" if uses_bf16(trainer.bf16, device) else "fp32"
@@ -179,16 +193,31 @@ def training_stage(method, trainer, device, steps: int, epochs: int, seed: int, 
     seconds = steps_total * figures["step_s"] + evals_total * figures["eval_s"]
     flops = steps_total * step_flops + evals_total * eval_flops
     return figures | {
-        "precision": precision, "peak_flop_s": peak, "steps": steps_total, "evaluations": evals_total,
-        "step_flops": step_flops, "eval_flops": eval_flops,
-        "step_flop_s": step_flops / figures["step_s"], "step_share_of_peak": step_flops / figures["step_s"] / peak,
-        "projected_s": seconds, "flops": flops, "flop_s": flops / seconds, "share_of_peak": flops / seconds / peak,
+        "precision": precision,
+        "peak_flop_s": peak,
+        "steps": steps_total,
+        "evaluations": evals_total,
+        "step_flops": step_flops,
+        "eval_flops": eval_flops,
+        "step_flop_s": step_flops / figures["step_s"],
+        "step_share_of_peak": step_flops / figures["step_s"] / peak,
+        "projected_s": seconds,
+        "flops": flops,
+        "flop_s": flops / seconds,
+        "share_of_peak": flops / seconds / peak,
         "eval_share_of_time": evals_total * figures["eval_s"] / seconds,
     }
 
 
-def extraction(encoder, images: np.ndarray, rendering: RenderingConfig, probing: ProbingConfig, device, peak: float,
-               total_images: int) -> dict[str, float]:
+def extraction(
+    encoder,
+    images: np.ndarray,
+    rendering: RenderingConfig,
+    probing: ProbingConfig,
+    device,
+    peak: float,
+    total_images: int,
+) -> dict[str, float]:
     """Frozen feature extraction of ``images`` (timed, FLOPs counted), projected to ``total_images``."""
     to_pictures = pictures_for(images, rendering, device)
     batch = probing.extraction_images_per_batch
@@ -206,9 +235,14 @@ def extraction(encoder, images: np.ndarray, rendering: RenderingConfig, probing:
     render = sum(e - s for s, e in ranges(prof, ["data.render"])["data.render"]) / 1e6 / profiled
     per_image = seconds / len(images)
     return {
-        "images_per_s": 1 / per_image, "flops_per_image": flops_per_image, "share_render": render,
-        "images": total_images, "projected_s": per_image * total_images, "flops": flops_per_image * total_images,
-        "flop_s": flops_per_image / per_image, "share_of_peak": flops_per_image / per_image / peak,
+        "images_per_s": 1 / per_image,
+        "flops_per_image": flops_per_image,
+        "share_render": render,
+        "images": total_images,
+        "projected_s": per_image * total_images,
+        "flops": flops_per_image * total_images,
+        "flop_s": flops_per_image / per_image,
+        "share_of_peak": flops_per_image / per_image / peak,
     }
 
 
@@ -240,8 +274,11 @@ def main() -> None:
 
     def report(name: str, row: dict) -> None:
         rows[name] = row
-        print(f"{name:<24} {row['projected_s']:8.1f} s projected  {row['flops'] / 1e12:7.2f} TFLOP  "
-              f"{row['flop_s'] / 1e9:6.1f} GFLOP/s ({row['share_of_peak']:.0%} of peak)", flush=True)
+        print(
+            f"{name:<24} {row['projected_s']:8.1f} s projected  {row['flops'] / 1e12:7.2f} TFLOP  "
+            f"{row['flop_s'] / 1e9:6.1f} GFLOP/s ({row['share_of_peak']:.0%} of peak)",
+            flush=True,
+        )
 
     if "denormals" in args.parts:  # patch CPC's steps with subnormal floats flushed and kept
         rows["patch_cpc, subnormal floats"] = denormals(args.denormal_steps, args.mnist_root)
@@ -250,8 +287,12 @@ def main() -> None:
     if "augment" in args.parts:  # SimCLR's colour jitter, both ways BatchAugment.colour can run it
         cfg = SimCLRConfig.model_validate(params["simclr"])
         augment = BatchAugment(cfg.objective.augment)
-        pictures = (pictures_for(splits.train.images, rendering, device)(
-            torch.as_tensor(splits.train.images[:256], device=device), None) + 1) / 2
+        pictures = (
+            pictures_for(splits.train.images, rendering, device)(
+                torch.as_tensor(splits.train.images[:256], device=device), None
+            )
+            + 1
+        ) / 2
         gen = torch.Generator(device=device).manual_seed(0)
         rows["colour jitter, 256 images"] = {
             f"{name}_s": timed(lambda: augment.colour(pictures, gen, subset=subset), device, 5)["median_s"]
@@ -262,34 +303,81 @@ def main() -> None:
     # ---- the three pretraining stages
     if "pretraining" in args.parts:
         cfg = PretrainingConfig.model_validate(override(params["pretraining"], QUIET))
-        method, _ = build_cpc(CPCInputs(splits.train, splits.validation, train_table, val_table,
-                                        SequenceConfig.model_validate(params["sequences"]), rendering), cfg)
-        report("pretraining (CPC)", training_stage(method, cfg.trainer.model_copy(update={"epochs": 1}), device,
-                                                   args.steps, cfg.trainer.epochs, cfg.trainer.seed, peaks))
-    for stage, config_class, build in (("simclr", SimCLRConfig, build_simclr),
-                                       ("patch_cpc", PatchCPCConfig, build_patch_cpc)):
+        method, _ = build_cpc(
+            CPCInputs(
+                splits.train,
+                splits.validation,
+                train_table,
+                val_table,
+                SequenceConfig.model_validate(params["sequences"]),
+                rendering,
+            ),
+            cfg,
+        )
+        report(
+            "pretraining (CPC)",
+            training_stage(
+                method,
+                cfg.trainer.model_copy(update={"epochs": 1}),
+                device,
+                args.steps,
+                cfg.trainer.epochs,
+                cfg.trainer.seed,
+                peaks,
+            ),
+        )
+    for stage, config_class, build in (
+        ("simclr", SimCLRConfig, build_simclr),
+        ("patch_cpc", PatchCPCConfig, build_patch_cpc),
+    ):
         if stage not in args.parts:
             continue
         cfg = config_class.model_validate(override(params[stage], QUIET))
         method, _ = build(image_inputs, cfg)
-        report(stage, training_stage(method, cfg.trainer.model_copy(update={"epochs": 1}), device, args.steps,
-                                     cfg.trainer.epochs, cfg.trainer.seed, peaks))
+        report(
+            stage,
+            training_stage(
+                method,
+                cfg.trainer.model_copy(update={"epochs": 1}),
+                device,
+                args.steps,
+                cfg.trainer.epochs,
+                cfg.trainer.seed,
+                peaks,
+            ),
+        )
 
     # ---- probing: the supervised baseline at every label fraction, profiled at the largest
     spec = EncoderSpec.model_validate(params["pretraining"]["model"]["encoder"])
     renderer = pictures_for(splits.train.images, rendering, device)
     fractions = sorted(probing.probes.label_fractions)
-    built = [supervised_method(splits.train, splits.validation, renderer, spec, f, probing.supervised,
-                               probing.probes.seed, device) for f in fractions]
+    built = [
+        supervised_method(
+            splits.train, splits.validation, renderer, spec, f, probing.supervised, probing.probes.seed, device
+        )
+        for f in fractions
+    ]
     steps_total = sum(trainer.epochs * method.steps_per_epoch for method, trainer, _ in built)
     # evaluations scale with each fraction's validation labels; + one test prediction (10,000 images) each
-    evals = sum(trainer.epochs * len(method.val_y) + len(splits.test.labels)
-                for method, trainer, _ in built) / len(splits.validation.labels)
+    evals = sum(trainer.epochs * len(method.val_y) + len(splits.test.labels) for method, trainer, _ in built) / len(
+        splits.validation.labels
+    )
     method, trainer, _ = built[-1]
     if "supervised" in args.parts:
-        report("supervised baseline", training_stage(method, trainer.model_copy(update={"epochs": 1, "log_epochs": False}),
-                                                 device, args.steps, trainer.epochs, trainer.seed, peaks,
-                                                 steps_total, evals))
+        report(
+            "supervised baseline",
+            training_stage(
+                method,
+                trainer.model_copy(update={"epochs": 1, "log_epochs": False}),
+                device,
+                args.steps,
+                trainer.epochs,
+                trainer.seed,
+                peaks,
+                steps_total,
+                evals,
+            ),
+        )
 
     # ---- probing: features of every encoder, the random encoder's statistics, the probes
     seed_everything(probing.random_encoder_seed)
@@ -298,8 +386,9 @@ def main() -> None:
     all_images = sum(len(s.labels) for s in (splits.train, splits.validation, splits.test))
     sample = splits.train.images[: args.extraction_images]
     start = time.perf_counter()
-    estimate_batchnorm_statistics(reference, picture_batches(sample, renderer, 0, probing.extraction_images_per_batch,
-                                                             device))
+    estimate_batchnorm_statistics(
+        reference, picture_batches(sample, renderer, 0, probing.extraction_images_per_batch, device)
+    )
     stats_s = (time.perf_counter() - start) / len(sample) * n_stats
     reference = freeze(reference)
     row = extraction(reference, sample, rendering, probing, device, peak, 4 * all_images)
@@ -308,14 +397,16 @@ def main() -> None:
         report("features, 4 reference encoders", row)
         patch_spec = EncoderSpec.model_validate(params["patch_cpc"]["model"]["encoder"])
         patch_encoder = freeze(patch_spec.build(rendering.channels, rendering.image_size).to(device))
-        report("features, patch encoder", extraction(patch_encoder, sample, rendering, probing, device, peak,
-                                                     all_images))
+        report(
+            "features, patch encoder", extraction(patch_encoder, sample, rendering, probing, device, peak, all_images)
+        )
     if "probes" not in args.parts:
         write(rows, args, device, peaks)
         return
 
-    features = split_features(reference, (as_dict(splits.train), as_dict(splits.validation), as_dict(splits.test)),
-                              rendering, probing, device)
+    features = split_features(
+        reference, (as_dict(splits.train), as_dict(splits.validation), as_dict(splits.test)), rendering, probing, device
+    )
     probe_rows = {}
     for probe in probing.probes.probes:
         config = probing.probes.model_copy(update={"probes": [probe]})
@@ -331,11 +422,17 @@ def main() -> None:
 def write(rows: dict, args, device: torch.device, peaks: dict[str, float]) -> None:
     total = sum(r["projected_s"] for r in rows.values())
     print(f"{'total (projected work)':<24} {total:8.1f} s", flush=True)
-    write_results(f"stage_efficiency_{device.type}", {
-        "machine": machine_info(device), "config": vars(args), "matmul_peak_fp32_flop_s": peaks["fp32"],
-        "matmul_peak_bf16_flop_s": peaks["bf16"], "results": rows,
-        "projected_total_s": total,
-    })
+    write_results(
+        f"stage_efficiency_{device.type}",
+        {
+            "machine": machine_info(device),
+            "config": vars(args),
+            "matmul_peak_fp32_flop_s": peaks["fp32"],
+            "matmul_peak_bf16_flop_s": peaks["bf16"],
+            "results": rows,
+            "projected_total_s": total,
+        },
+    )
 
 
 if __name__ == "__main__":

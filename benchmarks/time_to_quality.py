@@ -49,8 +49,9 @@ def main() -> None:
     splits, train_table, val_table = mnist_cpc_tables(params, args.mnist_root)
     model = cfg.model.build(rendering.channels, rendering.image_size, sequences.predict_terms).to(device)
     renderer = DigitRenderer.from_config(rendering, device)
-    data = CPCData.from_tables(splits.train, splits.validation, train_table, val_table,
-                               cfg.objective.threshold_sequences, device)
+    data = CPCData.from_tables(
+        splits.train, splits.validation, train_table, val_table, cfg.objective.threshold_sequences, device
+    )
     method = make_cpc_method(model, cfg.objective, data, renderer, sequences.terms, cfg.trainer.channels_last)
     probing = ProbingConfig.model_validate(params["probing"])  # the pipeline's render seeds for each split
     probe_config = ProbeConfig(probes=["mlp", "linear"], label_fractions=[1.0])
@@ -63,16 +64,21 @@ def main() -> None:
         clock["pretraining_s"] += row["epoch_seconds"]
         start = time.perf_counter()
         encoder = freeze(copy.deepcopy(model.encoder))
-        probed = ({"images": splits.train.images[subset], "labels": splits.train.labels[subset]},
-                  *({"images": s.images, "labels": s.labels} for s in (splits.validation, splits.test)))
+        probed = (
+            {"images": splits.train.images[subset], "labels": splits.train.labels[subset]},
+            *({"images": s.images, "labels": s.labels} for s in (splits.validation, splits.test)),
+        )
         features = split_features(encoder, probed, rendering, probing, device)
         results = run_probes(features, probe_config, device)
         selected = select_on_validation(results)  # the probe reported is chosen on validation, never on test
         entry = {
-            "epoch": epoch, "pretraining_s": clock["pretraining_s"], "probe_s": time.perf_counter() - start,
+            "epoch": epoch,
+            "pretraining_s": clock["pretraining_s"],
+            "probe_s": time.perf_counter() - start,
             "val_sequence_accuracy": row["val_sequence_accuracy"],
             "train_sequences_per_s": row["train_sequences_per_s"],
-            "probe_selected": selected.probe, "probe_test_accuracy": selected.test_accuracy,
+            "probe_selected": selected.probe,
+            "probe_test_accuracy": selected.test_accuracy,
             "probe_labels_used": selected.labels_used,
             **{f"{r.probe}_val_accuracy": r.val_accuracy for r in results},
             **{f"{r.probe}_test_accuracy": r.test_accuracy for r in results},
@@ -87,16 +93,25 @@ def main() -> None:
         for target in targets:
             first = next((e for e in epochs if e[metric] >= target), None)
             reached[f"{metric}>={target}"] = (
-                {"epoch": first["epoch"], "pretraining_s": first["pretraining_s"],
-                 "pretraining_plus_one_probe_s": first["pretraining_s"] + first["probe_s"]}
-                if first else None
+                {
+                    "epoch": first["epoch"],
+                    "pretraining_s": first["pretraining_s"],
+                    "pretraining_plus_one_probe_s": first["pretraining_s"] + first["probe_s"],
+                }
+                if first
+                else None
             )
     for key, value in reached.items():
         print(f"{key:<32} {value}")
-    write_results(args.name or f"time_to_quality_{device.type}_{cfg.objective.loss}", {
-        "machine": machine_info(device), "config": {"pretraining": cfg.model_dump(mode="json"), **vars(args)},
-        "epochs": epochs, "reached": reached,
-    })
+    write_results(
+        args.name or f"time_to_quality_{device.type}_{cfg.objective.loss}",
+        {
+            "machine": machine_info(device),
+            "config": {"pretraining": cfg.model_dump(mode="json"), **vars(args)},
+            "epochs": epochs,
+            "reached": reached,
+        },
+    )
 
 
 if __name__ == "__main__":

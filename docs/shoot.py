@@ -42,10 +42,21 @@ class Chromium:
             os.dup2(to_browser, 3)
             os.dup2(from_browser, 4)
 
-        args = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--remote-debugging-pipe", f"--window-size={width},{height}",
-                f"--user-data-dir={tempfile.mkdtemp()}", "about:blank"]
+        args = [
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--remote-debugging-pipe",
+            f"--window-size={width},{height}",
+            f"--user-data-dir={tempfile.mkdtemp()}",
+            "about:blank",
+        ]
         if host_rules:
             args.insert(1, f"--host-resolver-rules={host_rules}")
         self.proc = subprocess.Popen(args, preexec_fn=wire, pass_fds=(3, 4), stderr=subprocess.DEVNULL)
@@ -55,8 +66,14 @@ class Chromium:
         self._id = 0
         page = next(t for t in self.call("Target.getTargets")["targetInfos"] if t["type"] == "page")
         self.session = self.call("Target.attachToTarget", targetId=page["targetId"], flatten=True)["sessionId"]
-        self.call("Emulation.setDeviceMetricsOverride", session=True, width=width, height=height,
-                  deviceScaleFactor=1, mobile=False)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            session=True,
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
 
     def call(self, method: str, session: bool = False, **params) -> dict:
         self._id += 1
@@ -78,8 +95,9 @@ class Chromium:
                 return reply.get("result", {})
 
     def evaluate(self, expression: str):
-        result = self.call("Runtime.evaluate", session=True, expression=expression, awaitPromise=True,
-                           returnByValue=True)
+        result = self.call(
+            "Runtime.evaluate", session=True, expression=expression, awaitPromise=True, returnByValue=True
+        )
         return result.get("result", {}).get("value")
 
     def wait_for(self, text: str, timeout: float = 60) -> None:
@@ -95,10 +113,15 @@ class Chromium:
                 self.call("Input.dispatchKeyEvent", session=True, type=kind, key=text[4:], code=text[4:])
             time.sleep(1)
             return
-        find = (f"document.querySelector({json.dumps(text[4:])})" if text.startswith("css:")
-                else f"({FIND})({json.dumps(text)})")
-        found = self.evaluate(f"(() => {{ const el = {find}; "
-                              "if (!el) return false; el.scrollIntoView({block: 'nearest'}); el.click(); return true; })()")
+        find = (
+            f"document.querySelector({json.dumps(text[4:])})"
+            if text.startswith("css:")
+            else f"({FIND})({json.dumps(text)})"
+        )
+        found = self.evaluate(
+            f"(() => {{ const el = {find}; "
+            "if (!el) return false; el.scrollIntoView({block: 'nearest'}); el.click(); return true; })()"
+        )
         if not found:
             raise SystemExit(f"nothing to click labelled {text!r}")
         time.sleep(1.5)

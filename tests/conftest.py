@@ -38,8 +38,9 @@ def make_project(project: Path) -> Path:
     project.mkdir()
     shutil.copy(REPO / "pyproject.toml", project)
     # the package is installed (editable); its source is copied for the MLflow model's code_paths
-    shutil.copytree(REPO / "src" / "cpc_pipeline", project / "src" / "cpc_pipeline",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO / "src" / "cpc_pipeline", project / "src" / "cpc_pipeline", ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copytree(REPO / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
     (project / "conf" / "local").mkdir()
     # MLflow caches one store per URI string: an absolute one keeps each test's runs apart
@@ -126,6 +127,22 @@ def write_cifar(root, n_per_batch=12, seed=0):
         with open(folder / name, "wb") as fh:
             pickle.dump(batch, fh, protocol=2)
     with open(folder / "batches.meta", "wb") as fh:
-        pickle.dump({"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                                     "ship", "truck"], "num_cases_per_batch": n_per_batch}, fh)
+        pickle.dump(
+            {
+                "label_names": [
+                    "airplane",
+                    "automobile",
+                    "bird",
+                    "cat",
+                    "deer",
+                    "dog",
+                    "frog",
+                    "horse",
+                    "ship",
+                    "truck",
+                ],
+                "num_cases_per_batch": n_per_batch,
+            },
+            fh,
+        )
     return folder

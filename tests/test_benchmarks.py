@@ -38,11 +38,14 @@ def test_the_end_to_end_probe_check_finds_equal_and_moved_results(tmp_path):
 def test_the_end_to_end_run_check_counts_equal_results_and_the_largest_move_per_encoder():
     from end_to_end import compare_runs
 
-    before = [{"encoder": "cpc", "probe": "mlp", "label_fraction": 0.01, "test_accuracy": 0.97},
-              {"encoder": "cpc", "probe": "knn", "label_fraction": 1.0, "test_accuracy": 0.98},
-              {"encoder": "supervised", "probe": "end_to_end", "label_fraction": 0.1, "test_accuracy": 0.95}]
-    after = [dict(r) for r in before] + [{"encoder": "simclr", "probe": "mlp", "label_fraction": 0.01,
-                                         "test_accuracy": 0.9}]  # only in one run: not compared
+    before = [
+        {"encoder": "cpc", "probe": "mlp", "label_fraction": 0.01, "test_accuracy": 0.97},
+        {"encoder": "cpc", "probe": "knn", "label_fraction": 1.0, "test_accuracy": 0.98},
+        {"encoder": "supervised", "probe": "end_to_end", "label_fraction": 0.1, "test_accuracy": 0.95},
+    ]
+    after = [dict(r) for r in before] + [
+        {"encoder": "simclr", "probe": "mlp", "label_fraction": 0.01, "test_accuracy": 0.9}
+    ]  # only in one run: not compared
     after[2]["test_accuracy"] = 0.953
     check = compare_runs(after, before)
     assert (check["compared"], check["equal"]) == (3, 2)
@@ -59,8 +62,13 @@ def test_the_gpu_check_parses_and_starts_and_skips_its_cuda_parts_here(tmp_path)
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
     if torch.cuda.is_available():
         return  # on a GPU the script is the check itself (minutes): run it by hand
-    done = subprocess.run(["bash", str(script), str(tmp_path / "out")], capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable}, timeout=120)
+    done = subprocess.run(
+        ["bash", str(script), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable},
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     summary = (tmp_path / "out" / "summary.txt").read_text()
     assert "available False" in summary and "skipped: no CUDA device here" in summary
@@ -76,11 +84,17 @@ def test_the_gpu_report_reads_each_tests_outcome_and_the_time_to_99(tmp_path):
         '<testsuites><testsuite><testcase classname="tests.test_cuda" name="test_a"/>'
         '<testcase classname="tests.test_cuda" name="test_b"><failure message="boom"/></testcase>'
         '<testcase classname="tests.x" name="test_c"><skipped message="needs two GPUs"/></testcase>'
-        '</testsuite></testsuites>')
-    assert test_outcomes(tmp_path / "t.xml") == {"tests.test_cuda::test_a": "passed", "tests.test_cuda::test_b": "failed",
-                                                 "tests.x::test_c": "skipped: needs two GPUs"}
-    epochs = [{"epoch": e, "pretraining_s": 10.0 * e, "val_sequence_accuracy": a, "train_sequences_per_s": r}
-              for e, a, r in [(1, 0.95, 900.0), (2, 0.991, 1000.0), (3, 0.995, 1100.0)]]
+        "</testsuite></testsuites>"
+    )
+    assert test_outcomes(tmp_path / "t.xml") == {
+        "tests.test_cuda::test_a": "passed",
+        "tests.test_cuda::test_b": "failed",
+        "tests.x::test_c": "skipped: needs two GPUs",
+    }
+    epochs = [
+        {"epoch": e, "pretraining_s": 10.0 * e, "val_sequence_accuracy": a, "train_sequences_per_s": r}
+        for e, a, r in [(1, 0.95, 900.0), (2, 0.991, 1000.0), (3, 0.995, 1100.0)]
+    ]
     reached = {"val_sequence_accuracy>=0.99": {"epoch": 2, "pretraining_s": 20.0}}
     (tmp_path / "q.json").write_text(json.dumps({"epochs": epochs, "reached": reached}))
     got = time_to_99(tmp_path / "q.json")

@@ -15,8 +15,10 @@ from cpc_pipeline.training.images import knn_predict
 from cpc_pipeline.training.loop import TrainerConfig, seed_everything, train
 from cpc_pipeline.training.simclr import SimCLRMethod, SimCLRObjective
 
-pytestmark = [pytest.mark.cuda,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")]
+pytestmark = [
+    pytest.mark.cuda,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine"),
+]
 CUDA = torch.device("cuda")
 
 
@@ -51,8 +53,12 @@ def test_grid_infonce_and_ntxent_on_cuda_equal_the_cpu_ones():
     g = torch.Generator().manual_seed(0)
     codes, predictions = torch.randn(4, 16, 5, 5, generator=g), torch.randn(4, 2, 16, 5, 5, generator=g)
     a, b = torch.randn(16, 32, generator=g), torch.randn(16, 32, generator=g)
-    torch.testing.assert_close(grid_info_nce(codes.to(CUDA), predictions.to(CUDA)).loss.cpu(),
-                               grid_info_nce(codes, predictions).loss, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(
+        grid_info_nce(codes.to(CUDA), predictions.to(CUDA)).loss.cpu(),
+        grid_info_nce(codes, predictions).loss,
+        rtol=1e-4,
+        atol=1e-4,
+    )
     torch.testing.assert_close(nt_xent(a.to(CUDA), b.to(CUDA)).loss.cpu(), nt_xent(a, b).loss, rtol=1e-4, atol=1e-4)
 
 
@@ -76,10 +82,19 @@ def test_simclr_trains_on_cuda_in_bf16_and_channels_last(compile_model):
     labels = torch.randint(0, 10, (512,), generator=g)
     model = SimCLRModel(ReferenceEncoderSpec(padding=1).build(1, 28), 32)
     objective = SimCLRObjective(images_per_batch=64, images_per_epoch=256, knn_k=5, knn_bank_images=256)
-    method = SimCLRMethod(model, objective, DigitRenderer(28, color=False, device=CUDA), images, labels,
-                          images[:128], labels[:128])
-    config = TrainerConfig(epochs=2, bf16=True, channels_last=True, compile=compile_model, optimizer="sgd",
-                           learning_rate=0.1, checkpoint_path=None, progress=False)
+    method = SimCLRMethod(
+        model, objective, DigitRenderer(28, color=False, device=CUDA), images, labels, images[:128], labels[:128]
+    )
+    config = TrainerConfig(
+        epochs=2,
+        bf16=True,
+        channels_last=True,
+        compile=compile_model,
+        optimizer="sgd",
+        learning_rate=0.1,
+        checkpoint_path=None,
+        progress=False,
+    )
     history = train(method, config, CUDA).history
     assert next(model.parameters()).device.type == "cuda"
     assert all(torch.isfinite(torch.tensor([h["train_loss"], h["val_loss"]])).all() for h in history)

@@ -69,7 +69,9 @@ def test_an_absent_device_is_rejected_before_any_node_runs(kedro_project):
 
 
 def test_an_encoder_that_cannot_fit_the_images_is_rejected_before_any_node_runs(kedro_project):
-    with pytest.raises(ConfigurationError, match=r"pretraining.model.encoder does not fit the rendered grey digits \(28x28\)"):
+    with pytest.raises(
+        ConfigurationError, match=r"pretraining.model.encoder does not fit the rendered grey digits \(28x28\)"
+    ):
         run_kedro(kedro_project, None, {"pretraining.model.encoder.padding": 0}, env="smoke")
     assert not list((kedro_project / "data" / "02_intermediate").iterdir())
 
@@ -77,25 +79,35 @@ def test_an_encoder_that_cannot_fit_the_images_is_rejected_before_any_node_runs(
 def test_an_unreadable_data_file_is_one_line_naming_it(tmp_path):
     path = tmp_path / "train_digits.pkl"
     try:
-        raise DatasetError(f"Failed while loading data from dataset PickleDataset(filepath={path}).") from EOFError("Ran out of input")
+        raise DatasetError(f"Failed while loading data from dataset PickleDataset(filepath={path}).") from EOFError(
+            "Ran out of input"
+        )
     except DatasetError as err:
         line = summary(err)
     assert str(path) in line and "EOFError" in line and "rerun the stage" in line and "\n" not in line
 
 
 def kedro_cli(project, *args, env=None):
-    return subprocess.run([os.path.join(os.path.dirname(sys.executable), "kedro"), "run", *args], cwd=project,
-                          capture_output=True, text=True, env=os.environ | {"KEDRO_DISABLE_TELEMETRY": "1"} | (env or {}))
+    return subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "kedro"), "run", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"KEDRO_DISABLE_TELEMETRY": "1"} | (env or {}),
+    )
 
 
 @pytest.mark.slow
 def test_a_bad_parameter_is_one_line_without_traceback_unless_asked(kedro_project):
     out = kedro_cli(kedro_project, "--pipelines", "data_processing", "--params", "sequences.terms=0")
     assert out.returncode == 1
-    assert "Error: invalid parameters: sequences.terms: Input should be greater than or equal to 1 (got 0)" in out.stderr
+    assert (
+        "Error: invalid parameters: sequences.terms: Input should be greater than or equal to 1 (got 0)" in out.stderr
+    )
     assert "Traceback" not in out.stderr + out.stdout
     verbose = kedro_cli(kedro_project, "--pipelines", "data_processing", "--params", "sequences.terms=0", "--verbose")
     assert verbose.returncode != 0 and "Traceback" in verbose.stderr + verbose.stdout
-    by_variable = kedro_cli(kedro_project, "--pipelines", "data_processing", "--params", "sequences.terms=0",
-                            env={"CPC_TRACEBACK": "1"})
+    by_variable = kedro_cli(
+        kedro_project, "--pipelines", "data_processing", "--params", "sequences.terms=0", env={"CPC_TRACEBACK": "1"}
+    )
     assert "Traceback" in by_variable.stderr + by_variable.stdout

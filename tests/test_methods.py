@@ -31,8 +31,13 @@ def method_name_lists(path: Path, names: set[str]) -> list[str]:
     (a dict's keys and values): ``line: items``."""
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
-        items = (node.keys + node.values if isinstance(node, ast.Dict)
-                 else node.elts if isinstance(node, ast.List | ast.Tuple | ast.Set) else [])
+        items = (
+            node.keys + node.values
+            if isinstance(node, ast.Dict)
+            else node.elts
+            if isinstance(node, ast.List | ast.Tuple | ast.Set)
+            else []
+        )
         hits = [i.value for i in items if isinstance(i, ast.Constant) and i.value in names]
         if len(hits) >= 2:
             found.append(f"{node.lineno}: {hits}")
@@ -68,9 +73,14 @@ def test_registering_twice_is_refused_and_the_stages_follow_the_registry():
 
 
 TOY = Method(
-    key="toy", name="toy", colour="tab:brown", stage="probing", config=None, weights="random_encoder",
-    encoder_spec=REFERENCE_ENCODER, supervision=Supervision("none", "a toy: the random-init weights again, registered "
-                                                            "by a test"),
+    key="toy",
+    name="toy",
+    colour="tab:brown",
+    stage="probing",
+    config=None,
+    weights="random_encoder",
+    encoder_spec=REFERENCE_ENCODER,
+    supervision=Supervision("none", "a toy: the random-init weights again, registered by a test"),
 )
 
 
@@ -86,8 +96,13 @@ def test_a_method_registered_alone_is_probed_and_reported(smoke_run, tmp_path):
         if env.is_dir() and env.name != "base":
             (env / "mlflow.yml").write_text(f"server:\n  mlflow_tracking_uri: sqlite:///{project / 'mlflow.db'}\n")
     toy_nodes = [f"probing.toy.{n}" for n in ("freeze_encoder", "extract_features", "fit_probes")]
-    reporting = ["probing.collect_probe_metrics", "reporting.read_run_parameters", "reporting.read_stage_wall_times",
-                 "reporting.plot_label_efficiency", "reporting.build_report"]
+    reporting = [
+        "probing.collect_probe_metrics",
+        "reporting.read_run_parameters",
+        "reporting.read_stage_wall_times",
+        "reporting.plot_label_efficiency",
+        "reporting.build_report",
+    ]
     with temporarily_registered(TOY), pytest.MonkeyPatch.context() as mp:
         mp.chdir(project)
         configure_project("cpc_pipeline")  # the project's pipelines are built again, from the registry with the toy

@@ -14,14 +14,23 @@ import readme_tables  # noqa: E402
 
 PAGES = readme_tables.pages()
 # The project's own pages: tracked or not yet tracked, never what .gitignore hides (mlruns/, data/, .venv/).
-_LISTED = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.md"],
-                         cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+_LISTED = subprocess.run(
+    ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.md"],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    check=True,
+).stdout.split()
 MARKDOWN = sorted({*PAGES, *(REPO / p for p in _LISTED)})
 
 
 def test_every_page_equals_the_committed_json():
-    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "readme_tables.py"), "--check"],
-                         cwd=REPO, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "readme_tables.py"), "--check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -42,8 +51,11 @@ def test_every_generated_block_has_one_page():
 
 def links(text: str) -> set[str]:
     """Relative link targets of a Markdown text, without their #anchors."""
-    return {t.split("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", text)
-            if "://" not in t and not t.startswith(("#", "mailto:"))}
+    return {
+        t.split("#")[0]
+        for t in re.findall(r"\]\(([^)\s]+)\)", text)
+        if "://" not in t and not t.startswith(("#", "mailto:"))
+    }
 
 
 @pytest.mark.parametrize("page", MARKDOWN, ids=lambda p: p.relative_to(REPO).as_posix())

@@ -40,8 +40,7 @@ def test_the_library_layer_imports_neither_kedro_nor_mlflow(package):
 @pytest.mark.parametrize("stage", PIPELINES)
 def test_no_pipeline_imports_another(stage):
     for path in (PACKAGE / "pipelines" / stage).rglob("*.py"):
-        others = {m for m in imports(path) if m.startswith("cpc_pipeline.pipelines.")
-                  and m.split(".")[2] != stage}
+        others = {m for m in imports(path) if m.startswith("cpc_pipeline.pipelines.") and m.split(".")[2] != stage}
         assert not others, f"{path.relative_to(REPO)} imports {sorted(others)}: share through the library layer"
 
 
@@ -57,8 +56,10 @@ def test_the_stage_list_the_folders_and_the_tags_agree():
 
 
 MAX_MODULE_LINES = 250  # a module a newcomer can read at once; split along its seams when it grows past this
-MODULES = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"): p
-           for p in PACKAGE.rglob("*.py")}
+MODULES = {
+    ".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"): p
+    for p in PACKAGE.rglob("*.py")
+}
 
 
 def internal_imports(path: Path) -> set[str]:
@@ -94,7 +95,7 @@ def test_no_import_cycle_between_modules():
         state[module] = 1
         for other in sorted(graph[module]):
             if state.get(other) == 1:
-                return [*path[path.index(other):], other] if other in path else [*path, other]
+                return [*path[path.index(other) :], other] if other in path else [*path, other]
             if other not in state and (cycle := visit(other, [*path, other])):
                 return cycle
         state[module] = 2
@@ -112,7 +113,10 @@ def test_the_cycle_check_finds_a_cycle(tmp_path, monkeypatch):
     (package / "a.py").write_text("from cpc_pipeline.b import X\n")
     (package / "b.py").write_text("def f():\n    from cpc_pipeline import a\n")
     monkeypatch.setattr(__import__(__name__, fromlist=["x"]), "PACKAGE", package)
-    monkeypatch.setattr(__import__(__name__, fromlist=["x"]), "MODULES",
-                        {"cpc_pipeline.a": package / "a.py", "cpc_pipeline.b": package / "b.py"})
+    monkeypatch.setattr(
+        __import__(__name__, fromlist=["x"]),
+        "MODULES",
+        {"cpc_pipeline.a": package / "a.py", "cpc_pipeline.b": package / "b.py"},
+    )
     with pytest.raises(pytest.fail.Exception, match="cpc_pipeline.a -> cpc_pipeline.b -> cpc_pipeline.a"):
         test_no_import_cycle_between_modules()

@@ -39,9 +39,11 @@ def check_tracking_store(path: Path, timeout_s: float = 10.0) -> None:
     database that no other process holds locked for longer than ``timeout_s``."""
     if not path.exists():
         return
-    way_out = (f"Nothing was changed. To keep the old runs, repair or replace {path}; to start a new store, move it "
-               f"aside (mv {path} {path}.damaged); or point server.mlflow_tracking_uri in conf/local/mlflow.yml "
-               "elsewhere")
+    way_out = (
+        f"Nothing was changed. To keep the old runs, repair or replace {path}; to start a new store, move it "
+        f"aside (mv {path} {path}.damaged); or point server.mlflow_tracking_uri in conf/local/mlflow.yml "
+        "elsewhere"
+    )
     with path.open("rb") as fh:
         header = fh.read(len(SQLITE_HEADER))
     if header and header != SQLITE_HEADER:

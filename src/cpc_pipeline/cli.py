@@ -56,14 +56,16 @@ def summary(error: BaseException) -> str:
     if isinstance(error, ParameterValidationError):
         lines = []
         for block, body in re.findall(r"- Parameter '([^']+)': (.*?)(?=\n- Parameter '|\Z)", text, re.S):
-            report = body[body.find("validation error"):] if "validation error" in body else ""
+            report = body[body.find("validation error") :] if "validation error" in body else ""
             lines += _pydantic_lines(block, report) or [f"{block}: {body.strip().splitlines()[-1]}"]
         return "invalid parameters: " + "; ".join(lines) if lines else text
     if isinstance(error, DatasetError):
         first = text.splitlines()[0] if text else type(error).__name__
         cause = f" ({type(error.__cause__).__name__}: {error.__cause__})" if error.__cause__ else ""
-        return (f"{first}{cause}. The file is damaged or was written by another version: rerun the stage that "
-                "writes it (kedro run --pipelines <stage>)")
+        return (
+            f"{first}{cause}. The file is damaged or was written by another version: rerun the stage that "
+            "writes it (kedro run --pipelines <stage>)"
+        )
     return text
 
 
@@ -89,13 +91,15 @@ def cli() -> None:
     """cpc_pipeline's project commands."""
 
 
-cli.add_command(click.Command(
-    name="run",
-    params=[*kedro_run.params, click.Option(["--verbose"], is_flag=True, help="Show the traceback of an error.")],
-    callback=_one_line(kedro_run.callback),
-    help=kedro_run.help,
-    short_help=kedro_run.short_help,
-))
+cli.add_command(
+    click.Command(
+        name="run",
+        params=[*kedro_run.params, click.Option(["--verbose"], is_flag=True, help="Show the traceback of an error.")],
+        callback=_one_line(kedro_run.callback),
+        help=kedro_run.help,
+        short_help=kedro_run.short_help,
+    )
+)
 
 
 TRAINING_NODES = {m.stage: m.training_node for m in METHODS.values() if m.trains}  # the nodes that launch workers
@@ -118,16 +122,23 @@ def join_run(pipeline: str, env: str | None = None, params: dict | None = None, 
         values: dict = {}
         for node in upstream.nodes:  # topologically sorted; the training node is last
             values |= node.run({name: values[name] if name in values else catalog.load(name) for name in node.inputs})
-    click.echo(f"{pipeline}: this machine's share of the distributed training ended; the outputs are on the "
-               "machine that ran kedro run")
+    click.echo(
+        f"{pipeline}: this machine's share of the distributed training ended; the outputs are on the "
+        "machine that ran kedro run"
+    )
 
 
 _option = {p.name: p for p in kedro_run.params}
 
 
 @cli.command(name="join")
-@click.option("--pipeline", type=click.Choice(sorted(TRAINING_NODES)), default="pretraining", show_default=True,
-              help="The stage whose distributed training to join.")
+@click.option(
+    "--pipeline",
+    type=click.Choice(sorted(TRAINING_NODES)),
+    default="pretraining",
+    show_default=True,
+    help="The stage whose distributed training to join.",
+)
 @click.option("--verbose", is_flag=True, help="Show the traceback of an error.")
 def _join(pipeline: str, env: str | None, params: dict, verbose: bool) -> None:
     """Join a distributed pretraining started on another machine with kedro run (same --env and --params,

@@ -149,39 +149,93 @@ _KNN_MONITOR = "labels only feed a k-NN monitor, which selects nothing"
 REFERENCE_ENCODER = "pretraining.model.encoder"
 
 # In this order: the probing stage, the results tables and the plots list the methods so.
-register(Method(
-    key="cpc", name="sequence CPC", colour="tab:blue", stage="pretraining", config=PretrainingConfig,
-    weights="cpc_encoder", encoder_spec=REFERENCE_ENCODER, training_node="pretrain_cpc",
-    history="pretraining_history", registered=True,
-    supervision=Supervision("weak", "sequence CPC: the digit labels of the training images order the training "
-                            "sequences (they count up) and pick the negatives' wrong digits; validation sequences "
-                            "built the same way drive its learning-rate schedule"),
-))
-register(Method(
-    key="random", name="random init", colour="tab:gray", stage="probing", config=ProbingConfig,
-    weights="random_encoder", encoder_spec=REFERENCE_ENCODER,
-    table_label="reference encoder, random init (BatchNorm statistics estimated)",
-    supervision=Supervision("none", "no training: the initial weights, with BatchNorm statistics averaged over "
-                            "unlabelled training images"),
-))
-register(Method(
-    key="supervised", name="supervised", colour="tab:green", stage="probing", config=ProbingConfig,
-    weights="supervised_encoder", encoder_spec=REFERENCE_ENCODER, history="supervised_history", registered=True,
-    table_label="reference encoder trained with the labels",
-    supervision=Supervision("full", "classification trained end to end on the training labels, its epoch chosen "
-                            "on validation labels"),
-))
-register(Method(
-    key="simclr", name="SimCLR", colour="tab:orange", stage="simclr", config=SimCLRConfig,
-    weights="simclr_encoder", encoder_spec="simclr.encoder", pictures="simclr_{split}_images",
-    training_node="pretrain_simclr", history="simclr_history", registered=True,
-    supervision=Supervision("none", f"SimCLR: two augmented views of each image; {_KNN_MONITOR}"),
-))
-register(Method(
-    key="patch_cpc", name="patch CPC", colour="tab:purple", stage="patch_cpc", config=PatchCPCConfig,
-    weights="patch_cpc_encoder", encoder_spec="patch_cpc.model.encoder", pictures="patch_cpc_{split}_images",
-    training_node="pretrain_patch_cpc", history="patch_cpc_history", registered=True,
-    supervision=Supervision("none", "CPC on image patches: each image alone predicts its own patches rows below "
-                            "(and above) from the rows it has seen; every other patch in the batch is a negative; "
-                            f"{_KNN_MONITOR}"),
-))
+register(
+    Method(
+        key="cpc",
+        name="sequence CPC",
+        colour="tab:blue",
+        stage="pretraining",
+        config=PretrainingConfig,
+        weights="cpc_encoder",
+        encoder_spec=REFERENCE_ENCODER,
+        training_node="pretrain_cpc",
+        history="pretraining_history",
+        registered=True,
+        supervision=Supervision(
+            "weak",
+            "sequence CPC: the digit labels of the training images order the training "
+            "sequences (they count up) and pick the negatives' wrong digits; validation sequences "
+            "built the same way drive its learning-rate schedule",
+        ),
+    )
+)
+register(
+    Method(
+        key="random",
+        name="random init",
+        colour="tab:gray",
+        stage="probing",
+        config=ProbingConfig,
+        weights="random_encoder",
+        encoder_spec=REFERENCE_ENCODER,
+        table_label="reference encoder, random init (BatchNorm statistics estimated)",
+        supervision=Supervision(
+            "none",
+            "no training: the initial weights, with BatchNorm statistics averaged over unlabelled training images",
+        ),
+    )
+)
+register(
+    Method(
+        key="supervised",
+        name="supervised",
+        colour="tab:green",
+        stage="probing",
+        config=ProbingConfig,
+        weights="supervised_encoder",
+        encoder_spec=REFERENCE_ENCODER,
+        history="supervised_history",
+        registered=True,
+        table_label="reference encoder trained with the labels",
+        supervision=Supervision(
+            "full", "classification trained end to end on the training labels, its epoch chosen on validation labels"
+        ),
+    )
+)
+register(
+    Method(
+        key="simclr",
+        name="SimCLR",
+        colour="tab:orange",
+        stage="simclr",
+        config=SimCLRConfig,
+        weights="simclr_encoder",
+        encoder_spec="simclr.encoder",
+        pictures="simclr_{split}_images",
+        training_node="pretrain_simclr",
+        history="simclr_history",
+        registered=True,
+        supervision=Supervision("none", f"SimCLR: two augmented views of each image; {_KNN_MONITOR}"),
+    )
+)
+register(
+    Method(
+        key="patch_cpc",
+        name="patch CPC",
+        colour="tab:purple",
+        stage="patch_cpc",
+        config=PatchCPCConfig,
+        weights="patch_cpc_encoder",
+        encoder_spec="patch_cpc.model.encoder",
+        pictures="patch_cpc_{split}_images",
+        training_node="pretrain_patch_cpc",
+        history="patch_cpc_history",
+        registered=True,
+        supervision=Supervision(
+            "none",
+            "CPC on image patches: each image alone predicts its own patches rows below "
+            "(and above) from the rows it has seen; every other patch in the batch is a negative; "
+            f"{_KNN_MONITOR}",
+        ),
+    )
+)

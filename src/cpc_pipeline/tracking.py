@@ -41,8 +41,13 @@ def latest_stage_wall_times(stages: list[str]) -> dict[str, float]:
         return {}
     out = {}
     for stage in stages:
-        runs = mlflow.search_runs([active.info.experiment_id], f"tags.`{STAGE_TAG}` = '{stage}'",
-                                  order_by=["attributes.start_time DESC"], max_results=1, output_format="list")
+        runs = mlflow.search_runs(
+            [active.info.experiment_id],
+            f"tags.`{STAGE_TAG}` = '{stage}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+            output_format="list",
+        )
         seconds = runs[0].data.metrics.get(STAGE_WALL_SECONDS) if runs else None
         if seconds is not None:
             out[stage] = round(seconds, 2)

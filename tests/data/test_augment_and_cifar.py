@@ -77,8 +77,9 @@ def test_colour_jitter_equals_a_loop_over_images(subset):
 
 def test_cifar_loader_reads_the_real_format(tmp_path):
     folder = write_cifar(tmp_path)
-    splits = load_cifar10([tmp_path / "elsewhere", tmp_path], download=False, validation_size=10,
-                          verify_checksums=False)
+    splits = load_cifar10(
+        [tmp_path / "elsewhere", tmp_path], download=False, validation_size=10, verify_checksums=False
+    )
     assert splits.train[0].shape == (50, 32, 32, 3) and splits.validation[0].shape == (10, 32, 32, 3)
     assert splits.test[0].shape == (12, 32, 32, 3) and splits.test[0].dtype == np.uint8
     # pixels land where CIFAR-10's layout puts them: 1024 red, then green, then blue values, row-major

@@ -54,7 +54,9 @@ def test_a_folder_of_your_own_in_the_idx_layout(packaged, tmp_path):
 
 
 def test_absent_files_are_a_clear_error_never_the_digit_fallback(tmp_path):
-    with pytest.raises(DataSourceError, match="Fashion-MNIST files .* not found .*apt-get install dataset-fashion-mnist"):
+    with pytest.raises(
+        DataSourceError, match="Fashion-MNIST files .* not found .*apt-get install dataset-fashion-mnist"
+    ):
         load_digit_splits("fashion_mnist", [tmp_path], download=False)
 
 

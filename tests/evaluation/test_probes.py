@@ -19,9 +19,7 @@ from cpc_pipeline.evaluation import (
 )
 from cpc_pipeline.models import EncoderSpec, ReferenceEncoderSpec
 
-TINY = ProbeConfig(
-    label_fractions=[0.1, 1.0], mlp={"epochs": 3}, linear={"c_grid": [0.1]}, knn={"k_grid": [1, 5]}
-)
+TINY = ProbeConfig(label_fractions=[0.1, 1.0], mlp={"epochs": 3}, linear={"c_grid": [0.1]}, knn={"k_grid": [1, 5]})
 
 
 def pixel_features(splits, n=2000):
@@ -67,11 +65,17 @@ def test_test_labels_choose_nothing(mnist_splits):
     probe: test labels only score predictions made before they are read."""
     features = pixel_features(mnist_splits, n=1000)
     permuted = features | {"test_y": np.random.default_rng(0).permutation(features["test_y"])}
-    config = ProbeConfig(label_fractions=[0.1, 1.0], mlp={"epochs": 3}, linear={"c_grid": [0.01, 1.0]},
-                         knn={"k_grid": [1, 5, 20]})
+    config = ProbeConfig(
+        label_fractions=[0.1, 1.0], mlp={"epochs": 3}, linear={"c_grid": [0.01, 1.0]}, knn={"k_grid": [1, 5, 20]}
+    )
     honest, shuffled = run_probes(features, config), run_probes(permuted, config)
     for a, b in zip(honest, shuffled):
-        assert (a.probe, a.label_fraction, a.chosen, a.val_accuracy) == (b.probe, b.label_fraction, b.chosen, b.val_accuracy)
+        assert (a.probe, a.label_fraction, a.chosen, a.val_accuracy) == (
+            b.probe,
+            b.label_fraction,
+            b.chosen,
+            b.val_accuracy,
+        )
         np.testing.assert_array_equal(a.test_predictions, b.test_predictions)
     assert [r.test_accuracy for r in honest] != [r.test_accuracy for r in shuffled]  # the scores did move
     full = lambda results: [r for r in results if r.label_fraction == 1.0]  # noqa: E731
@@ -117,8 +121,9 @@ def test_probing_leaves_the_frozen_encoder_bit_for_bit_unchanged(mnist_splits):
 
     freeze(encoder)
     features = {}
-    for i, (name, split) in enumerate((("train", mnist_splits.train), ("validation", mnist_splits.validation),
-                                       ("test", mnist_splits.test))):
+    for i, (name, split) in enumerate(
+        (("train", mnist_splits.train), ("validation", mnist_splits.validation), ("test", mnist_splits.test))
+    ):
         n = 1000 if name == "train" else 300
         features[f"{name}_x"] = extract_features(encoder, split.images[:n], renderer, seed=i, batch_size=128)
         features[f"{name}_y"] = split.labels[:n]
@@ -137,11 +142,20 @@ def test_probing_leaves_the_frozen_encoder_bit_for_bit_unchanged(mnist_splits):
 def test_supervised_end_to_end_learns_digits(mnist_splits):
     small = lambda s, n: type(s)(s.images[:n], s.labels[:n])  # noqa: E731
     encoder, history, predictions, used = train_end_to_end(
-        small(mnist_splits.train, 3000), small(mnist_splits.validation, 500), small(mnist_splits.test, 500),
-        DigitRenderer(28, color=False), EncoderSpec(ReferenceEncoderSpec(padding=1)), 1.0,
-        SupervisedConfig(epochs=2, min_steps=1, images_per_batch=64), seed=0, test_render_seed=2, device=torch.device("cpu"),
+        small(mnist_splits.train, 3000),
+        small(mnist_splits.validation, 500),
+        small(mnist_splits.test, 500),
+        DigitRenderer(28, color=False),
+        EncoderSpec(ReferenceEncoderSpec(padding=1)),
+        1.0,
+        SupervisedConfig(epochs=2, min_steps=1, images_per_batch=64),
+        seed=0,
+        test_render_seed=2,
+        device=torch.device("cpu"),
     )
-    assert used == (3000, 500) and len(history) == 2  # trained on 3,000 labels, the epoch chosen on 500 and sum(r["selected"] for r in history) == 1
+    assert (
+        used == (3000, 500) and len(history) == 2
+    )  # trained on 3,000 labels, the epoch chosen on 500 and sum(r["selected"] for r in history) == 1
     assert (predictions == mnist_splits.test.labels[:500]).mean() > 0.8
     assert not encoder.training
     # trained in the layout pretraining trains in (SupervisedConfig.channels_last), 1.45x faster a step on the CPU
@@ -174,16 +188,20 @@ def test_knn_probe_equals_scikit_learns_classifier_fitted_per_k():
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(10, 16))
+
     def split(n):
         y = rng.integers(0, 10, n)
         return (centres[y] + 1.5 * rng.normal(size=(n, 16))).astype(np.float32), y + 3  # labels need not be 0..9
+
     (x_train, y_train), (x_val, y_val), (x_test, _) = split(600), split(300), split(300)
     config = KNNProbeConfig(k_grid=[1, 4, 10, 20])
     chosen, acc, pred = fit_knn_probe(x_train, y_train, x_val, y_val, x_test, config)
 
     loop = []
     for k in config.k_grid:  # what the probe did before: a classifier per k (even k: tied votes happen)
-        model = make_pipeline(Normalizer(), KNeighborsClassifier(n_neighbors=k, algorithm="brute")).fit(x_train, y_train)
+        model = make_pipeline(Normalizer(), KNeighborsClassifier(n_neighbors=k, algorithm="brute")).fit(
+            x_train, y_train
+        )
         loop.append((float((model.predict(x_val) == y_val).mean()), -k, model))
     best_acc, minus_k, model = max(loop, key=lambda t: (t[0], t[1]))  # best, the first (smallest) k on ties
     assert (chosen, acc) == (f"k={-minus_k}", best_acc)
@@ -191,5 +209,7 @@ def test_knn_probe_equals_scikit_learns_classifier_fitted_per_k():
     for k in config.k_grid:  # every k's votes, not only the chosen one's
         c = KNNProbeConfig(k_grid=[k])
         _, acc_k, pred_k = fit_knn_probe(x_train, y_train, x_val, y_val, x_test, c)
-        reference = make_pipeline(Normalizer(), KNeighborsClassifier(n_neighbors=k, algorithm="brute")).fit(x_train, y_train)
+        reference = make_pipeline(Normalizer(), KNeighborsClassifier(n_neighbors=k, algorithm="brute")).fit(
+            x_train, y_train
+        )
         np.testing.assert_array_equal(pred_k, reference.predict(x_test))

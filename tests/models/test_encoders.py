@@ -11,12 +11,15 @@ from torch import nn
 from cpc_pipeline.models import EncoderSpec
 
 
-@pytest.mark.parametrize("spec", [
-    {"arch": "reference", "norm": "batch"},
-    {"arch": "reference", "norm": "none"},
-    {"arch": "reference", "norm": "layer"},
-    {"arch": "patches", "size": 16, "stride": 8, "patch_encoder": {"arch": "reference", "norm": "layer"}},
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"arch": "reference", "norm": "batch"},
+        {"arch": "reference", "norm": "none"},
+        {"arch": "reference", "norm": "layer"},
+        {"arch": "patches", "size": 16, "stride": 8, "patch_encoder": {"arch": "reference", "norm": "layer"}},
+    ],
+)
 def test_in_place_activations_change_no_value_and_no_gradient(spec):
     torch.manual_seed(0)
     in_place = EncoderSpec.model_validate(spec).build(3, 64)

@@ -28,8 +28,12 @@ def test_patches_form_the_grid_and_equal_the_image_crops():
 @pytest.mark.parametrize("norm", ["layer", "batch"])
 def test_frozen_patch_features_in_parts_equal_the_whole_batch_bit_for_bit(monkeypatch, norm):
     torch.manual_seed(0)
-    spec = {"arch": "patches", "size": 16, "stride": 8,
-            "patch_encoder": {"arch": "reference", "code_size": 16, "norm": norm, "width": 8, "hidden": 32}}
+    spec = {
+        "arch": "patches",
+        "size": 16,
+        "stride": 8,
+        "patch_encoder": {"arch": "reference", "code_size": 16, "norm": norm, "width": 8, "hidden": 32},
+    }
     encoder = EncoderSpec.model_validate(spec).build(3, 64)  # 49 patches per image
     images = torch.randn(6, 3, 64, 64)
     encoder.train()

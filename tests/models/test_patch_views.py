@@ -96,8 +96,7 @@ def test_colour_and_grey_augmentations_equal_a_loop_over_patches():
     patches = torch.rand(2, 3, 3, 3, 6, 6) * 2 - 1
     config = PatchAugment(flip=0.5, shuffle=0.5, colour=0.6, grey=0.5, jitter=0.3)
     out = augment_patches(patches, config, torch.Generator().manual_seed(5))
-    torch.testing.assert_close(out, _augment_loop(patches, config, torch.Generator().manual_seed(5)),
-                               rtol=0, atol=1e-6)
+    torch.testing.assert_close(out, _augment_loop(patches, config, torch.Generator().manual_seed(5)), rtol=0, atol=1e-6)
     flat = out.reshape(-1, 3, 6, 6)
     grey = [bool((p[0] == p[1]).all() and (p[1] == p[2]).all()) for p in flat]
     assert 0 < sum(grey) < len(grey)  # some patches dropped to grey, some kept their colour
@@ -121,9 +120,15 @@ def test_pooled_image_features_equal_a_loop_over_the_grid(pool):
         expected = torch.stack([codes[:, :, r0:r1, c0:c1].mean((2, 3)) for r0, r1 in regions for c0, c1 in regions], 2)
         torch.testing.assert_close(out, expected.flatten(1), rtol=0, atol=1e-6)
     else:
-        expected = torch.stack([getattr(codes[n].flatten(1), "mean" if pool == "mean" else "amax")(1) for n in range(2)])
+        expected = torch.stack(
+            [getattr(codes[n].flatten(1), "mean" if pool == "mean" else "amax")(1) for n in range(2)]
+        )
         torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
-    spec = {"arch": "patches", "pool": pool, "patch_encoder": {"code_size": 8, "width": 8, "hidden": 16, "norm": "layer"}}
+    spec = {
+        "arch": "patches",
+        "pool": pool,
+        "patch_encoder": {"code_size": 8, "width": 8, "hidden": 16, "norm": "layer"},
+    }
     encoder = EncoderSpec.model_validate(spec).build(3, 64)
     assert encoder(torch.randn(2, 3, 64, 64)).shape == (2, encoder.feature_size)
 
@@ -159,9 +164,20 @@ def test_the_augmented_path_keeps_each_context_row_blind_to_what_lies_below(augm
     """Pixels -> jittered, per-patch-augmented patches -> codes -> row contexts: the context of row r depends on
     no pixel below the lowest one its rows' patches can reach (rows r*stride + jitter + size and further)."""
     torch.manual_seed(0)
-    cfg = PatchCPCModelConfig.model_validate({
-        "encoder": {"size": 16, "stride": 8, "patch_encoder": {"code_size": 8, "width": 8, "hidden": 16, "norm": "layer"}},
-        "predict_rows": 3, "first_offset": 2, "context_channels": 8, "context_layers": 2, "directions": ["down"]})
+    cfg = PatchCPCModelConfig.model_validate(
+        {
+            "encoder": {
+                "size": 16,
+                "stride": 8,
+                "patch_encoder": {"code_size": 8, "width": 8, "hidden": 16, "norm": "layer"},
+            },
+            "predict_rows": 3,
+            "first_offset": 2,
+            "context_channels": 8,
+            "context_layers": 2,
+            "directions": ["down"],
+        }
+    )
     model = cfg.build(3, 64)
     config = PatchAugment(flip=0.0, **augment)
     for r in (0, 3, 5):

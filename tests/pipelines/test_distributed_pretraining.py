@@ -21,8 +21,12 @@ pytestmark = pytest.mark.slow
 
 def test_two_process_pretraining_through_the_node(kedro_project, mnist_root):
     run_kedro(kedro_project, "data_processing", {"source.roots": [str(mnist_root)]}, env="smoke")
-    run_kedro(kedro_project, "pretraining", {"pretraining.trainer.distributed.nproc_per_node": 2,
-                                             "pretraining.trainer.epochs": 2}, env="smoke")
+    run_kedro(
+        kedro_project,
+        "pretraining",
+        {"pretraining.trainer.distributed.nproc_per_node": 2, "pretraining.trainer.epochs": 2},
+        env="smoke",
+    )
     models = kedro_project / "data" / "06_models"
     encoder = ReferenceEncoderSpec(padding=1).build(1, 28)
     encoder.load_state_dict(torch.load(models / "cpc_encoder.pt", weights_only=True))
@@ -41,14 +45,23 @@ def test_two_process_pretraining_through_the_node(kedro_project, mnist_root):
 
 def stage_runs(project, stage: str) -> list:
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
-    return mlflow.search_runs(experiment_names=["cpc_pipeline"], filter_string=f"attributes.run_name = '{stage}'",
-                              output_format="list")
+    return mlflow.search_runs(
+        experiment_names=["cpc_pipeline"], filter_string=f"attributes.run_name = '{stage}'", output_format="list"
+    )
 
 
 def test_two_process_simclr_through_the_node(kedro_project, mnist_root):
     run_kedro(kedro_project, "data_processing", {"source.roots": [str(mnist_root)]}, env="smoke")
-    run_kedro(kedro_project, "simclr", {"simclr.trainer.distributed.nproc_per_node": 2, "simclr.trainer.epochs": 2,
-                                        "simclr.objective.images_per_batch": 64}, env="smoke")
+    run_kedro(
+        kedro_project,
+        "simclr",
+        {
+            "simclr.trainer.distributed.nproc_per_node": 2,
+            "simclr.trainer.epochs": 2,
+            "simclr.objective.images_per_batch": 64,
+        },
+        env="smoke",
+    )
     history = pd.read_csv(kedro_project / "data" / "07_model_output" / "simclr_history.csv")
     assert list(history.epoch) == [1, 2] and set(history.world_size) == {2}
     assert set(history.global_images_per_batch) == {128}  # 64 per process
@@ -63,16 +76,37 @@ def test_two_machines_simulated_on_one_rendezvous(kedro_project, mnist_root):
     """Two launchers, one process each, meet at one c10d endpoint: the first machine runs `kedro run` and
     writes the outputs, the second `kedro join` and writes nothing."""
     run_kedro(kedro_project, "data_processing", {"source.roots": [str(mnist_root)]}, env="smoke")
-    params = ",".join(f"pretraining.trainer.distributed.{key}={value}" for key, value in {
-        "nnodes": 2, "rdzv_endpoint": f"127.0.0.1:{distributed.free_port()}", "rdzv_id": "two-machines",
-        "timeout_s": 120}.items()) + ",pretraining.trainer.epochs=1"
+    params = (
+        ",".join(
+            f"pretraining.trainer.distributed.{key}={value}"
+            for key, value in {
+                "nnodes": 2,
+                "rdzv_endpoint": f"127.0.0.1:{distributed.free_port()}",
+                "rdzv_id": "two-machines",
+                "timeout_s": 120,
+            }.items()
+        )
+        + ",pretraining.trainer.epochs=1"
+    )
     env = os.environ | {"KEDRO_DISABLE_TELEMETRY": "1"}
     kedro = [sys.executable, "-m", "kedro"]
     machines = [
-        subprocess.Popen([*kedro, "run", "--pipelines", "pretraining", "--env", "smoke", "--params", params],
-                         cwd=kedro_project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True),
-        subprocess.Popen([*kedro, "join", "--pipeline", "pretraining", "--env", "smoke", "--params", params],
-                         cwd=kedro_project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True),
+        subprocess.Popen(
+            [*kedro, "run", "--pipelines", "pretraining", "--env", "smoke", "--params", params],
+            cwd=kedro_project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ),
+        subprocess.Popen(
+            [*kedro, "join", "--pipeline", "pretraining", "--env", "smoke", "--params", params],
+            cwd=kedro_project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ),
     ]
     outputs = [machine.communicate(timeout=500)[0] for machine in machines]
     assert [m.returncode for m in machines] == [0, 0], "\n".join(o[-3000:] for o in outputs)
@@ -121,12 +155,22 @@ def test_a_two_process_run_resumed_equals_the_uninterrupted_one(kedro_project, m
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="the NCCL path with SyncBatchNorm needs two CUDA GPUs, one "
-                    "per process; this machine has fewer (CI has none), so only the gloo path runs here")
+@pytest.mark.skipif(
+    torch.cuda.device_count() < 2,
+    reason="the NCCL path with SyncBatchNorm needs two CUDA GPUs, one "
+    "per process; this machine has fewer (CI has none), so only the gloo path runs here",
+)
 def test_two_gpus_nccl_with_synchronised_batchnorm(kedro_project, mnist_root):
     run_kedro(kedro_project, "data_processing", {"source.roots": [str(mnist_root)]}, env="smoke")
-    run_kedro(kedro_project, "pretraining", {"pretraining.trainer.distributed.nproc_per_node": 2,
-                                             "pretraining.trainer.distributed.batchnorm": "sync",
-                                             "pretraining.trainer.device": "cuda"}, env="smoke")
+    run_kedro(
+        kedro_project,
+        "pretraining",
+        {
+            "pretraining.trainer.distributed.nproc_per_node": 2,
+            "pretraining.trainer.distributed.batchnorm": "sync",
+            "pretraining.trainer.device": "cuda",
+        },
+        env="smoke",
+    )
     history = pd.read_csv(kedro_project / "data" / "07_model_output" / "pretraining_history.csv")
     assert set(history.world_size) == {2} and history.val_sequence_accuracy.iloc[-1] > 0.6

@@ -48,8 +48,14 @@ def test_pretraining_writes_weights_checkpoint_and_history(smoke_run):
 
 def test_report_metrics_and_plots_are_written(smoke_run):
     reporting = smoke_run / "data" / "08_reporting"
-    for plot in ("sequence_preview", "pretraining_curves_plot", "step_accuracy_plot", "label_efficiency_plot",
-                 "confusion_matrix_plot", "embedding_plot"):
+    for plot in (
+        "sequence_preview",
+        "pretraining_curves_plot",
+        "step_accuracy_plot",
+        "label_efficiency_plot",
+        "confusion_matrix_plot",
+        "embedding_plot",
+    ):
         assert (reporting / f"{plot}.png").stat().st_size > 10_000, plot
 
     metrics = pd.read_csv(reporting / "probe_metrics.csv")
@@ -67,12 +73,21 @@ def test_report_metrics_and_plots_are_written(smoke_run):
     assert full["supervised", "end_to_end"] > 0.9
 
     report = (reporting / "report.md").read_text()
-    for section in ("## Headline", "## Data", "## Pretraining", "## Probes and baselines", "## Plots",
-                    "## Wall time per stage", "## Configuration"):
+    for section in (
+        "## Headline",
+        "## Data",
+        "## Pretraining",
+        "## Probes and baselines",
+        "## Plots",
+        "## Wall time per stage",
+        "## Configuration",
+    ):
         assert section in report
     assert "genuine MNIST" in report and "embedding_plot.png" in report and "## Methods side by side" in report
     assert "## What each encoder was trained with" in report and "| cpc | weak |" in report
-    assert "| simclr | none |" in report and "| patch_cpc | none |" in report and "Label-free encoders compared" in report
+    assert (
+        "| simclr | none |" in report and "| patch_cpc | none |" in report and "Label-free encoders compared" in report
+    )
     assert "- patch CPC encoder, frozen: MLP" in report and "- **sequence CPC encoder, frozen: MLP" in report
     assert "MNIST test split" in report and "Chance: 10.0%." in report
     assert "Cited, not measured by this run" in report and "99.0%" in report and "davidtellez" in report
@@ -105,10 +120,17 @@ def test_one_mlflow_run_with_a_finished_child_per_stage(smoke_run):
     assert "data.uses_genuine_mnist" in children["data_processing"].data.metrics
     assert "probing.sequence_cpc.mlp.100pct_labels.test_accuracy" in children["probing"].data.metrics
     assert "probing.simclr.linear.100pct_labels.test_accuracy" in children["probing"].data.metrics
-    assert [m.step for m in client.get_metric_history(children["simclr"].info.run_id, "simclr.val_knn_accuracy")] == [1, 2]
+    assert [m.step for m in client.get_metric_history(children["simclr"].info.run_id, "simclr.val_knn_accuracy")] == [
+        1,
+        2,
+    ]
     patch = children["patch_cpc"].info.run_id
-    for metric in ("patch_cpc.val_knn_accuracy", "patch_cpc.val_mi_bound", "patch_cpc.val_accuracy_down_k1",
-                   "patch_cpc.val_accuracy_up_k2"):
+    for metric in (
+        "patch_cpc.val_knn_accuracy",
+        "patch_cpc.val_mi_bound",
+        "patch_cpc.val_accuracy_down_k1",
+        "patch_cpc.val_accuracy_up_k2",
+    ):
         assert [m.step for m in client.get_metric_history(patch, metric)] == [1, 2], metric
     assert "probing.sequence_cpc.mlp.100pct_labels.test_accuracy" not in parent.data.metrics
     artifacts = {a.path for a in client.list_artifacts(children["reporting"].info.run_id)}
@@ -122,14 +144,17 @@ def test_one_mlflow_run_with_a_finished_child_per_stage(smoke_run):
                 assert 0 <= parent.data.metrics[probe_metric(method.key, probe, fraction)] <= 1
     assert "supervised.end_to_end.100pct_labels.test_accuracy" in parent.data.metrics
     assert parent.data.metrics["sequence_cpc.val_sequence_accuracy"] == pytest.approx(
-        client.get_metric_history(pre.info.run_id, "pretraining.val_sequence_accuracy")[-1].value)
+        client.get_metric_history(pre.info.run_id, "pretraining.val_sequence_accuracy")[-1].value
+    )
     description = parent.data.tags["mlflow.note.content"]  # the headline, short; the report is an artifact
     assert description.startswith("**Headline**") and "report/report.md" in description and len(description) < 2000
     parent_artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
     assert {"report/report.md", "report/label_efficiency_plot.png", "report/sequence_preview.png"} <= parent_artifacts
     assert "run_parameters.json" in {a.path for a in client.list_artifacts(parent.info.run_id)}
     experiment = client.get_experiment(parent.info.experiment_id)
-    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # UIs that read the kind open on the runs
+    assert (
+        experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    )  # UIs that read the kind open on the runs
 
     # what each stage read, as dataset inputs; each stage holds only its own parameters
     inputs = lambda run: {d.dataset.name: d.dataset for d in client.get_run(run.info.run_id).inputs.dataset_inputs}  # noqa: E731
@@ -143,7 +168,8 @@ def test_one_mlflow_run_with_a_finished_child_per_stage(smoke_run):
         (version,) = client.search_model_versions(f"name = '{method.registered_model}'")
         assert version.run_id == children[method.stage].info.run_id, method.key
         assert float(version.tags["mlp.100pct_labels.test_accuracy"]) == pytest.approx(
-            parent.data.metrics[probe_metric(method.key, "mlp", 1.0)], abs=1e-4)
+            parent.data.metrics[probe_metric(method.key, "mlp", 1.0)], abs=1e-4
+        )
         assert version.tags["run"] == parent.info.run_id
 
     # the encoder is also an MLflow PyTorch model (logged in the pretraining run) that loads back
@@ -174,8 +200,10 @@ def test_the_run_records_what_produced_it_and_the_study_reads_it_back(smoke_run)
     assert (tags["cpc.env"], tags["cpc.seed"], tags["cpc.pipelines"]) == ("smoke", "0", "__default__")
     assert tags["cpc.code_commit"] == "unknown"  # the test's copy of the project is no git checkout
     overrides = {"source": {"roots": [str(smoke_run.parent.parent / "x")]}}  # any other override changes the hash
-    assert tags["cpc.config_hash"] == run_config_hash(smoke_run, "smoke", {"source": {"roots": [str(SHARED)]}} )
-    assert tags["cpc.config_hash"] == run_config_hash(smoke_run, "smoke", {"source": {"roots": [str(SHARED)]}, "seed": 5})
+    assert tags["cpc.config_hash"] == run_config_hash(smoke_run, "smoke", {"source": {"roots": [str(SHARED)]}})
+    assert tags["cpc.config_hash"] == run_config_hash(
+        smoke_run, "smoke", {"source": {"roots": [str(SHARED)]}, "seed": 5}
+    )
     assert tags["cpc.config_hash"] != run_config_hash(smoke_run, "smoke", overrides)
 
     client = mlflow.MlflowClient()
@@ -218,7 +246,9 @@ def test_kedro_viz_api_lists_every_pipeline(viz_client):
     groups = {n["id"] for n in body["nodes"] if n["type"] == "modularPipeline"}
     # each stage collapses to one box; the per-encoder probing namespaces nest inside probing
     assert set(STAGES) | {f"probing.{e}" for e in ("cpc", "random", "supervised", "simclr")} <= groups
-    root = {child["id"] for child in body["modular_pipelines"]["__root__"]["children"] if child["type"] == "modularPipeline"}
+    root = {
+        child["id"] for child in body["modular_pipelines"]["__root__"]["children"] if child["type"] == "modularPipeline"
+    }
     assert root == set(STAGES)  # collapsed, the graph is the five stages
     probing = {child["id"] for child in body["modular_pipelines"]["probing"]["children"]}
     assert {f"probing.{e}" for e in ("cpc", "random", "supervised", "simclr")} <= probing
@@ -248,9 +278,16 @@ def test_kedro_viz_shows_the_last_runs_node_statuses(viz_client, smoke_run, monk
     assert {n["status"] for n in body["nodes"].values()} == {"success"}
 
 
-@pytest.mark.parametrize(("dataset", "kind"), [("probe_metrics", "TablePreview"), ("pretraining_history", "TablePreview"),
-                                               ("step_accuracy_plot", "ImagePreview"), ("report", "HTMLPreview"),
-                                               ("run_parameters", "JSONPreview")])
+@pytest.mark.parametrize(
+    ("dataset", "kind"),
+    [
+        ("probe_metrics", "TablePreview"),
+        ("pretraining_history", "TablePreview"),
+        ("step_accuracy_plot", "ImagePreview"),
+        ("report", "HTMLPreview"),
+        ("run_parameters", "JSONPreview"),
+    ],
+)
 def test_kedro_viz_previews_tables_plots_and_the_report(viz_client, dataset, kind):
     node = next(n for n in viz_client.get("/api/main").json()["nodes"] if n["name"] == dataset)
     body = viz_client.get(f"/api/nodes/{node['id']}").json()
@@ -270,8 +307,11 @@ def test_notebook_runs_against_the_catalog(smoke_run, monkeypatch):
 
 
 def test_a_failing_node_marks_its_stage_run_and_the_run_failed(kedro_project):
-    params = {"source.roots": [str(kedro_project / "nowhere")], "source.download": False,
-              "source.fallback_to_sklearn_digits": False}
+    params = {
+        "source.roots": [str(kedro_project / "nowhere")],
+        "source.download": False,
+        "source.fallback_to_sklearn_digits": False,
+    }
     with pytest.raises(Exception, match="MNIST"):
         run_kedro(kedro_project, "data_processing", params, env="smoke")
     parents, runs = runs_of(kedro_project)

@@ -13,10 +13,16 @@ from tests.conftest import REPO, run_kedro
         ({"pretraining.objective.loss": "triplet"}, "Input should be 'infonce' or 'binary'"),
         ({"pretraining.model.encoder.norm": "instance"}, "Input should be 'batch', 'layer', 'group' or 'none'"),
         ({"pretraining.trainer.learning_rate": 0}, "learning_rate\n  Input should be greater than 0"),
-        ({"pretraining.objective.sequences_per_batch": 0}, "sequences_per_batch\n  Input should be greater than or equal to 2"),
+        (
+            {"pretraining.objective.sequences_per_batch": 0},
+            "sequences_per_batch\n  Input should be greater than or equal to 2",
+        ),
         ({"pretraining.objective.binary_negatives": "shared"}, "Input should be 'paired' or 'independent'"),
         ({"pretraining.trainer.resume": True}, "resume is true but there is no checkpoint"),
-        ({"pretraining.trainer.distributed.nproc_per_node": 0}, "nproc_per_node\n  Input should be greater than or equal to 1"),
+        (
+            {"pretraining.trainer.distributed.nproc_per_node": 0},
+            "nproc_per_node\n  Input should be greater than or equal to 1",
+        ),
         ({"pretraining.trainer.distributed.rdzv_endpoint": "nowhere"}, "rdzv_endpoint\n  String should match pattern"),
     ],
 )
@@ -38,9 +44,16 @@ def test_every_configuration_environment_validates(env):
 @pytest.mark.parametrize("env", ["base", "smoke", "binary"])
 def test_one_seed_parameter_drives_every_stage(env):
     """`--params seed=S` reaches every training seed, in every environment (they override only what they name)."""
+
     def seeds(**runtime):
         p = OmegaConfigLoader(str(REPO / "conf"), env=env, runtime_params=runtime, **CONFIG_LOADER_ARGS)["parameters"]
-        return (p["seed"], p["pretraining"]["trainer"]["seed"], p["simclr"]["trainer"]["seed"],
-                p["probing"]["probes"]["seed"], p["probing"]["random_encoder_seed"])
+        return (
+            p["seed"],
+            p["pretraining"]["trainer"]["seed"],
+            p["simclr"]["trainer"]["seed"],
+            p["probing"]["probes"]["seed"],
+            p["probing"]["random_encoder_seed"],
+        )
+
     assert seeds() == (0,) * 5
     assert seeds(seed=7) == (7,) * 5

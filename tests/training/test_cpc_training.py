@@ -17,11 +17,21 @@ def make_method(splits, loss="infonce", pool=128, batch=128, per_epoch=1280, see
     val = table_to_sequences(make_sequence_table(splits.validation.labels, 256, 4, 4, seed=1))
     thr = table_to_sequences(make_sequence_table(splits.train.labels, 256, 4, 4, seed=0))
     objective = CPCObjective(
-        loss=loss, sequences_per_batch=batch, images_per_batch=pool, sequences_per_epoch=per_epoch,
-        threshold_sequences=256, **objective,
+        loss=loss,
+        sequences_per_batch=batch,
+        images_per_batch=pool,
+        sequences_per_epoch=per_epoch,
+        threshold_sequences=256,
+        **objective,
     )
-    data = CPCData(torch.as_tensor(splits.train.images), torch.as_tensor(splits.train.labels),
-                   torch.as_tensor(splits.validation.images), val, thr, train_sequences=thr)
+    data = CPCData(
+        torch.as_tensor(splits.train.images),
+        torch.as_tensor(splits.train.labels),
+        torch.as_tensor(splits.validation.images),
+        val,
+        thr,
+        train_sequences=thr,
+    )
     return make_cpc_method(model, objective, data, DigitRenderer(28, color=False), terms=4)
 
 
@@ -79,9 +89,11 @@ class Interrupted(Exception):
 
 def interrupt_at(epoch: int):
     """An ``on_epoch_end`` that kills the run at the end of ``epoch``, before its checkpoint is written."""
+
     def callback(done: int, row) -> None:
         if done == epoch:
             raise Interrupted
+
     return callback
 
 
@@ -135,10 +147,16 @@ def test_resume_ends_where_an_uninterrupted_run_ends(mnist_splits, tmp_path):
 
     first = make_method(mnist_splits, per_epoch=256)
     with pytest.raises(Interrupted):  # the same run, killed after its first epoch's checkpoint
-        train(first, TrainerConfig(epochs=3, progress=False, checkpoint_path=ckpt), torch.device("cpu"),
-              on_epoch_end=interrupt_at(2))
+        train(
+            first,
+            TrainerConfig(epochs=3, progress=False, checkpoint_path=ckpt),
+            torch.device("cpu"),
+            on_epoch_end=interrupt_at(2),
+        )
     second = make_method(mnist_splits, per_epoch=256, seed=123)  # different init: the checkpoint wins
-    resumed = train(second, TrainerConfig(epochs=3, progress=False, checkpoint_path=ckpt, resume=True), torch.device("cpu"))
+    resumed = train(
+        second, TrainerConfig(epochs=3, progress=False, checkpoint_path=ckpt, resume=True), torch.device("cpu")
+    )
 
     assert resumed.resumed_from_epoch == 1
     assert_same_run(resumed.history, full, second.model, straight.model)
@@ -161,7 +179,6 @@ def test_best_threshold_separates():
     scores = torch.tensor([0.1, 0.2, 0.3, 0.9, 1.0, 1.1])
     labels = torch.tensor([0, 0, 0, 1, 1, 1])
     assert 0.3 < best_threshold(scores, labels) < 0.9
-
 
 
 def test_evaluation_encodes_each_distinct_image_once_with_unchanged_scores(mnist_splits):

@@ -55,12 +55,20 @@ def simclr_loss(model: nn.Module, b: dict, gather) -> torch.Tensor:
 
 def cpc_loss(model: nn.Module, b: dict, gather) -> torch.Tensor:
     pool_codes, predictions = model(b["pool"], b["contexts"])
-    return info_nce(gather(predictions), gather(pool_codes), gather(b["target_global"]), gather(b["digits"]),
-                    negatives="different_digit").loss
+    return info_nce(
+        gather(predictions),
+        gather(pool_codes),
+        gather(b["target_global"]),
+        gather(b["digits"]),
+        negatives="different_digit",
+    ).loss
 
 
-CASES = {"nt_xent": (encoder, simclr_loss), "info_nce": (CPCToy, cpc_loss),
-         "info_nce_batchnorm": (lambda: CPCToy(batchnorm=True), cpc_loss)}
+CASES = {
+    "nt_xent": (encoder, simclr_loss),
+    "info_nce": (CPCToy, cpc_loss),
+    "info_nce_batchnorm": (lambda: CPCToy(batchnorm=True), cpc_loss),
+}
 
 
 def loss_and_gradients(model: nn.Module, loss: torch.Tensor) -> tuple[float, dict[str, torch.Tensor]]:
@@ -89,8 +97,9 @@ def worker(rank: int, port: int, out_dir: str) -> None:
             model = distributed.data_parallel(make(), distributed.DistributedConfig(), torch.device("cpu"))
             results[name] = loss_and_gradients(model, loss_fn(model, b, gather=distributed.gather))
         local = simclr_loss(encoder(), b, gather=lambda t: t).item()  # this rank's slice only
-        per_rank = distributed.data_parallel(CPCToy(batchnorm=True), distributed.DistributedConfig(batchnorm="per_rank"),
-                                             torch.device("cpu"))
+        per_rank = distributed.data_parallel(
+            CPCToy(batchnorm=True), distributed.DistributedConfig(batchnorm="per_rank"), torch.device("cpu")
+        )
         per_rank = loss_and_gradients(per_rank, cpc_loss(per_rank, b, gather=distributed.gather))
         torch.save({"results": results, "local_nt_xent": local, "per_rank": per_rank}, f"{out_dir}/rank{rank}.pt")
     finally:
@@ -135,10 +144,15 @@ def _epoch_shares() -> dict:
     try:
         encoder = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
         encoder.code_size = 3
-        method = SimCLRMethod(SimCLRModel(encoder, 2),
-                              SimCLRObjective(images_per_batch=3),
-                              lambda images, generator: images.float()[:, None, None, None].expand(-1, 1, 2, 2),
-                              torch.arange(12), torch.zeros(12, dtype=torch.long), torch.arange(4), torch.zeros(4))
+        method = SimCLRMethod(
+            SimCLRModel(encoder, 2),
+            SimCLRObjective(images_per_batch=3),
+            lambda images, generator: images.float()[:, None, None, None].expand(-1, 1, 2, 2),
+            torch.arange(12),
+            torch.zeros(12, dtype=torch.long),
+            torch.arange(4),
+            torch.zeros(4),
+        )
         method.augment = lambda pictures, generator: pictures  # the images themselves: their values say which
         generator = epoch_generator(torch.device("cpu"), seed=0, epoch=0, rank=distributed.rank())
         mine = [views[:3, 0, 0, 0].round().long() for views in method.train_batches(0, generator)]
@@ -170,7 +184,9 @@ def _train_on_rank_dependent_data() -> None:
 
 
 def test_ranks_given_different_inputs_fail_with_one_error():
-    with pytest.raises(RuntimeError, match=r"failed in rank \d of 2: .*ranks \[1\] were given inputs different from rank 0's"):
+    with pytest.raises(
+        RuntimeError, match=r"failed in rank \d of 2: .*ranks \[1\] were given inputs different from rank 0's"
+    ):
         distributed.launch(distributed.DistributedConfig(nproc_per_node=2, timeout_s=60), _train_on_rank_dependent_data)
 
 
@@ -193,11 +209,15 @@ def test_an_unreachable_rendezvous_fails_after_its_timeout_with_one_clear_error(
     """A second machine that never joins: the launcher gives up after timeout_s, it does not hang."""
     import time
 
-    config = distributed.DistributedConfig(nnodes=2, rdzv_endpoint=f"127.0.0.1:{distributed.free_port()}",
-                                           rdzv_id="lonely", timeout_s=3)
+    config = distributed.DistributedConfig(
+        nnodes=2, rdzv_endpoint=f"127.0.0.1:{distributed.free_port()}", rdzv_id="lonely", timeout_s=3
+    )
     started = time.monotonic()
-    with pytest.raises(RuntimeError, match=r"rendezvous at 127\.0\.0\.1:\d+ .* did not gather 2 machine\(s\) within "
-                                           r"trainer\.distributed\.timeout_s=3 s"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"rendezvous at 127\.0\.0\.1:\d+ .* did not gather 2 machine\(s\) within "
+        r"trainer\.distributed\.timeout_s=3 s",
+    ):
         distributed.launch(config, _epoch_shares)
     assert time.monotonic() - started < 60
 
@@ -213,19 +233,36 @@ def test_two_processes_train_what_one_process_trains_on_their_global_batch(mnist
     from cpc_pipeline.training.cpc import CPCInputs, PretrainingConfig, fit_cpc
 
     sequences = SequenceConfig()
-    inputs = CPCInputs(mnist_splits.train, mnist_splits.validation,
-                       make_sequence_table(mnist_splits.train.labels, 256, 4, 4, seed=0),
-                       make_sequence_table(mnist_splits.validation.labels, 256, 4, 4, seed=1),
-                       sequences, RenderingConfig(image_size=28, color=False))
+    inputs = CPCInputs(
+        mnist_splits.train,
+        mnist_splits.validation,
+        make_sequence_table(mnist_splits.train.labels, 256, 4, 4, seed=0),
+        make_sequence_table(mnist_splits.validation.labels, 256, 4, 4, seed=1),
+        sequences,
+        RenderingConfig(image_size=28, color=False),
+    )
 
     def config(processes: int) -> PretrainingConfig:
-        return PretrainingConfig.model_validate({
-            "model": {"encoder": {"padding": 1}},
-            "objective": {"sequences_per_batch": 16 // processes, "images_per_batch": 40 // processes,
-                          "sequences_per_epoch": 96, "threshold_sequences": 256},
-            "trainer": {"optimizer": "sgd", "learning_rate": 0.1, "epochs": 1, "progress": False,
-                        "checkpoint_path": None, "seed": 0, "distributed": {"nproc_per_node": processes, "timeout_s": 120}},
-        })
+        return PretrainingConfig.model_validate(
+            {
+                "model": {"encoder": {"padding": 1}},
+                "objective": {
+                    "sequences_per_batch": 16 // processes,
+                    "images_per_batch": 40 // processes,
+                    "sequences_per_epoch": 96,
+                    "threshold_sequences": 256,
+                },
+                "trainer": {
+                    "optimizer": "sgd",
+                    "learning_rate": 0.1,
+                    "epochs": 1,
+                    "progress": False,
+                    "checkpoint_path": None,
+                    "seed": 0,
+                    "distributed": {"nproc_per_node": processes, "timeout_s": 120},
+                },
+            }
+        )
 
     one, one_history = fit_cpc(inputs, config(1))
     two, two_history = fit_cpc(inputs, config(2))

@@ -34,8 +34,9 @@ print(done, before >= big, after >= big)
 
 
 def probe(**env) -> str:
-    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                         env={**os.environ, **env}, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, env={**os.environ, **env}, check=True
+    )
     return out.stdout.split()
 
 
@@ -62,8 +63,13 @@ print(done, float(((x * 1.0) == 0).float().mean()))
 
 
 def subnormals(case: str, **env) -> list[str]:
-    out = subprocess.run([sys.executable, "-c", SUBNORMALS, case], capture_output=True, text=True,
-                         env={**os.environ, "OMP_NUM_THREADS": "2", **env}, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", SUBNORMALS, case],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "2", **env},
+        check=True,
+    )
     return out.stdout.split()
 
 

@@ -15,8 +15,12 @@ from cpc_pipeline.training.patch_cpc import PatchCPCConfig, fit_patch_cpc
 pytestmark = pytest.mark.slow
 
 SMALL = {
-    "model": {"encoder": {"size": 10, "stride": 6, "patch_encoder": {"code_size": 64, "width": 32, "hidden": 128}},
-              "predict_rows": 2, "context_channels": 64, "context_layers": 2},
+    "model": {
+        "encoder": {"size": 10, "stride": 6, "patch_encoder": {"code_size": 64, "width": 32, "hidden": 128}},
+        "predict_rows": 2,
+        "context_channels": 64,
+        "context_layers": 2,
+    },
     "objective": {"images_per_batch": 64, "knn_bank_images": 2000, "knn_k": 20},
     "trainer": {"epochs": 1, "checkpoint_path": None, "progress": False, "learning_rate": 2e-3},
 }
@@ -32,10 +36,16 @@ def test_smoke_training_beats_the_random_encoder_at_knn(mnist_splits):
     torch.manual_seed(cfg.trainer.seed)
     random = cfg.model.build(1, 28).eval()
     with torch.no_grad():
-        random_knn = knn_accuracy(random.encoder, pictures_for(train["images"], rendering), cfg.objective,
-                                  *(torch.as_tensor(a) for a in (train["images"], train["labels"],
-                                                                  validation["images"], validation["labels"])),
-                                  torch.Generator().manual_seed(0))
+        random_knn = knn_accuracy(
+            random.encoder,
+            pictures_for(train["images"], rendering),
+            cfg.objective,
+            *(
+                torch.as_tensor(a)
+                for a in (train["images"], train["labels"], validation["images"], validation["labels"])
+            ),
+            torch.Generator().manual_seed(0),
+        )
     row = history[-1]
     assert row["val_knn_accuracy"] > random_knn + 0.05, (row["val_knn_accuracy"], random_knn)
     candidates = 64 * 4 * 4
@@ -56,14 +66,19 @@ def test_cifar_path_pretrains_and_probes_on_test_built_files(tmp_path):
     from tests.conftest import write_cifar
 
     write_cifar(tmp_path, n_per_batch=16)
-    cfg = PatchCPCConfig.model_validate({
-        "dataset": "cifar10",
-        "cifar": {"roots": [str(tmp_path)], "download": False, "verify_checksums": False, "validation_size": 16},
-        "model": {"encoder": {"size": 8, "stride": 4, "patch_encoder": {"code_size": 32, "width": 16, "hidden": 64}},
-                  "predict_rows": 2, "context_channels": 32},
-        "objective": {"images_per_batch": 8, "knn_k": 5, "knn_bank_images": 16, "augment": {"flip": 0.5}},
-        "trainer": {"epochs": 1, "checkpoint_path": None, "progress": False, "device": "cpu"},
-    })
+    cfg = PatchCPCConfig.model_validate(
+        {
+            "dataset": "cifar10",
+            "cifar": {"roots": [str(tmp_path)], "download": False, "verify_checksums": False, "validation_size": 16},
+            "model": {
+                "encoder": {"size": 8, "stride": 4, "patch_encoder": {"code_size": 32, "width": 16, "hidden": 64}},
+                "predict_rows": 2,
+                "context_channels": 32,
+            },
+            "objective": {"images_per_batch": 8, "knn_k": 5, "knn_bank_images": 16, "augment": {"flip": 0.5}},
+            "trainer": {"epochs": 1, "checkpoint_path": None, "progress": False, "device": "cpu"},
+        }
+    )
     train_split, val_split, test_split = select_patch_cpc_images({}, {}, {}, cfg)
     assert train_split["images"].shape == (64, 32, 32, 3)
     rendering = RenderingConfig()
@@ -86,8 +101,9 @@ def tiny_inputs(mnist_splits, n=256):
 
 def tiny_config(tmp_path, **trainer) -> PatchCPCConfig:
     small = {**SMALL, "objective": {"images_per_batch": 32, "knn_bank_images": 128, "knn_k": 5}}
-    return PatchCPCConfig.model_validate(small | {"trainer": SMALL["trainer"] | {
-        "checkpoint_path": str(tmp_path / "patch_cpc.pt"), **trainer}})
+    return PatchCPCConfig.model_validate(
+        small | {"trainer": SMALL["trainer"] | {"checkpoint_path": str(tmp_path / "patch_cpc.pt"), **trainer}}
+    )
 
 
 def test_stopped_and_resumed_equals_the_uninterrupted_run(mnist_splits, tmp_path):
@@ -106,4 +122,6 @@ def test_two_processes_train_with_every_ranks_patches_as_candidates(mnist_splits
     model, history = fit_patch_cpc(inputs, cfg)
     row = history[-1]
     assert row["world_size"] == 2 and row["global_images_per_batch"] == 64
-    assert math.isclose(math.exp(row["train_loss"] + row["train_mi_bound"]), 64 * 16, rel_tol=1e-3)  # N: 2 ranks' patches
+    assert math.isclose(
+        math.exp(row["train_loss"] + row["train_mi_bound"]), 64 * 16, rel_tol=1e-3
+    )  # N: 2 ranks' patches

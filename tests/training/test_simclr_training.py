@@ -30,16 +30,34 @@ def test_simclr_learns_digits_on_genuine_mnist(mnist_splits):
     seed_everything(0)
     t = torch.as_tensor
     model = SimCLRModel(ReferenceEncoderSpec(padding=1).build(1, 28), 64)
-    objective = SimCLRObjective(images_per_batch=128, images_per_epoch=128 * 70, knn_k=20, knn_bank_images=2000,
-                                augment={"crop_scale": (0.4, 1.0), "flip_p": 0.0})
-    method = SimCLRMethod(model, objective, DigitRenderer(28, color=False), t(mnist_splits.train.images),
-                          t(mnist_splits.train.labels), t(mnist_splits.validation.images[:1000]),
-                          t(mnist_splits.validation.labels[:1000]))
+    objective = SimCLRObjective(
+        images_per_batch=128,
+        images_per_epoch=128 * 70,
+        knn_k=20,
+        knn_bank_images=2000,
+        augment={"crop_scale": (0.4, 1.0), "flip_p": 0.0},
+    )
+    method = SimCLRMethod(
+        model,
+        objective,
+        DigitRenderer(28, color=False),
+        t(mnist_splits.train.images),
+        t(mnist_splits.train.labels),
+        t(mnist_splits.validation.images[:1000]),
+        t(mnist_splits.validation.labels[:1000]),
+    )
     model.eval()
     with torch.no_grad():
         initial = method.evaluate(torch.Generator().manual_seed(1))
-    config = TrainerConfig(epochs=3, optimizer="sgd", learning_rate=0.3, schedule="warmup_cosine", warmup_epochs=1,
-                           checkpoint_path=None, progress=False)
+    config = TrainerConfig(
+        epochs=3,
+        optimizer="sgd",
+        learning_rate=0.3,
+        schedule="warmup_cosine",
+        warmup_epochs=1,
+        checkpoint_path=None,
+        progress=False,
+    )
     history = train(method, config, torch.device("cpu")).history
     last = history[-1]
     assert last["train_loss"] < history[0]["train_loss"] < np.log(2 * 128 - 1)  # below chance, and falling
@@ -53,14 +71,22 @@ def test_simclr_learns_digits_on_genuine_mnist(mnist_splits):
 
 def test_cifar_path_pretrains_and_probes_on_test_built_files(tmp_path):
     write_cifar(tmp_path, n_per_batch=16)
-    simclr = SimCLRConfig.model_validate({
-        "dataset": "cifar10",
-        "cifar": {"roots": [str(tmp_path)], "download": False, "verify_checksums": False, "validation_size": 16},
-        "encoder": {"arch": "resnet18", "cifar_stem": True},
-        "objective": {"images_per_batch": 8, "knn_k": 5, "knn_bank_images": 16, "augment": {"flip_p": 0.5}},
-        "trainer": {"epochs": 1, "optimizer": "sgd", "learning_rate": 0.1, "checkpoint_path": None,
-                    "progress": False, "device": "cpu"},
-    })
+    simclr = SimCLRConfig.model_validate(
+        {
+            "dataset": "cifar10",
+            "cifar": {"roots": [str(tmp_path)], "download": False, "verify_checksums": False, "validation_size": 16},
+            "encoder": {"arch": "resnet18", "cifar_stem": True},
+            "objective": {"images_per_batch": 8, "knn_k": 5, "knn_bank_images": 16, "augment": {"flip_p": 0.5}},
+            "trainer": {
+                "epochs": 1,
+                "optimizer": "sgd",
+                "learning_rate": 0.1,
+                "checkpoint_path": None,
+                "progress": False,
+                "device": "cpu",
+            },
+        }
+    )
     train_split, val_split, test_split = select_simclr_images({}, {}, {}, simclr)
     assert train_split["images"].shape == (64, 32, 32, 3)
     rendering = RenderingConfig()
@@ -79,23 +105,39 @@ def test_cifar_path_pretrains_and_probes_on_test_built_files(tmp_path):
 def tiny_simclr(splits, seed=0):
     seed_everything(seed)
     model = SimCLRModel(ReferenceEncoderSpec(padding=1, width=16, hidden=32).build(1, 28), 16)
-    objective = SimCLRObjective(images_per_batch=32, images_per_epoch=32 * 4, knn_k=5, knn_bank_images=200,
-                                augment={"crop_scale": (0.4, 1.0), "flip_p": 0.0})
+    objective = SimCLRObjective(
+        images_per_batch=32,
+        images_per_epoch=32 * 4,
+        knn_k=5,
+        knn_bank_images=200,
+        augment={"crop_scale": (0.4, 1.0), "flip_p": 0.0},
+    )
     t = torch.as_tensor
-    return SimCLRMethod(model, objective, DigitRenderer(28, color=False), t(splits.train.images[:2000]),
-                        t(splits.train.labels[:2000]), t(splits.validation.images[:200]),
-                        t(splits.validation.labels[:200]))
+    return SimCLRMethod(
+        model,
+        objective,
+        DigitRenderer(28, color=False),
+        t(splits.train.images[:2000]),
+        t(splits.train.labels[:2000]),
+        t(splits.validation.images[:200]),
+        t(splits.validation.labels[:200]),
+    )
 
 
 def test_simclr_resume_equals_the_uninterrupted_run_under_warmup_cosine(mnist_splits, tmp_path):
-    config = dict(epochs=3, optimizer="sgd", learning_rate=0.3, schedule="warmup_cosine", warmup_epochs=1,
-                  progress=False)
+    config = dict(
+        epochs=3, optimizer="sgd", learning_rate=0.3, schedule="warmup_cosine", warmup_epochs=1, progress=False
+    )
     straight = tiny_simclr(mnist_splits)
     full = train(straight, TrainerConfig(checkpoint_path=None, **config), torch.device("cpu")).history
     ckpt = str(tmp_path / "simclr.pt")
     with pytest.raises(Interrupted):  # the same 3-epoch run, killed after its 2nd epoch's checkpoint
-        train(tiny_simclr(mnist_splits), TrainerConfig(checkpoint_path=ckpt, **config), torch.device("cpu"),
-              on_epoch_end=interrupt_at(3))
+        train(
+            tiny_simclr(mnist_splits),
+            TrainerConfig(checkpoint_path=ckpt, **config),
+            torch.device("cpu"),
+            on_epoch_end=interrupt_at(3),
+        )
     resumed_method = tiny_simclr(mnist_splits, seed=7)
     resumed = train(resumed_method, TrainerConfig(checkpoint_path=ckpt, resume=True, **config), torch.device("cpu"))
     assert resumed.resumed_from_epoch == 2

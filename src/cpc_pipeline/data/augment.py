@@ -162,7 +162,9 @@ class BatchAugment:
         if s > 0 and cfg.jitter_p > 0:
             draw.apply = torch.rand(n, generator=generator, device=device) < cfg.jitter_p
             scale = (max(0, 1 - 0.8 * s), 1 + 0.8 * s)
-            factors = [self._uniform(n, *scale, generator, device) for _ in range(3)]  # brightness, contrast, saturation
+            factors = [
+                self._uniform(n, *scale, generator, device) for _ in range(3)
+            ]  # brightness, contrast, saturation
             factors.append(self._uniform(n, -min(0.5, 0.2 * s), min(0.5, 0.2 * s), generator, device))  # hue
             draw.factors = torch.stack(factors, 1)
             ops = len(COLOUR_OPS) if rgb else 2  # one channel: brightness and contrast only

@@ -117,5 +117,11 @@ def cifar_pictures(images: torch.Tensor, generator=None) -> torch.Tensor:
 
 def load_cifar10_splits(config: CIFARSourceConfig) -> ImageSplits:
     """:func:`load_cifar10` with the settings of ``config``."""
-    return load_cifar10(config.roots, config.download, config.validation_size, config.seed, config.verify_checksums,
-                        config.download_timeout_s)
+    return load_cifar10(
+        config.roots,
+        config.download,
+        config.validation_size,
+        config.seed,
+        config.verify_checksums,
+        config.download_timeout_s,
+    )

@@ -34,8 +34,9 @@ class SequenceConfig(StrictModel):
         return self.terms + self.predict_terms
 
     def table_size(self, split: str) -> int:
-        return {"train": self.train_sequences, "validation": self.validation_sequences,
-                "test": self.test_sequences}[split]
+        return {"train": self.train_sequences, "validation": self.validation_sequences, "test": self.test_sequences}[
+            split
+        ]
 
     def table_seed(self, split: str) -> int:
         """Each split's fixed table has its own seed: ``seed`` + the split's place in SPLITS."""
@@ -51,9 +52,7 @@ class RenderingConfig(StrictModel):
     @model_validator(mode="after")
     def _texture_holds_a_crop(self) -> RenderingConfig:
         if self.color and self.texture_size < self.image_size:
-            raise ValueError(
-                f"texture_size ({self.texture_size}) must be >= image_size ({self.image_size})"
-            )
+            raise ValueError(f"texture_size ({self.texture_size}) must be >= image_size ({self.image_size})")
         return self
 
     @property

@@ -95,7 +95,10 @@ class DigitRenderer:
             return (x * 2.0 - 1.0).reshape(*lead, self.channels, self.image_size, self.image_size)
 
     def render_patches(
-        self, digits: torch.Tensor, cut: Callable[[torch.Tensor], torch.Tensor], generator: torch.Generator | None = None
+        self,
+        digits: torch.Tensor,
+        cut: Callable[[torch.Tensor], torch.Tensor],
+        generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """uint8 digits ``(N, 28, 28)`` -> the patches ``cut`` takes from their pictures, ``(..., C, s, s)``,
         every patch with its own background: the digit's mask is cut as the picture would be, then each patch

@@ -128,11 +128,7 @@ def table_to_sequences(table: pd.DataFrame, device: torch.device | str = "cpu") 
     )
 
 
-def make_sequence_table(
-    labels: np.ndarray, n: int, terms: int, predict_terms: int, seed: int
-) -> pd.DataFrame:
+def make_sequence_table(labels: np.ndarray, n: int, terms: int, predict_terms: int, seed: int) -> pd.DataFrame:
     """A fixed, seeded table of ``n`` sequences over a split whose image labels are ``labels``."""
     generator = torch.Generator().manual_seed(seed)
-    return sequences_to_table(
-        sample_sequences(n, terms, predict_terms, DigitIndex.from_labels(labels), generator)
-    )
+    return sequences_to_table(sample_sequences(n, terms, predict_terms, DigitIndex.from_labels(labels), generator))

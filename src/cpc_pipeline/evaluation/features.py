@@ -79,8 +79,10 @@ def extract_features(
         raise ValueError("extract_features needs a frozen encoder: call freeze(encoder) first")
     layout = torch.channels_last if channels_last else torch.contiguous_format
     encoder.to(memory_format=layout)
-    out = [encoder(pictures.contiguous(memory_format=layout)).float().cpu()
-           for pictures in picture_batches(images, to_pictures, seed, batch_size, device)]
+    out = [
+        encoder(pictures.contiguous(memory_format=layout)).float().cpu()
+        for pictures in picture_batches(images, to_pictures, seed, batch_size, device)
+    ]
     return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
 
 

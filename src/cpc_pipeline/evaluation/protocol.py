@@ -39,15 +39,26 @@ def split_render_seed(render_seed: int, split: str) -> int:
     return render_seed + SPLITS.index(split)
 
 
-def split_features(encoder: nn.Module, splits: tuple[dict, dict, dict], rendering: RenderingConfig,
-                   probing: ProbingConfig, device: torch.device | str) -> dict[str, np.ndarray]:
+def split_features(
+    encoder: nn.Module,
+    splits: tuple[dict, dict, dict],
+    rendering: RenderingConfig,
+    probing: ProbingConfig,
+    device: torch.device | str,
+) -> dict[str, np.ndarray]:
     """Features ``{split}_x`` and labels ``{split}_y`` of the train, validation and test splits (``{"images",
     "labels"}`` each), each turned into pictures once, from the split's own seed: what every probe is fitted on."""
     out = {}
     for name, split in zip(SPLITS, splits):
         images = np.asarray(split["images"])
-        out[f"{name}_x"] = extract_features(encoder, images, pictures_for(images, rendering, device),
-                                            probing.split_render_seed(name), probing.extraction_images_per_batch, device,
-                                            probing.extraction_channels_last)
+        out[f"{name}_x"] = extract_features(
+            encoder,
+            images,
+            pictures_for(images, rendering, device),
+            probing.split_render_seed(name),
+            probing.extraction_images_per_batch,
+            device,
+            probing.extraction_channels_last,
+        )
         out[f"{name}_y"] = np.asarray(split["labels"], dtype=np.int64)
     return out

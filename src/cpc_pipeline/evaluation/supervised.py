@@ -51,13 +51,24 @@ def supervised_method(
     if config.max_steps is not None:
         steps = min(steps, math.ceil(config.max_steps / config.epochs))
     method = ClassificationMethod(
-        model, t(train.images[keep]), t(train.labels[keep]), t(validation.images[keep_val]), t(validation.labels[keep_val]),
-        config.images_per_batch, transform=lambda x, g: renderer(x, g).contiguous(memory_format=compute.layout),
-        steps_per_epoch=steps, eval_batch_size=512,
+        model,
+        t(train.images[keep]),
+        t(train.labels[keep]),
+        t(validation.images[keep_val]),
+        t(validation.labels[keep_val]),
+        config.images_per_batch,
+        transform=lambda x, g: renderer(x, g).contiguous(memory_format=compute.layout),
+        steps_per_epoch=steps,
+        eval_batch_size=512,
     )
     trainer = TrainerConfig(
-        epochs=config.epochs, learning_rate=config.learning_rate, checkpoint_path=None, progress=False, seed=seed,
-        bf16=config.bf16, channels_last=config.channels_last,
+        epochs=config.epochs,
+        learning_rate=config.learning_rate,
+        checkpoint_path=None,
+        progress=False,
+        seed=seed,
+        bf16=config.bf16,
+        channels_last=config.channels_last,
     )
     return method, trainer, (len(keep), len(keep_val))
 
@@ -80,8 +91,9 @@ def train_end_to_end(
     rendered from ``test_render_seed``, as for the probes) and the numbers of training and selection
     labels used.
     """
-    method, trainer, labels_used = supervised_method(train, validation, renderer, encoder_spec, fraction, config, seed,
-                                                     device)
+    method, trainer, labels_used = supervised_method(
+        train, validation, renderer, encoder_spec, fraction, config, seed, device
+    )
     history = train_keeping_best(method, trainer, device)
     generator = torch.Generator(device=device).manual_seed(test_render_seed)
     predictions = method.predict(torch.as_tensor(test.images, device=device), generator).argmax(1).cpu().numpy()

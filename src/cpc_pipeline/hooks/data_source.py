@@ -23,9 +23,11 @@ def not_mnist_warning(source: dict) -> str | None:
     """The closing warning for a run on ``source`` (a ``digit_source`` record), or None for MNIST."""
     if source.get("source") == "mnist":
         return None
-    return (f"This run did NOT use MNIST: its digits are {source.get('source')!r} from {source.get('location')}, so "
-            "its figures do not compare with MNIST's (data/08_reporting/report.md says so on its first line). To use "
-            "MNIST, list the folder that holds MNIST/raw/ under source.roots in conf/local/parameters_data_processing.yml.")
+    return (
+        f"This run did NOT use MNIST: its digits are {source.get('source')!r} from {source.get('location')}, so "
+        "its figures do not compare with MNIST's (data/08_reporting/report.md says so on its first line). To use "
+        "MNIST, list the folder that holds MNIST/raw/ under source.roots in conf/local/parameters_data_processing.yml."
+    )
 
 
 class DataSourceHook:

@@ -12,6 +12,8 @@ from kedro.io import DataCatalog
 from cpc_pipeline.training.host import KEEP_SUBNORMALS, flush_subnormals, release_freed_memory, reuse_freed_memory
 
 logger = logging.getLogger(__name__)
+
+
 class HostSettingsHook:
     """Sets this process's allocator and subnormal floats before the first node (:mod:`cpc_pipeline.training.host`).
 
@@ -31,8 +33,10 @@ class HostSettingsHook:
         if flush_subnormals():
             logger.info("subnormal floats flushed to zero on every CPU thread (CPC_KEEP_SUBNORMALS=1: off)")
         elif not os.environ.get(KEEP_SUBNORMALS):
-            logger.warning("subnormal floats could not be flushed on every CPU thread: CPU training can slow down "
-                           "several times as they accumulate")
+            logger.warning(
+                "subnormal floats could not be flushed on every CPU thread: CPU training can slow down "
+                "several times as they accumulate"
+            )
 
     @hook_impl
     def after_node_run(self, node) -> None:

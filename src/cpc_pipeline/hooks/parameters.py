@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from cpc_pipeline.config_loading import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS
 from cpc_pipeline.provenance import config_hash
 
+
 def flatten(prefix: str, value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return {k: v for key, sub in value.items() for k, v in flatten(f"{prefix}.{key}", sub).items()}
@@ -27,6 +28,7 @@ def typed_params(inputs: dict[str, Any]) -> dict[str, Any]:
             out |= flatten(name.removeprefix("params:"), value.model_dump(mode="json"))
     return out
 
+
 def default_seed_parameters(config_loader) -> dict[str, Any]:
     """The run's parameters with every runtime override but ``seed``: what a study's seeds have in common.
 
@@ -36,13 +38,15 @@ def default_seed_parameters(config_loader) -> dict[str, Any]:
     (``tests/test_provenance.py`` pins it).
     """
     runtime = {k: v for k, v in (config_loader.runtime_params or {}).items() if k != "seed"}
-    loader = CONFIG_LOADER_CLASS(str(config_loader.conf_source), env=config_loader.env, runtime_params=runtime,
-                                 **CONFIG_LOADER_ARGS)
+    loader = CONFIG_LOADER_CLASS(
+        str(config_loader.conf_source), env=config_loader.env, runtime_params=runtime, **CONFIG_LOADER_ARGS
+    )
     return loader["parameters"]
 
 
 def run_config_hash(project_path: str | Path, env: str | None, runtime_params: dict | None = None) -> str:
     """The ``cpc.config_hash`` a ``kedro run --env env --params ...`` in ``project_path`` is tagged with."""
-    loader = CONFIG_LOADER_CLASS(str(Path(project_path) / "conf"), env=env, runtime_params=runtime_params,
-                                 **CONFIG_LOADER_ARGS)
+    loader = CONFIG_LOADER_CLASS(
+        str(Path(project_path) / "conf"), env=env, runtime_params=runtime_params, **CONFIG_LOADER_ARGS
+    )
     return config_hash(default_seed_parameters(loader))

@@ -30,5 +30,7 @@ class RunChecksHook:
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog: DataCatalog) -> None:
-        blocks = {name.removeprefix("params:").split(".")[0] for name in pipeline.inputs() if name.startswith("params:")}
+        blocks = {
+            name.removeprefix("params:").split(".")[0] for name in pipeline.inputs() if name.startswith("params:")
+        }
         check_run_configuration(catalog.load("parameters"), blocks)

@@ -35,19 +35,26 @@ def headline_metrics(probe_metrics: pd.DataFrame) -> dict[str, float]:
 def run_name(env: str, pipeline, seed: str, pipelines: str, loss: str) -> str:
     """The parent run's name: the environment, the methods this run trains (else the pipelines it ran), the seed."""
     nodes = {n.name.rsplit(".", 1)[-1] for n in pipeline.nodes}
-    trained = [m.name + (f" ({loss} loss)" if m is headline_method() and loss != "infonce" else "")
-               for m in METHODS.values() if m.training_node in nodes]
+    trained = [
+        m.name + (f" ({loss} loss)" if m is headline_method() and loss != "infonce" else "")
+        for m in METHODS.values()
+        if m.training_node in nodes
+    ]
     what = " + ".join(trained) or pipelines
     return f"{env} · {what} · seed {seed}" + (f" · {pipelines}" if trained and pipelines != "__default__" else "")
 
 
 def short_description(probe_metrics: pd.DataFrame) -> str:
     """The parent run's description in the MLflow UI: the headline figures and where the full report is."""
-    return "\n".join([
-        "**Headline** (frozen encoders, test split; every choice made on validation):", "",
-        *headline_lines(probe_metrics), "",
-        "The full report, with its plots, tables and configuration: the artifact `report/report.md` of this run.",
-    ])
+    return "\n".join(
+        [
+            "**Headline** (frozen encoders, test split; every choice made on validation):",
+            "",
+            *headline_lines(probe_metrics),
+            "",
+            "The full report, with its plots, tables and configuration: the artifact `report/report.md` of this run.",
+        ]
+    )
 
 
 class RunSummaryHook:
@@ -90,8 +97,11 @@ class RunSummaryHook:
         client = mlflow.MlflowClient()
         history = outputs.get(headline_method().history)
         if history is not None and "val_sequence_accuracy" in history and len(history):
-            client.log_metric(self.parent_run_id, f"{headline_method().slug}.val_sequence_accuracy",
-                              float(history.val_sequence_accuracy.iloc[-1]))
+            client.log_metric(
+                self.parent_run_id,
+                f"{headline_method().slug}.val_sequence_accuracy",
+                float(history.val_sequence_accuracy.iloc[-1]),
+            )
         metrics = outputs.get(PROBE_METRICS)
         if metrics is not None:
             headline = headline_metrics(metrics)
@@ -108,8 +118,10 @@ class RunSummaryHook:
     def _tag_registered_encoders(self, client: mlflow.MlflowClient, metrics: pd.DataFrame) -> None:
         """Each encoder version this run registered carries its own probe accuracies and the run, so the registry
         sorts a method's encoders by them ("the best encoder so far" is one click)."""
-        children = client.search_runs([client.get_run(self.parent_run_id).info.experiment_id],
-                                      f"tags.`mlflow.parentRunId` = '{self.parent_run_id}'")
+        children = client.search_runs(
+            [client.get_run(self.parent_run_id).info.experiment_id],
+            f"tags.`mlflow.parentRunId` = '{self.parent_run_id}'",
+        )
         ids = {c.info.run_id for c in children}
         for method in METHODS.values():
             if method.registered_model is None:
@@ -121,7 +133,10 @@ class RunSummaryHook:
                 continue
             for version in (v for v in versions if v.run_id in ids):
                 for r in rows.itertuples():
-                    client.set_model_version_tag(method.registered_model, version.version,
-                                                 f"{r.probe}.{100 * r.label_fraction:g}pct_labels.test_accuracy",
-                                                 f"{r.test_accuracy:.4f}")
+                    client.set_model_version_tag(
+                        method.registered_model,
+                        version.version,
+                        f"{r.probe}.{100 * r.label_fraction:g}pct_labels.test_accuracy",
+                        f"{r.test_accuracy:.4f}",
+                    )
                 client.set_model_version_tag(method.registered_model, version.version, "run", self.parent_run_id)

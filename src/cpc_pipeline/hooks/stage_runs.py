@@ -59,8 +59,9 @@ class StageRunsHook:
             seconds = self.wall_times.get(self.stage, 0.0)
             mlflow.log_metric(STAGE_WALL_SECONDS, seconds)
             mlflow.end_run(status)
-            mlflow.MlflowClient().set_terminated(self.stage_run_id, status,
-                                                 end_time=active.info.start_time + round(1000 * seconds))
+            mlflow.MlflowClient().set_terminated(
+                self.stage_run_id, status, end_time=active.info.start_time + round(1000 * seconds)
+            )
         self.stage, self.stage_run_id = None, None
 
     def _open_stage(self, stage: str) -> None:

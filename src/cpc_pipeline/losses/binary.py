@@ -26,8 +26,7 @@ def sequence_scores(predictions: torch.Tensor, futures: torch.Tensor) -> torch.T
     """``(S, K, D)`` x ``(S, K, D)`` -> ``(S,)``: the reference's mean dot product."""
     if predictions.shape != futures.shape or predictions.ndim != 3:
         raise ValueError(
-            f"predictions and futures must both be (S, K, D), got {tuple(predictions.shape)} "
-            f"and {tuple(futures.shape)}"
+            f"predictions and futures must both be (S, K, D), got {tuple(predictions.shape)} and {tuple(futures.shape)}"
         )
     return (predictions.float() * futures.float()).mean(dim=(1, 2))
 

@@ -114,8 +114,10 @@ def grid_info_nce(codes: torch.Tensor, predictions: torch.Tensor, first_offset: 
     k_count = predictions.shape[1]
     last = first_offset + k_count - 1
     if predictions.shape != (n, k_count, d, g, w) or first_offset < 1 or last >= g:
-        raise ValueError(f"predictions must be (N, K, D, G, W) with first_offset >= 1 and first_offset + K - 1 < G "
-                         f"for codes {tuple(codes.shape)}, got {tuple(predictions.shape)}, first_offset {first_offset}")
+        raise ValueError(
+            f"predictions must be (N, K, D, G, W) with first_offset >= 1 and first_offset + K - 1 < G "
+            f"for codes {tuple(codes.shape)}, got {tuple(predictions.shape)}, first_offset {first_offset}"
+        )
     pool = codes.permute(0, 2, 3, 1).reshape(n * g * w, d)  # row-major: image, row, column
     index = torch.arange(n * g * w, device=codes.device).view(n, g, w)
     per_offset, terms, total = [], [], 0

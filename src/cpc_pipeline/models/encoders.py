@@ -119,8 +119,9 @@ class ReferenceEncoderSpec(StrictModel):
         return 0 if conv_output_size(size, REFERENCE_CONVS, 0) >= 1 else 1
 
     def build(self, channels: int, size: int) -> ReferenceEncoder:
-        return ReferenceEncoder(channels, size, self.code_size, self.norm, self.width, self.hidden,
-                                self.padding_for(size))
+        return ReferenceEncoder(
+            channels, size, self.code_size, self.norm, self.width, self.hidden, self.padding_for(size)
+        )
 
 
 class ResNetEncoderSpec(StrictModel):
@@ -160,18 +161,26 @@ class PatchEncoderSpec(StrictModel):
 
     def build(self, channels: int, size: int) -> PatchGridEncoder:
         if self.grid_size(size) < 2:
-            raise ValueError(f"{self.size}px patches with stride {self.stride} give fewer than 2 rows on {size}px images")
+            raise ValueError(
+                f"{self.size}px patches with stride {self.stride} give fewer than 2 rows on {size}px images"
+            )
         if self.pool == "grid" and self.cells > self.grid_size(size):
             raise ValueError(f"cells ({self.cells}) must be at most the grid's {self.grid_size(size)} patches per side")
-        return PatchGridEncoder(self.patch_encoder.build(channels, self.size), self.size, self.stride, self.pool,
-                                self.cells)
+        return PatchGridEncoder(
+            self.patch_encoder.build(channels, self.size), self.size, self.stride, self.pool, self.cells
+        )
 
 
-class EncoderSpec(RootModel[Annotated[
-    Annotated[ReferenceEncoderSpec, Tag("reference")] | Annotated[ResNetEncoderSpec, Tag("resnet")]
-    | Annotated[PatchEncoderSpec, Tag("patches")],
-    Discriminator(_family),
-]]):
+class EncoderSpec(
+    RootModel[
+        Annotated[
+            Annotated[ReferenceEncoderSpec, Tag("reference")]
+            | Annotated[ResNetEncoderSpec, Tag("resnet")]
+            | Annotated[PatchEncoderSpec, Tag("patches")],
+            Discriminator(_family),
+        ]
+    ]
+):
     """Any encoder of the project, by ``arch``: ``reference`` (the default), ``resnet18``/``resnet50``, or
     ``patches`` (a patch encoder on a grid, image CPC's)."""
 

@@ -57,8 +57,15 @@ class PatchCPCModel(nn.Module):
     """Patch encoder + one row-causal context network and a map ``W_k`` per predicted offset, per direction:
     offsets ``first_offset`` .. ``predict_rows``."""
 
-    def __init__(self, encoder: PatchGridEncoder, predict_rows: int = 3, context_channels: int = 256,
-                 context_layers: int = 3, directions: tuple[str, ...] = ("down",), first_offset: int = 1) -> None:
+    def __init__(
+        self,
+        encoder: PatchGridEncoder,
+        predict_rows: int = 3,
+        context_channels: int = 256,
+        context_layers: int = 3,
+        directions: tuple[str, ...] = ("down",),
+        first_offset: int = 1,
+    ) -> None:
         super().__init__()
         if not 1 <= first_offset <= predict_rows:
             raise ValueError(f"first_offset ({first_offset}) must be between 1 and predict_rows ({predict_rows})")
@@ -81,8 +88,9 @@ class PatchCPCModel(nn.Module):
         """Codes ``(N, D, G, W)`` -> per direction ``(N, K, D, G, W)``, in that direction's frame."""
         n, d, g, w = codes.shape
         return {
-            direction: self.predictors[direction](self.contexts[direction](self.frame(codes, direction)))
-            .view(n, self.offsets, d, g, w)
+            direction: self.predictors[direction](self.contexts[direction](self.frame(codes, direction))).view(
+                n, self.offsets, d, g, w
+            )
             for direction in self.directions
         }
 
@@ -109,7 +117,15 @@ class PatchCPCModelConfig(StrictModel):
     def build(self, channels: int, image_size: int) -> PatchCPCModel:
         rows = self.encoder.grid_size(image_size)
         if self.predict_rows >= rows:
-            raise ValueError(f"predict_rows ({self.predict_rows}) must be below the grid's {rows} rows "
-                             f"({self.encoder.size}px patches, stride {self.encoder.stride}, {image_size}px images)")
-        return PatchCPCModel(self.encoder.build(channels, image_size), self.predict_rows, self.context_channels,
-                             self.context_layers, tuple(self.directions), self.first_offset)
+            raise ValueError(
+                f"predict_rows ({self.predict_rows}) must be below the grid's {rows} rows "
+                f"({self.encoder.size}px patches, stride {self.encoder.stride}, {image_size}px images)"
+            )
+        return PatchCPCModel(
+            self.encoder.build(channels, image_size),
+            self.predict_rows,
+            self.context_channels,
+            self.context_layers,
+            tuple(self.directions),
+            self.first_offset,
+        )

@@ -13,8 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def extract_patches(images: torch.Tensor, size: int, stride: int, jitter: int = 0,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
+def extract_patches(
+    images: torch.Tensor, size: int, stride: int, jitter: int = 0, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """``(N, C, H, W)`` -> ``(N, Gh, Gw, C, size, size)``: patch ``[n, r, c]`` is the crop of image ``n`` at
     rows ``r*stride .. r*stride+size`` and columns ``c*stride .. c*stride+size`` (a view, no copy).
 

@@ -34,7 +34,9 @@ class ResNetEncoder(nn.Module):
 
 
 def projection_head(in_features: int, out_features: int = 128) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(in_features, in_features), nn.ReLU(inplace=True), nn.Linear(in_features, out_features))
+    return nn.Sequential(
+        nn.Linear(in_features, in_features), nn.ReLU(inplace=True), nn.Linear(in_features, out_features)
+    )
 
 
 class SimCLRModel(nn.Module):
@@ -46,4 +48,3 @@ class SimCLRModel(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Images -> projections ``z`` (the loss's input)."""
         return self.projector(self.encoder(images))
-

@@ -17,9 +17,7 @@ def _to_display(image: torch.Tensor) -> np.ndarray:
     return x[0].numpy() if x.shape[0] == 1 else x.permute(1, 2, 0).numpy()
 
 
-def plot_sequences(
-    images: torch.Tensor, digits: np.ndarray, labels: np.ndarray, terms: int
-) -> Figure:
+def plot_sequences(images: torch.Tensor, digits: np.ndarray, labels: np.ndarray, terms: int) -> Figure:
     """A grid, one row per sequence ``(n, T, C, H, W)``: context | future, titled with the digits."""
     n, length = images.shape[:2]
     fig = Figure(figsize=(1.1 * length + 1.2, 1.25 * n))
@@ -44,8 +42,12 @@ def plot_sequences(
 
 def plot_pretraining_curves(history: pd.DataFrame, title: str) -> Figure:
     """Loss, accuracies and the mutual-information bound per epoch (train dashed, validation solid)."""
-    panels = [("loss", "loss"), ("accuracy", "contrastive accuracy"), ("sequence_accuracy", "sequence accuracy"),
-              ("mi_bound", "MI bound log N - L (nats)")]
+    panels = [
+        ("loss", "loss"),
+        ("accuracy", "contrastive accuracy"),
+        ("sequence_accuracy", "sequence accuracy"),
+        ("mi_bound", "MI bound log N - L (nats)"),
+    ]
     panels = [(k, t) for k, t in panels if f"val_{k}" in history or f"train_{k}" in history]
     fig = Figure(figsize=(3.6 * len(panels), 3.2))
     axes = fig.subplots(1, len(panels), squeeze=False)
@@ -99,8 +101,14 @@ def plot_label_efficiency(metrics: pd.DataFrame, dataset: str) -> Figure:
                 name = f"{method.name}, all labels" if method.supervision.level == "full" else method.name
                 ax.plot(r.label_fraction, r.test_accuracy, marker="o", color=method.colour, label=f"{name} (frozen)")
         if len(end_to_end):
-            ax.plot(end_to_end.label_fraction, end_to_end.test_accuracy, "--", marker="s",
-                    color=METHODS[end_to_end.encoder.iloc[0]].colour, label="supervised end to end, fraction of labels")
+            ax.plot(
+                end_to_end.label_fraction,
+                end_to_end.test_accuracy,
+                "--",
+                marker="s",
+                color=METHODS[end_to_end.encoder.iloc[0]].colour,
+                label="supervised end to end, fraction of labels",
+            )
         ax.axhline(chance, ls=":", color="k", label="chance")
         ax.set_xscale("log")
         ax.set_xlabel("fraction of the labels (training and selection)")
@@ -124,8 +132,15 @@ def plot_confusion_matrix(labels: np.ndarray, predictions: np.ndarray, title: st
     for i in range(classes):
         for j in range(classes):
             if counts[i, j]:
-                ax.text(j, i, counts[i, j], ha="center", va="center", fontsize=6,
-                        color="white" if rates[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    counts[i, j],
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if rates[i, j] > 0.5 else "black",
+                )
     ax.set_xticks(range(classes))
     ax.set_yticks(range(classes))
     ax.set_xlabel("predicted class")

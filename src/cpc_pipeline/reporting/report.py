@@ -42,9 +42,12 @@ def source_warning(data_source: dict) -> list[str]:
     nobody reads its figures as MNIST's."""
     if data_source.get("source") == "mnist":
         return []
-    return [f"> **Warning: these figures are NOT on MNIST.** The run used the source `{data_source.get('source')}` "
-            f"(read from `{data_source.get('location')}`), so they do not compare with MNIST's; the data section "
-            "says what it is.", ""]
+    return [
+        f"> **Warning: these figures are NOT on MNIST.** The run used the source `{data_source.get('source')}` "
+        f"(read from `{data_source.get('location')}`), so they do not compare with MNIST's; the data section "
+        "says what it is.",
+        "",
+    ]
 
 
 def plots(dataset: str) -> list[tuple[str, str]]:
@@ -110,9 +113,11 @@ def write_report(
         + ", ".join(
             f"{name} {last[col]:.4f}"
             for col, name in (
-                ("val_loss", "loss"), ("val_accuracy", "contrastive accuracy"),
+                ("val_loss", "loss"),
+                ("val_accuracy", "contrastive accuracy"),
                 ("val_candidates", "among this many valid candidates"),
-                ("val_chance_accuracy", "its chance"), ("val_mi_bound", "MI bound (nats)"),
+                ("val_chance_accuracy", "its chance"),
+                ("val_mi_bound", "MI bound (nats)"),
                 ("val_sequence_accuracy", "sequence-discrimination accuracy (chance 0.5)"),
             )
             if col in last and pd.notna(last[col])

@@ -79,10 +79,16 @@ def frozen_above_supervised(metrics: pd.DataFrame, fraction: float) -> list[str]
     if end_to_end is None:
         return []
     fully_supervised = [key for key, m in METHODS.items() if m.supervision.level == "full"]
-    rows = metrics[np.isclose(metrics.label_fraction, fraction) & (metrics.probe != "end_to_end")
-                   & ~metrics.encoder.isin(["chance", *fully_supervised]) & (metrics.test_accuracy > end_to_end)]
-    return [f"{METHODS[r.encoder].name if r.encoder in METHODS else r.encoder} {r.probe} {pct(r.test_accuracy)}"
-            for r in rows.itertuples()]
+    rows = metrics[
+        np.isclose(metrics.label_fraction, fraction)
+        & (metrics.probe != "end_to_end")
+        & ~metrics.encoder.isin(["chance", *fully_supervised])
+        & (metrics.test_accuracy > end_to_end)
+    ]
+    return [
+        f"{METHODS[r.encoder].name if r.encoder in METHODS else r.encoder} {r.probe} {pct(r.test_accuracy)}"
+        for r in rows.itertuples()
+    ]
 
 
 def headline_lines(metrics: pd.DataFrame) -> list[str]:
@@ -94,16 +100,26 @@ def headline_lines(metrics: pd.DataFrame) -> list[str]:
         mlp, linear = test_accuracy(metrics, m.key, "mlp", f), test_accuracy(metrics, m.key, "linear", f)
         if mlp is None and linear is None:
             continue
-        probes = ", ".join(f"{name} {pct(value)}" for name, value in (("MLP", mlp), ("linear", linear)) if value is not None)
+        probes = ", ".join(
+            f"{name} {pct(value)}" for name, value in (("MLP", mlp), ("linear", linear)) if value is not None
+        )
         bold = m is headline_method()
-        out.append(f"- {'**' if bold else ''}{m.name} encoder, frozen: {probes}{'**' if bold else ''} "
-                   f"(supervision: {m.supervision.level}).")
+        out.append(
+            f"- {'**' if bold else ''}{m.name} encoder, frozen: {probes}{'**' if bold else ''} "
+            f"(supervision: {m.supervision.level})."
+        )
     end_to_end = end_to_end_accuracy(metrics, f)
     if end_to_end is not None:
         above = frozen_above_supervised(metrics, f)
-        out.append(f"- The reference encoder trained end to end with these labels: {pct(end_to_end)}"
-                   + (f"; **not an upper bound**: frozen probes score above it ({'; '.join(above)}), so it is "
-                      "under-trained at this budget." if above else " (an upper bound for the frozen probes here)."))
+        out.append(
+            f"- The reference encoder trained end to end with these labels: {pct(end_to_end)}"
+            + (
+                f"; **not an upper bound**: frozen probes score above it ({'; '.join(above)}), so it is "
+                "under-trained at this budget."
+                if above
+                else " (an upper bound for the frozen probes here)."
+            )
+        )
     out.append(f"- Chance: {pct(chance_accuracy(metrics))}.")
     return out
 
@@ -112,8 +128,11 @@ def method_comparison(
     metrics: pd.DataFrame, histories: dict[str, pd.DataFrame | None], configuration: dict, dataset: str
 ) -> list[str]:
     """The pretraining methods side by side: the same frozen-encoder probes, the same test images."""
-    present = {m: histories.get(m.key) for m in METHODS.values()
-               if m.trains and m.key in set(metrics.encoder) and histories.get(m.key) is not None}
+    present = {
+        m: histories.get(m.key)
+        for m in METHODS.values()
+        if m.trains and m.key in set(metrics.encoder) and histories.get(m.key) is not None
+    }
     if len(present) < 2:
         return []
     rows = metrics[metrics.encoder.isin([m.key for m in present]) & (metrics.probe != "end_to_end")]
@@ -126,15 +145,21 @@ def method_comparison(
         out.append(
             f"{method.name} trained on {'CIFAR-10' if other else dataset} for {int(last['epoch'])} epochs "
             f"({history['epoch_seconds'].sum():.0f} s)"
-            + (f"; its last validation k-NN monitor accuracy (cosine, on the training bank): {knn:.4f}"
-               if knn is not None and pd.notna(knn) else "") + "."
-            + (" **It was trained and probed on a different dataset: its rows are not comparable.**"
-               if other else "")
+            + (
+                f"; its last validation k-NN monitor accuracy (cosine, on the training bank): {knn:.4f}"
+                if knn is not None and pd.notna(knn)
+                else ""
+            )
+            + "."
+            + (" **It was trained and probed on a different dataset: its rows are not comparable.**" if other else "")
         )
     label_free = [m.name for m in present if m.label_free]
     return out + [
         "",
         "Test accuracy of the same probes on each frozen encoder, with each method's own supervision beside it in "
         f"the table above; {' and '.join(label_free) or 'none'} use no labels, so they compare with each other as "
-        "self-supervised methods.", "", markdown_table(table), "",
+        "self-supervised methods.",
+        "",
+        markdown_table(table),
+        "",
     ]

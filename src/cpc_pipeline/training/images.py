@@ -41,8 +41,13 @@ class ImageInputs:
 
     def start_process(self, cfg: StrictModel) -> torch.device:
         """:func:`~cpc_pipeline.training.loop.start_process` with these inputs and ``cfg`` as what ranks compare."""
-        return start_process(cfg.trainer, *self.train.values(), *self.validation.values(), self.rendering,
-                             cfg.model_dump(exclude={"trainer": {"distributed"}}))
+        return start_process(
+            cfg.trainer,
+            *self.train.values(),
+            *self.validation.values(),
+            self.rendering,
+            cfg.model_dump(exclude={"trainer": {"distributed"}}),
+        )
 
     @property
     def picture_shape(self) -> tuple[int, int]:
@@ -56,19 +61,28 @@ def build_on_images(method_class, model: nn.Module, inputs: ImageInputs, cfg: St
     model = Compute.of(cfg.trainer, device).place(model)
     t = lambda a: torch.as_tensor(np.asarray(a), device=device)  # noqa: E731
     method = method_class(
-        model, cfg.objective, pictures_for(np.asarray(inputs.train["images"]), inputs.rendering, device),
-        t(inputs.train["images"]), t(inputs.train["labels"]), t(inputs.validation["images"]),
+        model,
+        cfg.objective,
+        pictures_for(np.asarray(inputs.train["images"]), inputs.rendering, device),
+        t(inputs.train["images"]),
+        t(inputs.train["labels"]),
+        t(inputs.validation["images"]),
         t(inputs.validation["labels"]),
     )
     method.forward = distributed.data_parallel(model, cfg.trainer.distributed, device)
     return method
 
 
-def fit_on_images(method, device: torch.device, trainer: TrainerConfig, on_epoch_end=None
-                  ) -> tuple[nn.Module, list[dict[str, float]]]:
+def fit_on_images(
+    method, device: torch.device, trainer: TrainerConfig, on_epoch_end=None
+) -> tuple[nn.Module, list[dict[str, float]]]:
     """Train a method of :func:`build_on_images` with ``trainer`` -> its model (CPU, eval mode) and history."""
-    logger.info("Pretraining %s on %s, %d steps per epoch", type(method).__name__.removesuffix("Method"), device,
-                method.steps_per_epoch)
+    logger.info(
+        "Pretraining %s on %s, %d steps per epoch",
+        type(method).__name__.removesuffix("Method"),
+        device,
+        method.steps_per_epoch,
+    )
     result = train(method, trainer, device, on_epoch_end=on_epoch_end)
     distributed.check_same_on_every_rank(method.model)
     return method.model.cpu().eval(), result.history
@@ -90,8 +104,12 @@ def epoch_batches(n: int, per_step: int, steps: int, generator: torch.Generator,
     """This process's indices into ``n`` images for each of ``steps`` steps: blocks of one random order
     that every process shares (so together they see each image once per pass), drawn anew when used up."""
     shared = distributed.shared_generator(generator)
-    order = torch.cat([torch.randperm(n, generator=shared, device=device)
-                       for _ in range(math.ceil(steps * per_step * distributed.world_size() / n))])
+    order = torch.cat(
+        [
+            torch.randperm(n, generator=shared, device=device)
+            for _ in range(math.ceil(steps * per_step * distributed.world_size() / n))
+        ]
+    )
     for i in range(steps):
         yield order[distributed.shard(i, per_step)]
 
@@ -110,18 +128,30 @@ def knn_predict(
 
 def encode(encoder: nn.Module, to_pictures: ToPictures, images: torch.Tensor, batch: int, generator) -> torch.Tensor:
     """Encoder outputs of un-augmented pictures, in batches."""
-    return torch.cat([encoder(to_pictures(images[s : s + batch], generator)).float()
-                      for s in range(0, len(images), batch)])
+    return torch.cat(
+        [encoder(to_pictures(images[s : s + batch], generator)).float() for s in range(0, len(images), batch)]
+    )
 
 
-def knn_accuracy(encoder: nn.Module, to_pictures: ToPictures, monitor: KNNMonitor, train_images, train_labels,
-                 validation_images, validation_labels, generator, classes: int = 10) -> float:
+def knn_accuracy(
+    encoder: nn.Module,
+    to_pictures: ToPictures,
+    monitor: KNNMonitor,
+    train_images,
+    train_labels,
+    validation_images,
+    validation_labels,
+    generator,
+    classes: int = 10,
+) -> float:
     """The k-NN monitor's validation accuracy (module docstring)."""
     bank = train_images[: monitor.knn_bank_images]
     predicted = knn_predict(
         encode(encoder, to_pictures, bank, monitor.eval_images_per_batch, generator),
         train_labels[: monitor.knn_bank_images],
         encode(encoder, to_pictures, validation_images, monitor.eval_images_per_batch, generator),
-        monitor.knn_k, monitor.knn_temperature, classes,
+        monitor.knn_k,
+        monitor.knn_temperature,
+        classes,
     )
     return float((predicted == validation_labels).float().mean())

@@ -44,6 +44,7 @@ from cpc_pipeline.training.images import (
 )
 from cpc_pipeline.training.loop import TrainerConfig
 
+
 class PatchAugment(StrictModel):
     enabled: bool = True
     spatial_jitter: int = Field(0, ge=0, le=64)  # px: each patch's crop moves by up to +-this in each direction
@@ -68,14 +69,17 @@ class PatchCPCConfig(StrictModel):
     cifar: CIFARSourceConfig = CIFARSourceConfig()
     model: PatchCPCModelConfig = PatchCPCModelConfig()
     objective: PatchCPCObjective = PatchCPCObjective()
-    trainer: TrainerConfig = TrainerConfig(epochs=3, checkpoint_path="data/06_models/patch_cpc_checkpoint.pt",
-                                           plateau_patience=1)
+    trainer: TrainerConfig = TrainerConfig(
+        epochs=3, checkpoint_path="data/06_models/patch_cpc_checkpoint.pt", plateau_patience=1
+    )
 
     @model_validator(mode="after")
     def _backgrounds_need_rendering(self) -> PatchCPCConfig:
         if self.objective.backgrounds == "patch" and self.dataset != "mnist":
-            raise ValueError(f"objective.backgrounds 'patch' needs rendered digits (dataset mnist), not {self.dataset}: "
-                             "its pictures have no background to draw per patch")
+            raise ValueError(
+                f"objective.backgrounds 'patch' needs rendered digits (dataset mnist), not {self.dataset}: "
+                "its pictures have no background to draw per patch"
+            )
         return self
 
 
@@ -117,8 +121,9 @@ def augment_patches(patches: torch.Tensor, config: PatchAugment, generator) -> t
         return ((flat - mean) * scale + mean + shift).clamp(-1, 1).view_as(patches)
 
 
-def grid_metrics(codes: torch.Tensor, predictions: dict[str, torch.Tensor], first_offset: int = 1
-                 ) -> tuple[torch.Tensor, dict, int]:
+def grid_metrics(
+    codes: torch.Tensor, predictions: dict[str, torch.Tensor], first_offset: int = 1
+) -> tuple[torch.Tensor, dict, int]:
     """The loss over every direction and offset (a mean over all their terms), and metric sums for the loop,
     which divides every sum by the number of terms: per-offset accuracies are scaled to come out as their
     own means."""
@@ -139,16 +144,25 @@ class PatchCPCMethod:
     items_name = "images"
     monitor = "loss"
 
-    def __init__(self, model: PatchCPCModel, objective: PatchCPCObjective, to_pictures: ToPictures,
-                 train_images: torch.Tensor, train_labels: torch.Tensor, validation_images: torch.Tensor,
-                 validation_labels: torch.Tensor, classes: int = 10) -> None:
+    def __init__(
+        self,
+        model: PatchCPCModel,
+        objective: PatchCPCObjective,
+        to_pictures: ToPictures,
+        train_images: torch.Tensor,
+        train_labels: torch.Tensor,
+        validation_images: torch.Tensor,
+        validation_labels: torch.Tensor,
+        classes: int = 10,
+    ) -> None:
         self.model, self.objective, self.to_pictures = model, objective, to_pictures
         self.forward: torch.nn.Module = model  # what training calls: DistributedDataParallel(model) in a worker
         self.train_images, self.train_labels = train_images, train_labels
         self.validation_images, self.validation_labels = validation_images, validation_labels
         self.classes = classes
-        self.steps_per_epoch = steps_per_epoch(objective.images_per_epoch or len(train_images),
-                                               objective.images_per_batch)
+        self.steps_per_epoch = steps_per_epoch(
+            objective.images_per_epoch or len(train_images), objective.images_per_batch
+        )
 
     def global_batch(self) -> dict[str, int]:
         return {"global_images_per_batch": self.objective.images_per_batch * distributed.world_size()}
@@ -156,10 +170,16 @@ class PatchCPCMethod:
     def train_batches(self, epoch: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
         """Each step's patches ``(N, G, W, C, s, s)``: cut from pictures rendered once per image, or each patch
         rendered on its own background (``backgrounds``), then every patch augmented on its own."""
-        for rows in epoch_batches(len(self.train_images), self.objective.images_per_batch, self.steps_per_epoch,
-                                  generator, self.train_images.device):
-            yield augment_patches(self.training_patches(self.train_images[rows], generator), self.objective.augment,
-                                  generator)
+        for rows in epoch_batches(
+            len(self.train_images),
+            self.objective.images_per_batch,
+            self.steps_per_epoch,
+            generator,
+            self.train_images.device,
+        ):
+            yield augment_patches(
+                self.training_patches(self.train_images[rows], generator), self.objective.augment, generator
+            )
 
     def training_patches(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Stored images -> their grids of patches, cut with the spatial jitter (not yet augmented otherwise)."""
@@ -173,8 +193,9 @@ class PatchCPCMethod:
     def training_step(self, patches: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
         out = self.forward(patches)
         codes = distributed.gather(out.codes)  # every rank's patches: the global batch's candidates
-        return grid_metrics(codes, {d: distributed.gather(p) for d, p in out.predictions.items()},
-                            self.model.first_offset)
+        return grid_metrics(
+            codes, {d: distributed.gather(p) for d, p in out.predictions.items()}, self.model.first_offset
+        )
 
     def evaluate(self, generator: torch.Generator) -> dict[str, float]:
         distributed.broadcast_buffers(self.model)
@@ -188,8 +209,17 @@ class PatchCPCMethod:
                 sums[key] = sums.get(key, 0.0) + float(value)
             count += n
         result = {key: value / count for key, value in sums.items()} if count else {}
-        result["knn_accuracy"] = knn_accuracy(self.model.encoder, self.to_pictures, self.objective, self.train_images,
-                                              self.train_labels, val, self.validation_labels, generator, self.classes)
+        result["knn_accuracy"] = knn_accuracy(
+            self.model.encoder,
+            self.to_pictures,
+            self.objective,
+            self.train_images,
+            self.train_labels,
+            val,
+            self.validation_labels,
+            generator,
+            self.classes,
+        )
         return result
 
 

@@ -42,7 +42,6 @@ from cpc_pipeline.training.images import (
 from cpc_pipeline.training.loop import TrainerConfig
 
 
-
 class SimCLRObjective(KNNMonitor):
     images_per_batch: int = Field(256, ge=2)  # images per step, two views each
     temperature: float = Field(0.5, gt=0)
@@ -59,7 +58,12 @@ class SimCLRConfig(StrictModel):
     projection_dim: int = Field(128, ge=1)
     objective: SimCLRObjective = SimCLRObjective()
     trainer: TrainerConfig = TrainerConfig(
-        optimizer="sgd", learning_rate=0.3, weight_decay=1e-4, schedule="warmup_cosine", warmup_epochs=1, epochs=3,
+        optimizer="sgd",
+        learning_rate=0.3,
+        weight_decay=1e-4,
+        schedule="warmup_cosine",
+        warmup_epochs=1,
+        epochs=3,
         checkpoint_path="data/06_models/simclr_checkpoint.pt",
     )
 
@@ -102,8 +106,13 @@ class SimCLRMethod:
         return torch.cat(views) * 2 - 1  # augmentations work in [0, 1], the encoder in [-1, 1]
 
     def train_batches(self, epoch: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-        for rows in epoch_batches(len(self.train_images), self.objective.images_per_batch, self.steps_per_epoch,
-                                  generator, self.train_images.device):
+        for rows in epoch_batches(
+            len(self.train_images),
+            self.objective.images_per_batch,
+            self.steps_per_epoch,
+            generator,
+            self.train_images.device,
+        ):
             yield self._views(self.train_images[rows], generator)
 
     def _loss(self, views: torch.Tensor, model: torch.nn.Module | None = None, gather=lambda t: t):
@@ -128,8 +137,17 @@ class SimCLRMethod:
             count += 2 * b
         metrics = {k: v / count for k, v in sums.items()} if count else {}
         metrics["chance_accuracy"] = 1 / (2 * b - 1)
-        metrics["knn_accuracy"] = knn_accuracy(self.model.encoder, self.to_pictures, obj, self.train_images,
-                                               self.train_labels, val, self.validation_labels, generator, self.classes)
+        metrics["knn_accuracy"] = knn_accuracy(
+            self.model.encoder,
+            self.to_pictures,
+            obj,
+            self.train_images,
+            self.train_labels,
+            val,
+            self.validation_labels,
+            generator,
+            self.classes,
+        )
         return metrics
 
 
@@ -147,5 +165,7 @@ def build_simclr(inputs: ImageInputs, cfg: SimCLRConfig) -> tuple[SimCLRMethod, 
     return build_on_images(SimCLRMethod, model, inputs, cfg, device), device
 
 
-def _fit_simclr(inputs: ImageInputs, cfg: SimCLRConfig, on_epoch_end=None) -> tuple[SimCLRModel, list[dict[str, float]]]:
+def _fit_simclr(
+    inputs: ImageInputs, cfg: SimCLRConfig, on_epoch_end=None
+) -> tuple[SimCLRModel, list[dict[str, float]]]:
     return fit_on_images(*build_simclr(inputs, cfg), cfg.trainer, on_epoch_end)

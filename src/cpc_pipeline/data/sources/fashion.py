@@ -35,15 +35,22 @@ def read_idx(path: Path, magic: int, count: int) -> np.ndarray:
         raise DataSourceError(f"IDX file {path} cannot be read: {err}") from err
     dims = (count, 28, 28) if magic == 2051 else (count,)
     header = 4 + 4 * len(dims)
-    if len(data) < header or struct.unpack(">i", data[:4])[0] != magic or \
-            struct.unpack(f">{len(dims)}i", data[4:header]) != dims or len(data) != header + int(np.prod(dims)):
-        raise DataSourceError(f"IDX file {path} is corrupt or truncated: expected magic {magic}, dims {dims} "
-                              f"and {header + int(np.prod(dims)):,} bytes, found {len(data):,} bytes.")
+    if (
+        len(data) < header
+        or struct.unpack(">i", data[:4])[0] != magic
+        or struct.unpack(f">{len(dims)}i", data[4:header]) != dims
+        or len(data) != header + int(np.prod(dims))
+    ):
+        raise DataSourceError(
+            f"IDX file {path} is corrupt or truncated: expected magic {magic}, dims {dims} "
+            f"and {header + int(np.prod(dims)):,} bytes, found {len(data):,} bytes."
+        )
     return np.frombuffer(data, np.uint8, offset=header).reshape(dims)
 
 
-def load_fashion_mnist(roots: Sequence[str | Path], download: bool, validation_size: int = 10_000,
-                       timeout_s: float = 30.0) -> DigitSplits:
+def load_fashion_mnist(
+    roots: Sequence[str | Path], download: bool, validation_size: int = 10_000, timeout_s: float = 30.0
+) -> DigitSplits:
     """Fashion-MNIST from the first of ``roots`` that holds its four IDX files, else downloaded with torchvision
     into ``roots[0]/FashionMNIST/raw``; split as MNIST (the last ``validation_size`` training images validate)."""
     folder = next((f for f in map(_fashion_folder, map(Path, roots)) if f is not None), None)
@@ -53,7 +60,8 @@ def load_fashion_mnist(roots: Sequence[str | Path], download: bool, validation_s
             raise DataSourceError(
                 f"Fashion-MNIST files ({', '.join(MNIST_FILES)}, or their .gz) not found in {searched} (nor in their "
                 f"FashionMNIST/raw) and download is disabled. On Debian: apt-get install dataset-fashion-mnist "
-                f"(files in {FASHION_MNIST_DEBIAN}), or list your own folder under source.roots.")
+                f"(files in {FASHION_MNIST_DEBIAN}), or list your own folder under source.roots."
+            )
         from torchvision.datasets import FashionMNIST
 
         previous = socket.getdefaulttimeout()
@@ -61,8 +69,10 @@ def load_fashion_mnist(roots: Sequence[str | Path], download: bool, validation_s
         try:
             FashionMNIST(str(roots[0]), train=True, download=True)
         except Exception as err:  # noqa: BLE001 - every mirror failed: report it as one clear error
-            raise DataSourceError(f"Fashion-MNIST was not found in {searched} and its download failed: {err}. "
-                                  f"On Debian: apt-get install dataset-fashion-mnist.") from err
+            raise DataSourceError(
+                f"Fashion-MNIST was not found in {searched} and its download failed: {err}. "
+                f"On Debian: apt-get install dataset-fashion-mnist."
+            ) from err
         finally:
             socket.setdefaulttimeout(previous)
         folder = Path(roots[0]) / "FashionMNIST" / "raw"
@@ -74,6 +84,7 @@ def load_fashion_mnist(roots: Sequence[str | Path], download: bool, validation_s
         train=DigitSplit(images[:n_train], labels[:n_train]),
         validation=DigitSplit(images[n_train:], labels[n_train:]),
         test=DigitSplit(arrays["t10k-images-idx3-ubyte"], arrays["t10k-labels-idx1-ubyte"].astype(np.int64)),
-        source="fashion_mnist", location=str(folder.resolve()),
+        source="fashion_mnist",
+        location=str(folder.resolve()),
         files=tuple(str(path(n).resolve()) for n in MNIST_FILES),
     )

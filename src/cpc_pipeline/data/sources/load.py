@@ -12,6 +12,8 @@ from cpc_pipeline.data.sources.mnist import load_mnist, mnist_files_present
 from cpc_pipeline.data.sources.sklearn_digits import load_sklearn_digits
 
 logger = logging.getLogger(__name__)
+
+
 def load_digit_splits(
     source: str,
     roots: Sequence[str | Path],

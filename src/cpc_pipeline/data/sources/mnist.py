@@ -15,6 +15,8 @@ import numpy as np
 from cpc_pipeline.data.sources.common import MNIST_FILES, DataSourceError, DigitSplit, DigitSplits
 
 logger = logging.getLogger(__name__)
+
+
 def _idx_header(path: Path, opener) -> tuple[int, tuple[int, ...]]:
     with opener(path, "rb") as fh:
         head = fh.read(4)

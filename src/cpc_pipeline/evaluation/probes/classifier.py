@@ -44,7 +44,10 @@ class ClassificationMethod:
     def train_batches(self, epoch: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n, device = len(self.train_x), self.train_x.device
         order = torch.cat(
-            [torch.randperm(n, generator=generator, device=device) for _ in range(-(-self.steps_per_epoch * self.batch_size // n))]
+            [
+                torch.randperm(n, generator=generator, device=device)
+                for _ in range(-(-self.steps_per_epoch * self.batch_size // n))
+            ]
         )
         for i in range(self.steps_per_epoch):
             idx = order[i * self.batch_size : (i + 1) * self.batch_size]

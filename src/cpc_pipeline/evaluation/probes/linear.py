@@ -25,6 +25,10 @@ def fit_linear_probe(x_train, y_train, x_val, y_val, x_test, config: LinearProbe
     c, acc, pred = _select_on_validation(
         config.c_grid,
         lambda c: make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=config.max_iter, random_state=seed)),
-        x_train, y_train, x_val, y_val, x_test,
+        x_train,
+        y_train,
+        x_val,
+        y_val,
+        x_test,
     )
     return f"C={c:g}", acc, pred

@@ -19,8 +19,13 @@ def fit_mlp_probe(x_train, y_train, x_val, y_val, x_test, config: MLPProbeConfig
         model, t(x_train), t(y_train, torch.long), t(x_val), t(y_val, torch.long), config.features_per_batch
     )
     trainer = TrainerConfig(
-        epochs=config.epochs, learning_rate=config.learning_rate, checkpoint_path=None, progress=False,
-        log_epochs=False, seed=seed, plateau_patience=config.epochs,  # the reference: constant rate
+        epochs=config.epochs,
+        learning_rate=config.learning_rate,
+        checkpoint_path=None,
+        progress=False,
+        log_epochs=False,
+        seed=seed,
+        plateau_patience=config.epochs,  # the reference: constant rate
     )
     history = train_keeping_best(method, trainer, device)
     best = next(r for r in history if r["selected"])

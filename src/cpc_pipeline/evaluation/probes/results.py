@@ -30,8 +30,17 @@ class ProbeResult:
         """Test accuracy and macro-F1 of ``predictions``."""
         accuracy = float((np.asarray(y_test) == predictions).mean())
         f1 = float(f1_score(y_test, predictions, average="macro"))
-        return cls(probe, fraction, train_labels, selection_labels, chosen, float(val_accuracy), accuracy, f1,
-                   np.asarray(predictions))
+        return cls(
+            probe,
+            fraction,
+            train_labels,
+            selection_labels,
+            chosen,
+            float(val_accuracy),
+            accuracy,
+            f1,
+            np.asarray(predictions),
+        )
 
     def row(self) -> dict[str, object]:
         row = {k: v for k, v in self.__dict__.items() if k != "test_predictions"}

@@ -14,6 +14,8 @@ from cpc_pipeline.evaluation.probes.mlp import fit_mlp_probe
 from cpc_pipeline.evaluation.probes.results import ProbeResult
 
 logger = logging.getLogger(__name__)
+
+
 def run_probes(features: dict[str, np.ndarray], config: ProbeConfig, device="cpu") -> list[ProbeResult]:
     """Every configured probe at every label fraction on one encoder's features.
 
@@ -31,13 +33,21 @@ def run_probes(features: dict[str, np.ndarray], config: ProbeConfig, device="cpu
                     x_train, y_train, x_val, y_val, x_test, config.mlp, config.seed, device
                 )
             elif probe == "linear":
-                chosen, val_acc, pred = fit_linear_probe(x_train, y_train, x_val, y_val, x_test, config.linear, config.seed)
+                chosen, val_acc, pred = fit_linear_probe(
+                    x_train, y_train, x_val, y_val, x_test, config.linear, config.seed
+                )
             else:
                 chosen, val_acc, pred = fit_knn_probe(x_train, y_train, x_val, y_val, x_test, config.knn)
             result = ProbeResult.score(probe, fraction, len(keep), len(keep_val), chosen, val_acc, y_test, pred)
             logger.info(
                 "%s probe, %g of labels (%d train + %d selection): val %.4f, test %.4f (%s)",
-                probe, fraction, len(keep), len(keep_val), val_acc, result.test_accuracy, chosen,
+                probe,
+                fraction,
+                len(keep),
+                len(keep_val),
+                val_acc,
+                result.test_accuracy,
+                chosen,
             )
             results.append(result)
     return results

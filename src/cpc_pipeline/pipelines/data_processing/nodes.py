@@ -42,8 +42,13 @@ def build_sequence_tables(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Digits of each split -> its fixed table of seeded sequences (one seed per split)."""
     return tuple(
-        make_sequence_table(np.asarray(split["labels"]), sequences.table_size(name), sequences.terms,
-                            sequences.predict_terms, sequences.table_seed(name))
+        make_sequence_table(
+            np.asarray(split["labels"]),
+            sequences.table_size(name),
+            sequences.terms,
+            sequences.predict_terms,
+            sequences.table_seed(name),
+        )
         for name, split in zip(SPLITS, (train_digits, validation_digits, test_digits))
     )
 

@@ -21,13 +21,18 @@ def select_patch_cpc_images(
 ) -> tuple[dict, dict, dict]:
     """The images patch CPC trains and is probed on: the project's digit splits, or CIFAR-10's."""
     splits = image_splits(patch_cpc.dataset, train_digits, validation_digits, test_digits, patch_cpc.cifar)
-    logger.info("Patch CPC images (%s): %s train, %s validation, %s test", patch_cpc.dataset,
-                *(len(s["labels"]) for s in splits))
+    logger.info(
+        "Patch CPC images (%s): %s train, %s validation, %s test",
+        patch_cpc.dataset,
+        *(len(s["labels"]) for s in splits),
+    )
     return splits
 
 
 def pretrain_patch_cpc(
-    patch_cpc_train_images: dict, patch_cpc_validation_images: dict, rendering: RenderingConfig,
+    patch_cpc_train_images: dict,
+    patch_cpc_validation_images: dict,
+    rendering: RenderingConfig,
     patch_cpc: PatchCPCConfig,
 ) -> tuple[nn.Module, nn.Module, nn.Module, pd.DataFrame]:
     """Images -> trained patch CPC model, its encoder (patch encoder on the grid; eval mode, CPU) twice (weights

@@ -12,10 +12,18 @@ IMAGES = ["patch_cpc_train_images", "patch_cpc_validation_images", "patch_cpc_te
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            Node(select_patch_cpc_images, ["train_digits", "validation_digits", "test_digits", "params:patch_cpc"],
-                 IMAGES, name="select_patch_cpc_images"),
-            Node(pretrain_patch_cpc, [*IMAGES[:2], "params:rendering", "params:patch_cpc"],
-                 ["patch_cpc_model", "patch_cpc_encoder", "patch_cpc_encoder_mlflow_model", "patch_cpc_history"], name="pretrain_patch_cpc"),
+            Node(
+                select_patch_cpc_images,
+                ["train_digits", "validation_digits", "test_digits", "params:patch_cpc"],
+                IMAGES,
+                name="select_patch_cpc_images",
+            ),
+            Node(
+                pretrain_patch_cpc,
+                [*IMAGES[:2], "params:rendering", "params:patch_cpc"],
+                ["patch_cpc_model", "patch_cpc_encoder", "patch_cpc_encoder_mlflow_model", "patch_cpc_history"],
+                name="pretrain_patch_cpc",
+            ),
         ],
         tags=STAGE,
     )

@@ -29,10 +29,20 @@ def pretrain_cpc(
     MLflow model) and the epoch history. With ``trainer.distributed`` the workers train and this machine's
     first one hands back its model and history; their epochs are logged to MLflow once training ends."""
     cfg = pretraining
-    inputs = CPCInputs(DigitSplit.from_dict(train_digits), DigitSplit.from_dict(validation_digits), train_sequences,
-                       validation_sequences, sequences, rendering)
+    inputs = CPCInputs(
+        DigitSplit.from_dict(train_digits),
+        DigitSplit.from_dict(validation_digits),
+        train_sequences,
+        validation_sequences,
+        sequences,
+        rendering,
+    )
     dist = cfg.trainer.distributed
-    logger.info("Pretraining CPC (%s loss) in %d process(es) on %d machine(s)", cfg.objective.loss,
-                dist.nproc_per_node * dist.nnodes, dist.nnodes)
+    logger.info(
+        "Pretraining CPC (%s loss) in %d process(es) on %d machine(s)",
+        cfg.objective.loss,
+        dist.nproc_per_node * dist.nnodes,
+        dist.nnodes,
+    )
     model, history = fit_cpc(inputs, cfg, on_epoch_end=mlflow_epoch_logger("pretraining"))
     return model, model.encoder, model.encoder, pd.DataFrame(history)

@@ -54,14 +54,23 @@ def initialise_random_encoder(
         return module.eval()
     subset = np.sort(np.random.default_rng(probing.random_encoder_seed).choice(len(images), n, replace=False))
     device = pick_device(probing.device)
-    pictures = picture_batches(images[subset], pictures_for(images, rendering, device), probing.render_seed,
-                               probing.extraction_images_per_batch, device)
+    pictures = picture_batches(
+        images[subset],
+        pictures_for(images, rendering, device),
+        probing.render_seed,
+        probing.extraction_images_per_batch,
+        device,
+    )
     return estimate_batchnorm_statistics(module.to(device), pictures).cpu()
 
 
 def train_supervised_baseline(
-    train_digits: dict, validation_digits: dict, test_digits: dict,
-    rendering: RenderingConfig, encoder: dict[str, Any], probing: ProbingConfig,
+    train_digits: dict,
+    validation_digits: dict,
+    test_digits: dict,
+    rendering: RenderingConfig,
+    encoder: dict[str, Any],
+    probing: ProbingConfig,
 ) -> tuple[nn.Module, nn.Module, pd.DataFrame, pd.DataFrame]:
     """End-to-end supervised training at every label fraction.
 
@@ -74,15 +83,26 @@ def train_supervised_baseline(
     rows, histories, full_encoder = [], [], None
     for fraction in sorted(probing.probes.label_fractions):
         trained, history, predictions, (n_train, n_selection) = train_end_to_end(
-            *splits, pictures_for(splits[0].images, rendering, device), EncoderSpec.model_validate(encoder), fraction,
+            *splits,
+            pictures_for(splits[0].images, rendering, device),
+            EncoderSpec.model_validate(encoder),
+            fraction,
             probing.supervised,
-            probing.probes.seed, probing.split_render_seed("test"), device,
+            probing.probes.seed,
+            probing.split_render_seed("test"),
+            device,
         )
         histories += [{"label_fraction": fraction, **row} for row in history]
         best = next(r for r in history if r["selected"])
         result = ProbeResult.score(
-            "end_to_end", fraction, n_train, n_selection, f"epoch={int(best['epoch'])}", best["val_accuracy"],
-            splits[2].labels, predictions,
+            "end_to_end",
+            fraction,
+            n_train,
+            n_selection,
+            f"epoch={int(best['epoch'])}",
+            best["val_accuracy"],
+            splits[2].labels,
+            predictions,
         )
         rows.append({"encoder": "supervised", **result.row()})
         logger.info("supervised end to end, %g of labels: test accuracy %.4f", fraction, result.test_accuracy)
@@ -102,14 +122,19 @@ def freeze_encoder(
 
 
 def extract_split_features(
-    frozen_encoder: nn.Module, train_images: dict, validation_images: dict, test_images: dict,
-    rendering: RenderingConfig, probing: ProbingConfig,
+    frozen_encoder: nn.Module,
+    train_images: dict,
+    validation_images: dict,
+    test_images: dict,
+    rendering: RenderingConfig,
+    probing: ProbingConfig,
 ) -> dict[str, np.ndarray]:
     """Features ``{split}_x`` and labels ``{split}_y`` of the three splits, each turned into pictures once
     (digits rendered from the split's own seed, :meth:`ProbingConfig.split_render_seed`)."""
     device = pick_device(probing.device)
-    out = split_features(frozen_encoder.to(device), (train_images, validation_images, test_images), rendering,
-                         probing, device)
+    out = split_features(
+        frozen_encoder.to(device), (train_images, validation_images, test_images), rendering, probing, device
+    )
     frozen_encoder.cpu()
     return out
 
@@ -119,8 +144,15 @@ def probe_features(features: dict[str, np.ndarray], probing: ProbingConfig) -> t
     results = run_probes(features, probing.probes, pick_device(probing.device))
     predictions = pd.concat(
         [
-            pd.DataFrame({"probe": r.probe, "label_fraction": r.label_fraction, "index": np.arange(len(r.test_predictions)),
-                          "label": features["test_y"], "prediction": r.test_predictions})
+            pd.DataFrame(
+                {
+                    "probe": r.probe,
+                    "label_fraction": r.label_fraction,
+                    "index": np.arange(len(r.test_predictions)),
+                    "label": features["test_y"],
+                    "prediction": r.test_predictions,
+                }
+            )
             for r in results
         ],
         ignore_index=True,
@@ -138,17 +170,29 @@ def collect_probe_metrics(
     counts = np.bincount(labels)
     majority = float(counts.max() / len(labels))
     chance_accuracy = 1 / int((counts > 0).sum())
-    chance = pd.DataFrame([{
-        "encoder": "chance", "probe": "uniform_guess", "label_fraction": 0.0, "train_labels": 0,
-        "selection_labels": 0, "labels_used": 0, "chosen": f"majority class would score {majority:.4f}",
-        "val_accuracy": chance_accuracy, "test_accuracy": chance_accuracy, "test_macro_f1": chance_accuracy,
-    }])
+    chance = pd.DataFrame(
+        [
+            {
+                "encoder": "chance",
+                "probe": "uniform_guess",
+                "label_fraction": 0.0,
+                "train_labels": 0,
+                "selection_labels": 0,
+                "labels_used": 0,
+                "chosen": f"majority class would score {majority:.4f}",
+                "val_accuracy": chance_accuracy,
+                "test_accuracy": chance_accuracy,
+                "test_macro_f1": chance_accuracy,
+            }
+        ]
+    )
     parts = [r.assign(encoder=name) for name, r in probe_results.items()]
     table = pd.concat([chance, *parts, end_to_end_results], ignore_index=True)
     table.insert(1, "encoder_supervision", table.encoder.map(supervision_level))
     metrics = {
         probe_metric(r.encoder, r.probe, r.label_fraction, m): {"value": float(getattr(r, m)), "step": 0}
-        for r in table.itertuples() if r.encoder != "chance"
+        for r in table.itertuples()
+        if r.encoder != "chance"
         for m in ("test_accuracy", "test_macro_f1", "val_accuracy", "labels_used")
     }
     return table, metrics

@@ -30,12 +30,24 @@ PER_ENCODER_OUTPUTS = ("frozen_encoder", "features", "probe_results", "probe_pre
 def probe_template() -> Pipeline:
     return Pipeline(
         [
-            Node(freeze_encoder, ["encoder_weights", "train_images", "params:rendering", "params:encoder"],
-                 "frozen_encoder", name="freeze_encoder"),
-            Node(extract_split_features, ["frozen_encoder", *IMAGES, "params:rendering", "params:probing"], "features",
-                 name="extract_features"),
-            Node(probe_features, ["features", "params:probing"], ["probe_results", "probe_predictions"],
-                 name="fit_probes"),
+            Node(
+                freeze_encoder,
+                ["encoder_weights", "train_images", "params:rendering", "params:encoder"],
+                "frozen_encoder",
+                name="freeze_encoder",
+            ),
+            Node(
+                extract_split_features,
+                ["frozen_encoder", *IMAGES, "params:rendering", "params:probing"],
+                "features",
+                name="extract_features",
+            ),
+            Node(
+                probe_features,
+                ["features", "params:probing"],
+                ["probe_results", "probe_predictions"],
+                name="fit_probes",
+            ),
         ]
     )
 
@@ -43,13 +55,18 @@ def probe_template() -> Pipeline:
 def create_pipeline(**kwargs) -> Pipeline:
     baselines = Pipeline(
         [
-            Node(initialise_random_encoder,
-                 ["train_digits", "params:rendering", f"params:{REFERENCE_ENCODER}", "params:probing"],
-                 "random_encoder", name="initialise_random_encoder"),
-            Node(train_supervised_baseline,
-                 [*DIGITS, "params:rendering", f"params:{REFERENCE_ENCODER}", "params:probing"],
-                 ["supervised_encoder", "supervised_encoder_mlflow_model", "end_to_end_results", "supervised_history"],
-                 name="train_supervised_baseline"),
+            Node(
+                initialise_random_encoder,
+                ["train_digits", "params:rendering", f"params:{REFERENCE_ENCODER}", "params:probing"],
+                "random_encoder",
+                name="initialise_random_encoder",
+            ),
+            Node(
+                train_supervised_baseline,
+                [*DIGITS, "params:rendering", f"params:{REFERENCE_ENCODER}", "params:probing"],
+                ["supervised_encoder", "supervised_encoder_mlflow_model", "end_to_end_results", "supervised_history"],
+                name="train_supervised_baseline",
+            ),
         ]
     )
     per_encoder = [
@@ -58,17 +75,26 @@ def create_pipeline(**kwargs) -> Pipeline:
             namespace=method.key,
             inputs={"encoder_weights": method.weights, **dict(zip(IMAGES, method.picture_datasets))},
             outputs={out: f"{method.key}_{out}" for out in PER_ENCODER_OUTPUTS},
-            parameters={"params:rendering": "params:rendering", "params:probing": "params:probing",
-                        "params:encoder": f"params:{method.encoder_spec}"},
+            parameters={
+                "params:rendering": "params:rendering",
+                "params:probing": "params:probing",
+                "params:encoder": f"params:{method.encoder_spec}",
+            },
         )
         for method in METHODS.values()
     ]
     collect = Pipeline(
         [
-            Node(collect_probe_metrics,
-                 {"end_to_end_results": "end_to_end_results", "test_digits": "test_digits",
-                  **{key: f"{key}_probe_results" for key in METHODS}},
-                 ["probe_metrics", "probing_metrics"], name="collect_probe_metrics"),
+            Node(
+                collect_probe_metrics,
+                {
+                    "end_to_end_results": "end_to_end_results",
+                    "test_digits": "test_digits",
+                    **{key: f"{key}_probe_results" for key in METHODS},
+                },
+                ["probe_metrics", "probing_metrics"],
+                name="collect_probe_metrics",
+            ),
         ]
     )
     return Pipeline([baselines, *per_encoder, collect], tags=STAGE)

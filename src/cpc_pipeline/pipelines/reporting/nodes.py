@@ -46,27 +46,34 @@ def plot_confusion_matrix(probe_predictions: pd.DataFrame, digit_source: dict, r
     full = probe_predictions[(probe_predictions.probe == reporting.headline_probe)]
     full = full[np.isclose(full.label_fraction, full.label_fraction.max())]
     accuracy = float((full.label == full.prediction).mean())
-    title = (f"{headline_method().name} frozen + {reporting.headline_probe} probe, {dataset_name(digit_source)} test "
-             f"(accuracy {accuracy:.4f})")
+    title = (
+        f"{headline_method().name} frozen + {reporting.headline_probe} probe, {dataset_name(digit_source)} test "
+        f"(accuracy {accuracy:.4f})"
+    )
     return plots.plot_confusion_matrix(full.label.to_numpy(), full.prediction.to_numpy(), title)
 
 
 def embed_test_features(features: dict[str, np.ndarray], reporting: ReportingConfig) -> pd.DataFrame:
-    return embed_2d(features["test_x"], features["test_y"], reporting.embedding, reporting.embedding_points,
-                    reporting.seed)
+    return embed_2d(
+        features["test_x"], features["test_y"], reporting.embedding, reporting.embedding_points, reporting.seed
+    )
 
 
 def plot_embedding(test_embedding: pd.DataFrame, digit_source: dict, reporting: ReportingConfig) -> Figure:
     method = "t-SNE" if reporting.embedding == "tsne" else "PCA"
     return plots.plot_embedding(
-        test_embedding, f"{method} of frozen {headline_method().name} features, {len(test_embedding)} "
-        f"{dataset_name(digit_source)} test images"
+        test_embedding,
+        f"{method} of frozen {headline_method().name} features, {len(test_embedding)} "
+        f"{dataset_name(digit_source)} test images",
     )
 
 
 def build_report(
-    digit_source: dict, run_parameters: dict[str, Any], probe_metrics: pd.DataFrame,
-    stage_wall_times: dict[str, float], **histories: pd.DataFrame,
+    digit_source: dict,
+    run_parameters: dict[str, Any],
+    probe_metrics: pd.DataFrame,
+    stage_wall_times: dict[str, float],
+    **histories: pd.DataFrame,
 ) -> str:
     """Everything a reader wants of the run, top to bottom; ``run_parameters``: the run's whole configuration;
     ``histories``: each trained method's per-epoch table, by its registry key."""

@@ -21,8 +21,9 @@ def select_simclr_images(
 ) -> tuple[dict, dict, dict]:
     """The images SimCLR trains on and is probed on: the project's digit splits, or CIFAR-10's."""
     splits = image_splits(simclr.dataset, train_digits, validation_digits, test_digits, simclr.cifar)
-    logger.info("SimCLR images (%s): %s train, %s validation, %s test", simclr.dataset,
-                *(len(s["labels"]) for s in splits))
+    logger.info(
+        "SimCLR images (%s): %s train, %s validation, %s test", simclr.dataset, *(len(s["labels"]) for s in splits)
+    )
     return splits
 
 

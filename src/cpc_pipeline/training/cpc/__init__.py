@@ -38,10 +38,16 @@ candidates and the ``different_digit`` mask cover the global pool, as one proces
 Validation runs whole on every rank with rank 0's BatchNorm statistics, so all ranks agree on it.
 """
 
-
 from cpc_pipeline.training.cpc.config import CPCObjective, PretrainingConfig
 from cpc_pipeline.training.cpc.data import PoolBatch, CPCData
-from cpc_pipeline.training.cpc.batches import SequenceDraw, BatchBuilder, OwnImageBatches, PooledBatches, TableBatches, fresh_batch_sizes
+from cpc_pipeline.training.cpc.batches import (
+    SequenceDraw,
+    BatchBuilder,
+    OwnImageBatches,
+    PooledBatches,
+    TableBatches,
+    fresh_batch_sizes,
+)
 from cpc_pipeline.training.cpc.metrics import cpc_metrics
 from cpc_pipeline.training.cpc.validation import ENCODE_IMAGES, CPCEvaluator, best_threshold
 from cpc_pipeline.training.cpc.method import CPCMethod, global_step, make_cpc_method

@@ -28,10 +28,15 @@ class SequenceDraw:
     def with_paired_negatives(self, positives: SequenceBatch, index: DigitIndex, generator) -> SequenceBatch:
         """``positives`` then, row for row, their paired negatives (same context images, wrong futures)."""
         negatives = paired_negatives(positives, self.terms, index, generator)
-        return SequenceBatch(*(torch.cat(pair) for pair in zip(
-            (positives.digits, positives.image_indices, positives.labels),
-            (negatives.digits, negatives.image_indices, negatives.labels),
-        )))
+        return SequenceBatch(
+            *(
+                torch.cat(pair)
+                for pair in zip(
+                    (positives.digits, positives.image_indices, positives.labels),
+                    (negatives.digits, negatives.image_indices, negatives.labels),
+                )
+            )
+        )
 
     def __call__(self, n: int, index: DigitIndex, generator) -> SequenceBatch:
         """``n`` sequences (``n - n % 2`` when paired); ``image_indices`` are rows of ``index``'s images."""
@@ -52,8 +57,14 @@ class BatchBuilder(Protocol):
 class OwnImageBatches:
     """Every sequence position its own rendered image (the reference's batches)."""
 
-    def __init__(self, draw: SequenceDraw, objective: CPCObjective, data: CPCData, renderer: DigitRenderer,
-                 memory_format: torch.memory_format) -> None:
+    def __init__(
+        self,
+        draw: SequenceDraw,
+        objective: CPCObjective,
+        data: CPCData,
+        renderer: DigitRenderer,
+        memory_format: torch.memory_format,
+    ) -> None:
         self.draw, self.objective, self.renderer, self.memory_format = draw, objective, renderer, memory_format
         self.images, self.index = data.train_images, DigitIndex.from_labels(data.train_labels)
         self.steps_per_epoch = len(list(fresh_batch_sizes(objective)))
@@ -73,8 +84,12 @@ class OwnImageBatches:
             slots[h:, terms:] = h * t + torch.arange(h * k, device=device).view(h, k)
             used = torch.cat([used[: h * t], used.view(b, t)[h:, terms:].flatten()])
         pool = self.renderer(images[seqs.image_indices.flatten()[used]], generator)
-        return PoolBatch(pool.contiguous(memory_format=self.memory_format), seqs.digits.flatten()[used],
-                         slots.to(pool.device), seqs.labels)
+        return PoolBatch(
+            pool.contiguous(memory_format=self.memory_format),
+            seqs.digits.flatten()[used],
+            slots.to(pool.device),
+            seqs.labels,
+        )
 
     def batch(self, n: int, generator) -> PoolBatch:
         return self.render(self.draw(n, self.index, generator), self.images, generator, paired=self.draw.paired)
@@ -88,8 +103,14 @@ class PooledBatches:
     """A class-balanced pool of ``images_per_batch`` images per step; the sequences are rows of the pool.
     W processes: the pool and sequences of one process's W-times-larger batch (see the module docstring)."""
 
-    def __init__(self, draw: SequenceDraw, objective: CPCObjective, data: CPCData, renderer: DigitRenderer,
-                 memory_format: torch.memory_format) -> None:
+    def __init__(
+        self,
+        draw: SequenceDraw,
+        objective: CPCObjective,
+        data: CPCData,
+        renderer: DigitRenderer,
+        memory_format: torch.memory_format,
+    ) -> None:
         self.draw, self.objective, self.renderer, self.memory_format = draw, objective, renderer, memory_format
         self.images, self.index = data.train_images, DigitIndex.from_labels(data.train_labels)
         pool = objective.images_per_batch * distributed.world_size()
@@ -102,8 +123,9 @@ class PooledBatches:
         pool_images = self.index.sample(self.pool_digits, generator)
         seqs = self.draw(n, self.pool_index, generator)  # image_indices: rows of the pool
         pool = self.renderer(self.images[pool_images], generator)
-        return PoolBatch(pool.contiguous(memory_format=self.memory_format), self.pool_digits, seqs.image_indices,
-                         seqs.labels)
+        return PoolBatch(
+            pool.contiguous(memory_format=self.memory_format), self.pool_digits, seqs.image_indices, seqs.labels
+        )
 
     def epoch(self, generator) -> Iterator[PoolBatch]:
         w = distributed.world_size()
@@ -128,7 +150,9 @@ class TableBatches:
         batch = own.objective.sequences_per_batch
         self.size = max(batch // 2, 1) if own.draw.paired else batch  # table rows per step
         w = distributed.world_size()  # several processes: full steps only (gathered shapes must agree)
-        self.steps_per_epoch = math.ceil(len(self.rows) / self.size) if w == 1 else max(1, len(self.rows) // (self.size * w))
+        self.steps_per_epoch = (
+            math.ceil(len(self.rows) / self.size) if w == 1 else max(1, len(self.rows) // (self.size * w))
+        )
 
     def epoch(self, generator) -> Iterator[PoolBatch]:
         draw, table, size = self.own.draw, self.table, self.size

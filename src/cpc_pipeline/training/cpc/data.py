@@ -34,11 +34,20 @@ class CPCData:
 
     @classmethod
     def from_tables(
-        cls, train: DigitSplit, validation: DigitSplit, train_table: pd.DataFrame, validation_table: pd.DataFrame,
-        threshold_sequences: int, device: torch.device | str = "cpu",
+        cls,
+        train: DigitSplit,
+        validation: DigitSplit,
+        train_table: pd.DataFrame,
+        validation_table: pd.DataFrame,
+        threshold_sequences: int,
+        device: torch.device | str = "cpu",
     ) -> CPCData:
         t = lambda a: torch.as_tensor(np.asarray(a), device=device)  # noqa: E731
         return cls(
-            t(train.images), t(train.labels), t(validation.images), table_to_sequences(validation_table, device),
-            table_to_sequences(train_table.head(threshold_sequences), device), table_to_sequences(train_table, device),
+            t(train.images),
+            t(train.labels),
+            t(validation.images),
+            table_to_sequences(validation_table, device),
+            table_to_sequences(train_table.head(threshold_sequences), device),
+            table_to_sequences(train_table, device),
         )

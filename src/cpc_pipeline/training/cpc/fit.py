@@ -37,16 +37,32 @@ def fit_cpc(inputs: CPCInputs, cfg: PretrainingConfig, on_epoch_end=None) -> tup
 
 def build_cpc(inputs: CPCInputs, cfg: PretrainingConfig) -> tuple[CPCMethod, torch.device]:
     """The CPC method ready to train on this process's device (a worker: in the process group, through DDP)."""
-    device = start_process(cfg.trainer, inputs.train.images, inputs.train.labels, inputs.validation.images,
-                           inputs.validation.labels, inputs.train_table, inputs.validation_table, inputs.sequences,
-                           inputs.rendering, cfg.model_dump(exclude={"trainer": {"distributed"}}))
+    device = start_process(
+        cfg.trainer,
+        inputs.train.images,
+        inputs.train.labels,
+        inputs.validation.images,
+        inputs.validation.labels,
+        inputs.train_table,
+        inputs.validation_table,
+        inputs.sequences,
+        inputs.rendering,
+        cfg.model_dump(exclude={"trainer": {"distributed"}}),
+    )
     rendering, sequences = inputs.rendering, inputs.sequences
     compute = Compute.of(cfg.trainer, device)
     model = compute.place(cfg.model.build(rendering.channels, rendering.image_size, sequences.predict_terms))
-    data = CPCData.from_tables(inputs.train, inputs.validation, inputs.train_table, inputs.validation_table,
-                               cfg.objective.threshold_sequences, device)
-    method = make_cpc_method(model, cfg.objective, data, DigitRenderer.from_config(rendering, device), sequences.terms,
-                             compute.layout)
+    data = CPCData.from_tables(
+        inputs.train,
+        inputs.validation,
+        inputs.train_table,
+        inputs.validation_table,
+        cfg.objective.threshold_sequences,
+        device,
+    )
+    method = make_cpc_method(
+        model, cfg.objective, data, DigitRenderer.from_config(rendering, device), sequences.terms, compute.layout
+    )
     method.forward = distributed.data_parallel(model, cfg.trainer.distributed, device)
     return method, device
 

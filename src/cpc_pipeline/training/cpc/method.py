@@ -29,7 +29,9 @@ class CPCMethod:
     items_name = "sequences"
     monitor = "loss"
 
-    def __init__(self, model: CPCModel, objective: CPCObjective, batches: BatchBuilder, evaluator: CPCEvaluator) -> None:
+    def __init__(
+        self, model: CPCModel, objective: CPCObjective, batches: BatchBuilder, evaluator: CPCEvaluator
+    ) -> None:
         self.model, self.objective, self.batches, self.evaluator = model, objective, batches, evaluator
         self.forward: torch.nn.Module = model  # what training calls: DistributedDataParallel(model) in a worker
 
@@ -64,15 +66,25 @@ def global_step(forward, batch: PoolBatch) -> tuple[PoolBatch, CPCOutput]:
     sequences are gathered (rank-major). A batch of this rank's own pool is first indexed into the shared one."""
     g = distributed.gather
     if not batch.shared:
-        batch = PoolBatch(batch.images, g(batch.digits), distributed.global_index(batch.slots, len(batch.images)),
-                          batch.labels, shared=True)
+        batch = PoolBatch(
+            batch.images,
+            g(batch.digits),
+            distributed.global_index(batch.slots, len(batch.images)),
+            batch.labels,
+            shared=True,
+        )
     out = forward(batch.images, batch.slots, share=g)
-    return PoolBatch(None, batch.digits, g(batch.slots), g(batch.labels), shared=True), \
-        CPCOutput(out.codes, g(out.predictions), g(out.futures))
+    return PoolBatch(None, batch.digits, g(batch.slots), g(batch.labels), shared=True), CPCOutput(
+        out.codes, g(out.predictions), g(out.futures)
+    )
 
 
 def make_cpc_method(
-    model: CPCModel, objective: CPCObjective, data: CPCData, renderer: DigitRenderer, terms: int,
+    model: CPCModel,
+    objective: CPCObjective,
+    data: CPCData,
+    renderer: DigitRenderer,
+    terms: int,
     memory_format: torch.memory_format = torch.contiguous_format,
 ) -> CPCMethod:
     """The CPC method for ``model`` (already on the data's device), with the batch strategy ``objective`` asks for;

@@ -10,8 +10,12 @@ from cpc_pipeline.training.cpc.data import PoolBatch
 
 
 def cpc_metrics(
-    objective: CPCObjective, batch: PoolBatch, codes: torch.Tensor, predictions: torch.Tensor,
-    futures: torch.Tensor, all_positive: bool = False,
+    objective: CPCObjective,
+    batch: PoolBatch,
+    codes: torch.Tensor,
+    predictions: torch.Tensor,
+    futures: torch.Tensor,
+    all_positive: bool = False,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
     """Loss and metric *sums* over the batch (the loop divides by the counts)."""
     if objective.loss == "binary":

@@ -17,8 +17,14 @@ ENCODE_IMAGES = 512  # pictures per encoder call in validation (CPCEvaluator.enc
 class CPCEvaluator:
     """Validation metrics of held-out sequence tables, and the reference's sequence-discrimination accuracy."""
 
-    def __init__(self, model: CPCModel, objective: CPCObjective, data: CPCData, renderer: DigitRenderer,
-                 memory_format: torch.memory_format) -> None:
+    def __init__(
+        self,
+        model: CPCModel,
+        objective: CPCObjective,
+        data: CPCData,
+        renderer: DigitRenderer,
+        memory_format: torch.memory_format,
+    ) -> None:
         self.model, self.objective, self.data, self.renderer = model, objective, data, renderer
         self.memory_format = memory_format
 

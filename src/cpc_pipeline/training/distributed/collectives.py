@@ -160,8 +160,11 @@ def check_same_inputs(*inputs: Any) -> None:
             for name in item.columns:
                 values = item[name].to_numpy()
                 digest.update(f"{name}:{len(values)}".encode())
-                digest.update(np.ascontiguousarray(np.stack(values)).tobytes() if values.dtype == object
-                              else np.ascontiguousarray(values).tobytes())
+                digest.update(
+                    np.ascontiguousarray(np.stack(values)).tobytes()
+                    if values.dtype == object
+                    else np.ascontiguousarray(values).tobytes()
+                )
         elif isinstance(item, (np.ndarray, torch.Tensor)):
             digest.update(np.ascontiguousarray(np.asarray(item)).tobytes())
         else:  # configurations: as JSON with sorted keys (a pickle's sets would differ between processes)
@@ -171,9 +174,12 @@ def check_same_inputs(*inputs: Any) -> None:
     dist.all_gather_object(fingerprints, digest.hexdigest())
     differing = [r for r, theirs in enumerate(fingerprints) if theirs != fingerprints[0]]
     if differing:
-        raise UserError(f"ranks {differing} were given inputs different from rank 0's: every machine must have the "
-                        "same data (run data_processing with the same configuration on each, or share data/) and "
-                        "the same parameters")
+        raise UserError(
+            f"ranks {differing} were given inputs different from rank 0's: every machine must have the "
+            "same data (run data_processing with the same configuration on each, or share data/) and "
+            "the same parameters"
+        )
+
 
 def broadcast_buffers(module: nn.Module) -> None:
     """Rank 0's buffers (BatchNorm running statistics) on every rank, so that evaluation agrees everywhere."""

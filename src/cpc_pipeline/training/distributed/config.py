@@ -34,8 +34,10 @@ class DistributedConfig(StrictModel):
     @model_validator(mode="after")
     def _reachable(self) -> DistributedConfig:
         if self.nnodes > 1 and self.rdzv_endpoint.endswith(":0"):
-            raise ValueError("rdzv_endpoint needs a fixed port when nnodes > 1: every machine must meet at the "
-                             "same host:port (for example 10.0.0.1:29400)")
+            raise ValueError(
+                "rdzv_endpoint needs a fixed port when nnodes > 1: every machine must meet at the "
+                "same host:port (for example 10.0.0.1:29400)"
+            )
         return self
 
     @property

@@ -19,6 +19,8 @@ from cpc_pipeline.training.distributed.ranks import (
 from cpc_pipeline.training.host import flush_subnormals, reuse_freed_memory
 
 T = TypeVar("T")
+
+
 def launch(config: DistributedConfig, entrypoint: Callable[..., T], *args: Any) -> T:
     """Run ``entrypoint(*args)`` in this machine's ``config.nproc_per_node`` processes (which meet those of
     the other ``nnodes - 1`` machines) and return the result of this machine's first process.
@@ -35,10 +37,16 @@ def launch(config: DistributedConfig, entrypoint: Callable[..., T], *args: Any) 
     host, port = config.rdzv_endpoint.rsplit(":", 1)
     endpoint = f"{host}:{free_port(host) if port == '0' else port}"
     launch_config = LaunchConfig(
-        min_nodes=config.nnodes, max_nodes=config.nnodes, nproc_per_node=config.nproc_per_node,
-        run_id=config.rdzv_id, rdzv_backend="c10d", rdzv_endpoint=endpoint,
+        min_nodes=config.nnodes,
+        max_nodes=config.nnodes,
+        nproc_per_node=config.nproc_per_node,
+        run_id=config.rdzv_id,
+        rdzv_backend="c10d",
+        rdzv_endpoint=endpoint,
         rdzv_configs={"join_timeout": config.timeout_s, "read_timeout": config.timeout_s},
-        max_restarts=0, monitor_interval=0.5, start_method="spawn",
+        max_restarts=0,
+        monitor_interval=0.5,
+        start_method="spawn",
     )
     processes = config.nproc_per_node * config.nnodes
     try:
@@ -62,8 +70,12 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
-def run(fit: Callable[..., tuple[nn.Module, list[dict[str, float]]]], config: DistributedConfig, *args: Any,
-        on_epoch_end: Callable[[int, dict[str, float]], None] | None = None) -> tuple[nn.Module, list[dict[str, float]]]:
+def run(
+    fit: Callable[..., tuple[nn.Module, list[dict[str, float]]]],
+    config: DistributedConfig,
+    *args: Any,
+    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+) -> tuple[nn.Module, list[dict[str, float]]]:
     """``fit(*args, on_epoch_end=...) -> (model, history)`` in this process, or in ``config``'s processes.
 
     In several processes ``fit`` runs in each (it joins the process group through :func:`init_worker`) and

@@ -15,7 +15,18 @@ configuration give identical weights, and a resumed run equals the uninterrupted
 """
 
 from cpc_pipeline.training.loop.config import TrainerConfig, Method
-from cpc_pipeline.training.loop.device import Compute, pick_device, seed_everything, start_process, cpu_has_bf16_matrix_units, uses_bf16, wants_determinism, deterministic_algorithms, EVAL_EPOCH, epoch_generator
+from cpc_pipeline.training.loop.device import (
+    Compute,
+    pick_device,
+    seed_everything,
+    start_process,
+    cpu_has_bf16_matrix_units,
+    uses_bf16,
+    wants_determinism,
+    deterministic_algorithms,
+    EVAL_EPOCH,
+    epoch_generator,
+)
 from cpc_pipeline.training.loop.checkpoint import save_checkpoint, load_checkpoint
 from cpc_pipeline.training.loop.optimizer import make_optimizer
 from cpc_pipeline.training.loop.run import PHASES, TrainResult, train

@@ -49,6 +49,8 @@ def load_checkpoint(path: str | Path, device: torch.device) -> dict[str, Any]:
             "to start afresh"
         ) from err
     if missing:
-        raise CheckpointError(f"checkpoint {path} lacks {sorted(missing)}: it was not written by this project's "
-                              "training loop. Set trainer.resume to false, or point trainer.checkpoint_path at one")
+        raise CheckpointError(
+            f"checkpoint {path} lacks {sorted(missing)}: it was not written by this project's "
+            "training loop. Set trainer.resume to false, or point trainer.checkpoint_path at one"
+        )
     return ckpt

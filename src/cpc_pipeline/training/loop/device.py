@@ -77,8 +77,12 @@ def deterministic_algorithms(enabled: bool) -> Iterator[None]:
     the setting is process-wide, and a probe or a test run afterwards must not inherit it."""
     if enabled:  # cuBLAS needs a fixed workspace for reproducible matmuls; read when cuBLAS starts
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
-              torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    before = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+    )
     torch.use_deterministic_algorithms(enabled)
     torch.backends.cudnn.deterministic = enabled
     torch.backends.cudnn.benchmark = not enabled and before[3]
@@ -126,7 +130,9 @@ class Compute:
 
     def place(self, module: torch.nn.Module) -> torch.nn.Module:
         """``module`` on the device, its convolution weights in the layout."""
-        return module.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
+        return module.to(
+            self.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format
+        )
 
     def autocast(self) -> torch.autocast:
         """bf16 autocast where it is on, a no-op elsewhere."""

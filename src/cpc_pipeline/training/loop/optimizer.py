@@ -20,7 +20,10 @@ def make_optimizer(model: nn.Module, config: TrainerConfig, steps_per_epoch: int
         )
     if config.schedule == "plateau":
         return optimizer, torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="min", factor=config.plateau_factor, patience=config.plateau_patience,
+            optimizer,
+            mode="min",
+            factor=config.plateau_factor,
+            patience=config.plateau_patience,
             min_lr=config.min_learning_rate,
         )
     warm, total = config.warmup_epochs * steps_per_epoch, config.epochs * steps_per_epoch

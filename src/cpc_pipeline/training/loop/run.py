@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 # batch, the method's forward and loss, the backward pass, the optimiser and schedule, the epoch's evaluation
 PHASES = ("train.batch", "train.forward", "train.backward", "train.optimizer", "train.evaluate")
 
+
 @dataclass
 class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
@@ -83,7 +84,9 @@ class _Run:
         self.optimizer, self.scheduler = make_optimizer(method.model, config, method.steps_per_epoch)
         self.per_step = config.schedule != "plateau"
         if compute.bf16 and compute.device.type == "cpu":
-            logger.info("Training under bf16 autocast on the CPU (bf16 matrix units); trainer.bf16: cuda or false for fp32")
+            logger.info(
+                "Training under bf16 autocast on the CPU (bf16 matrix units); trainer.bf16: cuda or false for fp32"
+            )
         # a live bar on a terminal only: in a log file its updates are fragments, and each epoch's INFO line says it all
         self.show_bar = config.progress and sys.stderr.isatty()
         self.step = method.training_step
@@ -110,9 +113,12 @@ class _Run:
         _set_rng_state(ckpt["rng"])
         logger.info("Resumed from %s after epoch %d", config.checkpoint_path, ckpt["epoch"])
         if device.type == "cpu" and ckpt.get("threads", self.threads) != self.threads:
-            logger.warning("The checkpoint was written with %d CPU threads, this run has %d: the resumed run can "
-                           "differ from an uninterrupted one in the last bits (set trainer.num_threads)",
-                           ckpt["threads"], self.threads)
+            logger.warning(
+                "The checkpoint was written with %d CPU threads, this run has %d: the resumed run can "
+                "differ from an uninterrupted one in the last bits (set trainer.num_threads)",
+                ckpt["threads"],
+                self.threads,
+            )
         return TrainResult(history=ckpt["history"], resumed_from_epoch=ckpt["epoch"] + 1)
 
     def train_epoch(self, epoch: int) -> tuple[dict[str, float], _Steps]:
@@ -161,8 +167,10 @@ class _Run:
         method, compute = self.method, self.compute
         method.model.eval()
         with torch.no_grad(), compute.autocast(), torch.profiler.record_function(PHASES[4]):
-            row |= {f"val_{k}": v for k, v in method.evaluate(epoch_generator(compute.device, self.config.seed,
-                                                                              EVAL_EPOCH)).items()}
+            row |= {
+                f"val_{k}": v
+                for k, v in method.evaluate(epoch_generator(compute.device, self.config.seed, EVAL_EPOCH)).items()
+            }
         if not self.per_step:
             self.scheduler.step(row[f"val_{method.monitor}"])
         row |= {
@@ -180,16 +188,23 @@ class _Run:
     def record(self, epoch: int, row: dict[str, float], history: list[dict[str, float]], on_epoch_end) -> None:
         """The epoch's log line, the caller's callback, and the checkpoint (each machine's first process)."""
         logger.log(
-            logging.INFO if self.config.log_epochs else logging.DEBUG, "epoch %d: %s", epoch + 1,
+            logging.INFO if self.config.log_epochs else logging.DEBUG,
+            "epoch %d: %s",
+            epoch + 1,
             ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch" and not math.isnan(v)),
         )
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
         if self.config.checkpoint_path and distributed.local_rank() == 0:
             save_checkpoint(
-                self.config.checkpoint_path, model=self.method.model.state_dict(),
-                optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(), rng=_rng_state(),
-                history=history, epoch=epoch, threads=self.threads,
+                self.config.checkpoint_path,
+                model=self.method.model.state_dict(),
+                optimizer=self.optimizer.state_dict(),
+                scheduler=self.scheduler.state_dict(),
+                rng=_rng_state(),
+                history=history,
+                epoch=epoch,
+                threads=self.threads,
             )
 
 
@@ -214,7 +229,6 @@ def _reached(history: list[dict[str, float]], config: TrainerConfig) -> bool:
         return False
     if config.early_stop_metric not in history[-1]:
         raise KeyError(
-            f"early_stop_metric {config.early_stop_metric!r} is not reported; "
-            f"choose one of {sorted(history[-1])}"
+            f"early_stop_metric {config.early_stop_metric!r} is not reported; choose one of {sorted(history[-1])}"
         )
     return history[-1][config.early_stop_metric] >= config.early_stop_target
