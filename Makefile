@@ -8,7 +8,7 @@ export KEDRO_DISABLE_TELEMETRY := 1
 
 FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: install run test viz mlflow-ui clean-data readme screenshots fashion-mnist gpu-check
+.PHONY: install run test lint format viz mlflow-ui clean-data readme screenshots fashion-mnist gpu-check
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,16 @@ install: $(STAMP)
 run: $(STAMP)            ## the whole default pipeline on conf/base
 	$(BIN)/kedro run $(ARGS)
 
-test: $(STAMP) fashion-mnist  ## the test suite (what .ci/run calls)
+test: $(STAMP) fashion-mnist lint  ## ruff's checks, then the test suite (what .ci/run calls)
 	$(BIN)/python -m pytest $(ARGS)
+
+lint: $(STAMP)           ## ruff: lint and formatting checks (pyproject.toml's [tool.ruff])
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)         ## ruff: format the code and fix what its lint rules can fix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 fashion-mnist: $(FASHION)  ## Debian's dataset-fashion-mnist (the second real dataset; its tests skip without it)
 

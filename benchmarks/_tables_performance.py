@@ -33,7 +33,8 @@ def time_to_quality(d: dict) -> list[str]:
     return [
         f"`benchmarks/time_to_quality.py --epochs {d['config']['epochs']}` → "
         f"`benchmarks/results/time_to_quality_cpu_infonce.json` ({d['machine']['date'][:10]}, "
-        f"{d['machine']['cpu_count']}-core CPU, seed {d['config']['pretraining']['trainer']['seed']}{commit(d)}). After "
+        f"{d['machine']['cpu_count']}-core CPU, seed "
+        f"{d['config']['pretraining']['trainer']['seed']}{commit(d)}). After "
         f"each epoch, with the clock paused, an MLP and a linear probe are fitted on {d['config']['probe_train']:,} "
         "training images' features; all 10,000 validation labels choose each probe's hyperparameter *and* which "
         "of the two probes is reported; the chosen one is scored on the 10,000 MNIST test images.",
@@ -65,7 +66,8 @@ def speed_steps(d: dict) -> list[str]:
         for name, r in d["results"].items()
     ]
     return [
-        f"`benchmarks/speed_steps.py --compile` → `benchmarks/results/speed_steps_cpu.json` ({d['machine']['date'][:10]}; "
+        "`benchmarks/speed_steps.py --compile` → `benchmarks/results/speed_steps_cpu.json` "
+        f"({d['machine']['date'][:10]}; "
         "items/s, median of 5 timings of 10 train steps, the two settings timed alternately; ranges in the JSON):",
         "",
         *table(["step", "without", "with", "speed-up"], rows),
@@ -77,7 +79,8 @@ def components(d: dict) -> list[str]:
     r = d["results"]
     step = r["CPC train step, pooled P=64, 64 seq (sequences)"]
     return [
-        f"`benchmarks/components.py` → `benchmarks/results/components_cpu.json` ({d['machine']['date'][:10]}): renderer "
+        f"`benchmarks/components.py` → `benchmarks/results/components_cpu.json` ({d['machine']['date'][:10]}): "
+        "renderer "
         f"{r['renderer 64x64 colour (images)']['per_s_median']:,.0f} images/s (64x64 colour); "
         f"{step['model_flops_per_step'] / 1e9:.1f} GFLOP per pooled train step at {step['achieved_flop_s'] / 1e9:.0f} "
         f"GFLOP/s, {step['fraction_of_matmul_peak']:.0%} of the measured fp32 matmul peak "
@@ -139,7 +142,8 @@ def stage_efficiency(d: dict) -> list[str]:
             ]
         )
     out = [
-        f"`benchmarks/stage_efficiency.py --steps {d['config']['steps']}` → `benchmarks/results/stage_efficiency_cpu.json` "
+        f"`benchmarks/stage_efficiency.py --steps {d['config']['steps']}` → "
+        "`benchmarks/results/stage_efficiency_cpu.json` "
         f"({d['machine']['date'][:10]}{commit(d)}{cpu(d)}; measured matmul peak {peaks(d)}). Each stage's "
         "work as its node builds it from conf/base: FLOPs counted with `FlopCounterMode` (matmuls and convolutions), "
         "the step and the evaluation timed in the real training loop, the breakdown from `torch.profiler`; time is "

@@ -63,8 +63,10 @@ def headline() -> str:
     return (
         "\n".join(
             [
-                f"MNIST **test** accuracy (%), mean ± std over {seeds(study)} seeds; every probe's hyperparameter chosen on "
-                'validation labels of the same fraction. Frozen encoders unless noted; "labels" is what the encoder\'s own '
+                f"MNIST **test** accuracy (%), mean ± std over {seeds(study)} seeds; every probe's "
+                "hyperparameter chosen on "
+                'validation labels of the same fraction. Frozen encoders unless noted; "labels" is what the '
+                "encoder's own "
                 "training used (sequence CPC's sequences are ordered by digit labels).",
                 "",
                 *table(["encoder", "labels", *COLUMN_HEADS, "from"], rows),
@@ -107,10 +109,12 @@ def results(d: dict) -> list[str]:
     )
     m = d["machine"]
     return [
-        f'`make bench-headline ARGS="--seeds {" ".join(map(str, d["seeds"]))}"` → `benchmarks/results/headline_cpu.json`'
+        f'`make bench-headline ARGS="--seeds {" ".join(map(str, d["seeds"]))}"` → '
+        "`benchmarks/results/headline_cpu.json`"
         f"{commit(d)}, configuration hash `{d['config_hash']}`, {m['cpu_count']}-core {m['device'].upper()}, torch "
         f"{m['torch'].split('+')[0]}, {m['date'][:10]}. MNIST **test** accuracy (%), mean ± sample standard deviation "
-        "over the seeds (each seed's value is in the JSON). At label fraction f a probe is fitted on a fraction f of the "
+        "over the seeds (each seed's value is in the JSON). At label fraction f a probe is fitted on a "
+        "fraction f of the "
         "50,000 training labels and its hyperparameter (the MLP's epoch, C, k) is chosen on the same fraction of the "
         "10,000 validation labels; the column heads count both.",
         "",
@@ -206,7 +210,8 @@ def label_free_study(name: str, dataset: str, anchors: tuple[str, ...] = ()) -> 
         return [
             f'`make bench-label_free ARGS="--dataset {d["dataset"]} --seeds {" ".join(seeds)}"` → '
             f"`benchmarks/results/{name}.json`{commit(d)}, {d['machine']['date'][:10]}{cpu(d)} "
-            f"({d['machine']['cpu_count']} cores). {dataset} **test** accuracy (%), mean ± std over {len(seeds)} seeds; "
+            f"({d['machine']['cpu_count']} cores). {dataset} **test** accuracy (%), mean ± std over "
+            f"{len(seeds)} seeds; "
             f"{d['data']['train_images']:,} training and {d['data']['validation_images']:,} validation images, every "
             "probe's hyperparameter chosen on validation labels of the same fraction. Pretraining minutes are each "
             "seed's training time on the same CPU; the end-to-end row's figures sit under the MLP columns.",
@@ -239,8 +244,10 @@ def patch_cpc_ablation(d: dict) -> list[str]:
         "with three seeds again with `--rows ... --seeds 0 1 2`) → `benchmarks/results/patch_cpc_ablation_cpu.json`"
         f"{commit(d)}, "
         f"{d['machine']['date'][:10]}{cpu(d)}. Each row trains patch CPC for {d['steps']} steps on "
-        f"{d['train_images']:,} MNIST training images from conf/base with the row's overrides (in the JSON), then fits a "
-        f"linear probe on each pooled feature of the frozen encoder and scores it on {d['val_images']:,} **validation** "
+        f"{d['train_images']:,} MNIST training images from conf/base with the row's overrides (in the JSON), "
+        "then fits a "
+        f"linear probe on each pooled feature of the frozen encoder and scores it on {d['val_images']:,} "
+        "**validation** "
         "images (accuracy %, mean ± std over the seeds listed). These choose the defaults, so no test image is used.",
         "",
         *table(

@@ -4,14 +4,14 @@ reach what one does with the same global batch.
     make bench-distributed ARGS="--part communication"
     make bench-distributed ARGS="--part accuracy --seeds 0 1 2 --epochs 5 [--settings processes2_sync]"
 
-``communication``: for 1 and 2 gloo processes (the latter with BatchNorm ``sync`` and ``per_rank``), the base configuration's training step with the same
-global batch (one process: 64 sequences on a pool of 64 images; two: 32 and 32 per process), ``--steps``
-steps after ``--warmup``, timed on rank 0 and profiled with ``torch.profiler``. The communication share is
-the time rank 0's main thread spends inside collectives (the autograd all-gather of codes, predictions and
-sequences and its backward all-to-all, DDP's gradient all-reduce and buffer broadcast) over the step's
-wall time; the bytes each rank sends per step are counted from the gathered tensors and the parameters.
-On a 2-core CPU two processes share the cores that one process uses alone, so this is an overhead
-figure, not a speed-up.
+``communication``: for 1 and 2 gloo processes (the latter with BatchNorm ``sync`` and ``per_rank``), the base
+configuration's training step with the same global batch (one process: 64 sequences on a pool of 64 images; two: 32
+and 32 per process), ``--steps`` steps after ``--warmup``, timed on rank 0 and profiled with ``torch.profiler``.
+The communication share is the time rank 0's main thread spends inside collectives (the autograd all-gather of
+codes, predictions and sequences and its backward all-to-all, DDP's gradient all-reduce and buffer broadcast) over
+the step's wall time; the bytes each rank sends per step are counted from the gathered tensors and the parameters.
+On a 2-core CPU two processes share the cores that one process uses alone, so this is an overhead figure, not a
+speed-up.
 
 ``accuracy``: for each seed, the base configuration pretrained for ``--epochs`` epochs in one process and
 in two (same global batch, same global epoch), the latter with BatchNorm synchronised (the default) and per
@@ -129,7 +129,8 @@ def communication(params: dict, inputs: CPCInputs, args, previous: dict) -> dict
         print(
             f"{setting}: {r['step_s_median'] * 1000:.0f} ms/step, {r['global_sequences_per_s']:.0f} "
             f"sequences/s, communication {r['communication_share']:.1%} of a step "
-            f"({r['communication_s_per_step'] * 1000:.1f} ms), gathered {r['gathered_bytes_per_rank_per_step'] / 1e3:.0f} kB "
+            f"({r['communication_s_per_step'] * 1000:.1f} ms), gathered "
+            f"{r['gathered_bytes_per_rank_per_step'] / 1e3:.0f} kB "
             f"+ all-reduce {r['allreduce_bytes_per_step'] / 1e6:.2f} MB per rank and step",
             flush=True,
         )

@@ -3,13 +3,14 @@
     .venv/bin/python benchmarks/end_to_end.py [--env smoke] [--params "source.roots=[../shared/data]"]
         [--name NAME] [--variant "what it is"] [--compare-with benchmarks/results/end_to_end_<earlier>.json]
 
-Runs `kedro run --pipelines <stage>` for each stage of `cpc_pipeline.hooks.STAGES` in turn
-(each reads what the previous wrote), and records per stage: the process's wall time, the node time
-the pipeline's hook measured (data/08_reporting/stage_wall_times.json) and the process's peak resident memory (RSS). Writes
+Runs `kedro run --pipelines <stage>` for each stage of `cpc_pipeline.hooks.STAGES` in turn (each reads what the
+previous wrote), and records per stage: the process's wall time, the node time the pipeline's hook measured
+(data/08_reporting/stage_wall_times.json) and the process's peak resident memory (RSS). Writes
 benchmarks/results/end_to_end_<env>.json (end_to_end_default.json without --env; --name chooses another), with the
 CPU's model (runs are comparable on one model only) and, on the default configuration, the run's probe results.
-``--compare-with`` an earlier run's JSON compares the two runs' probe results one by one (how many are equal exactly,
-and the largest difference per encoder): on one machine, a change that keeps what is computed gives equal results.
+``--compare-with`` an earlier run's JSON compares the two runs' probe results one by one (how many are equal
+exactly, and the largest difference per encoder): on one machine, a change that keeps what is computed gives equal
+results.
 
 On the default configuration it also compares the run's probe_metrics.csv with the multi-seed default runs of
 benchmarks/results/headline_cpu.json (an earlier, slower code): for every result both have, the test accuracy

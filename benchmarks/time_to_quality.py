@@ -1,7 +1,8 @@
 """Time to quality: pretraining wall time until the validation sequence-discrimination accuracy first
 reaches 99%, and until a probe on the frozen encoder first reaches 90% and 97% MNIST test accuracy.
 
-    .venv/bin/python benchmarks/time_to_quality.py [--epochs 10] [--probe-train 10000] [--set objective.loss=binary] [--name NAME]
+    .venv/bin/python benchmarks/time_to_quality.py [--epochs 10] [--probe-train 10000] \
+        [--set objective.loss=binary] [--name NAME]
 
 Uses conf/base's parameters (the default pipeline's configuration; ``--set`` overrides a key of
 ``pretraining``). After every epoch the clock is paused, a copy of the encoder is frozen and the

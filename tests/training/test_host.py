@@ -14,8 +14,11 @@ import ctypes, sys, torch
 from cpc_pipeline.training.host import reuse_freed_memory
 
 class MallInfo2(ctypes.Structure):
-    _fields_ = [(f, ctypes.c_size_t) for f in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+    _fields_ = [
+        (f, ctypes.c_size_t)
+        for f in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                  "keepcost")
+    ]
 
 libc = ctypes.CDLL("libc.so.6")
 libc.mallinfo2.restype = MallInfo2

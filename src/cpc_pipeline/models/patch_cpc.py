@@ -1,10 +1,11 @@
 """CPC on image patches (van den Oord et al., 2018, section 3.2; Hénaff et al., 2019, "CPC v2").
 
-Each image is cut into a grid of overlapping patches (:mod:`cpc_pipeline.models.patches`); a patch encoder maps every patch to a code ``z[r, c]``; a row-causal
-context network (:class:`RowCausalContext`) summarises, for every grid position, the rows at and above it
-into ``c[r, c]``; and one linear map per offset ``W_k`` predicts ``z[r + k, c]`` from ``c[r, c]``, for ``k``
-= ``first_offset`` .. ``predict_rows`` rows below. With ``directions: [down, up]`` a second context network and its own
-``W_k`` read the grid bottom-up (the grid flipped), as CPC v2 recommends.
+Each image is cut into a grid of overlapping patches (:mod:`cpc_pipeline.models.patches`); a patch encoder maps
+every patch to a code ``z[r, c]``; a row-causal context network (:class:`RowCausalContext`) summarises, for every
+grid position, the rows at and above it into ``c[r, c]``; and one linear map per offset ``W_k`` predicts
+``z[r + k, c]`` from ``c[r, c]``, for ``k`` = ``first_offset`` .. ``predict_rows`` rows below. With ``directions:
+[down, up]`` a second context network and its own ``W_k`` read the grid bottom-up (the grid flipped), as CPC v2
+recommends.
 
 The image's feature for probes is its patch codes pooled (:class:`PatchGridEncoder`, which is also what the
 probing pipeline rebuilds from ``PatchEncoderSpec``, ``arch: patches`` of ``EncoderSpec``).

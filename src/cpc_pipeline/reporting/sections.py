@@ -1,4 +1,5 @@
-"""The report's computed sections: the headline figures, what each encoder was trained with, the methods side by side."""
+"""The report's computed sections: the headline figures, what each encoder was trained with, the methods side by
+side."""
 
 from __future__ import annotations
 

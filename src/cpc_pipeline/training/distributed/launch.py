@@ -59,7 +59,8 @@ def launch(config: DistributedConfig, entrypoint: Callable[..., T], *args: Any) 
     except RendezvousError as err:
         raise RuntimeError(
             f"the rendezvous at {endpoint} (run {config.rdzv_id!r}) did not gather {config.nnodes} machine(s) within "
-            f"trainer.distributed.timeout_s={config.timeout_s} s ({': '.join(filter(None, (type(err).__name__, _first_line(str(err)))))}). "
+            f"trainer.distributed.timeout_s={config.timeout_s} s "
+            f"({': '.join(filter(None, (type(err).__name__, _first_line(str(err)))))}). "
             "Start the other machines with the same rdzv_endpoint, rdzv_id and nnodes, and check that this host "
             "and port can be reached from each of them"
         ) from err
