@@ -4,7 +4,8 @@
 # Starts the MLflow UI and Kedro-Viz on 127.0.0.1 and photographs them with Debian's headless chromium
 # (apt-get install chromium) through docs/shoot.py, which clicks what a reader would: the parent run
 # expanded to its stage runs, headline metrics as columns, Kedro-Viz's first-visit tour dismissed.
-# Writes docs/mlflow_runs.png, docs/mlflow_run.png and docs/kedro_viz.png.
+# Writes docs/mlflow_runs.png, docs/mlflow_run.png, docs/mlflow_models.png (the model registry),
+# docs/kedro_viz.png and docs/kedro_viz_workflow.png (the last run's node statuses).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 project="$(cd "${1:-$here/..}" && pwd)"
@@ -33,10 +34,13 @@ PY
 mlflow_ui="http://$name:5055/#/experiments/$experiment"
 wait_for http://127.0.0.1:5055/health
 shoot "$mlflow_ui/runs?workflowType=machine_learning" "$here/mlflow_runs.png" --wait-for "matching runs" \
-  --click column-selection-dropdown --click Dataset --click Models --click cpc.val_sequence_accuracy \
-  --click cpc.mlp.labels_1.test_accuracy --click cpc.linear.labels_1.test_accuracy \
-  --click cpc.mlp.labels_0.01.test_accuracy --click key:Escape \
+  --click column-selection-dropdown --click Dataset --click Models --click sequence_cpc.val_sequence_accuracy \
+  --click sequence_cpc.linear.100pct_labels.test_accuracy --click patch_cpc.linear.100pct_labels.test_accuracy \
+  --click simclr.linear.100pct_labels.test_accuracy --click key:Escape \
   --click 'css:button[data-component-id$="runnamecellrenderer.tsx_46"]'
 shoot "$mlflow_ui/runs/$parent?workflowType=machine_learning" "$here/mlflow_run.png" --wait-for "Metrics"
+shoot "http://$name:5055/#/models" "$here/mlflow_models.png" --wait-for cpc_pipeline.patch_cpc_encoder
 wait_for http://127.0.0.1:4141/api/main
 shoot "http://127.0.0.1:4141/" "$here/kedro_viz.png" --wait-for data_processing --click Dismiss --click css:.feature-hints__close
+shoot "http://127.0.0.1:4141/workflow" "$here/kedro_viz_workflow.png" --wait-for data_processing --click Dismiss \
+  --click css:.feature-hints__close

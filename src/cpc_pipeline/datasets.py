@@ -9,9 +9,14 @@ the run's report, markdown, would be the one output a reviewer cannot read in Ke
 
 from __future__ import annotations
 
-from kedro_datasets._typing import HTMLPreview
+from typing import NewType
+
 from kedro_datasets.text import TextDataset
 from markdown_it import MarkdownIt
+
+# Kedro-Viz picks a preview's kind by the name of the return annotation (kedro_viz.models.flowchart.node_metadata,
+# ``preview_type``), so the project names its own type rather than import kedro-datasets' private ``_typing``.
+HTMLPreview = NewType("HTMLPreview", str)
 
 
 class MarkdownDataset(TextDataset):
