@@ -39,8 +39,8 @@ shoot "$mlflow_ui/runs?workflowType=machine_learning" "$here/mlflow_runs.png" --
   --click simclr.linear.100pct_labels.test_accuracy --click key:Escape \
   --click 'css:button[data-component-id$="runnamecellrenderer.tsx_46"]'
 shoot "$mlflow_ui/runs/$parent?workflowType=machine_learning" "$here/mlflow_run.png" --wait-for "Metrics"
-shoot "http://$name:5055/#/models" "$here/mlflow_models.png" --wait-for cpc_pipeline.patch_cpc_encoder
+shoot "http://$name:5055/#/models" "$here/mlflow_models.png" --wait-for cpc_pipeline.patch_cpc_encoder \
+  --click 'css:[aria-label="Close"]'
 wait_for http://127.0.0.1:4141/api/main
 shoot "http://127.0.0.1:4141/" "$here/kedro_viz.png" --wait-for data_processing --click Dismiss --click css:.feature-hints__close
-shoot "http://127.0.0.1:4141/workflow" "$here/kedro_viz_workflow.png" --wait-for data_processing --click Dismiss \
-  --click css:.feature-hints__close
+shoot "http://127.0.0.1:4141/workflow" "$here/kedro_viz_workflow.png" --wait-for data_processing --click Dismiss
