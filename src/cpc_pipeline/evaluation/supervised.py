@@ -1,5 +1,7 @@
-"""The supervised upper bound: the same encoder architecture plus the reference's MLP head, trained end to
-end with labels on the same rendered images (fresh backgrounds every batch), selected on validation."""
+"""The supervised baseline: the same encoder architecture plus the reference's MLP head, trained end to end with
+labels on the same rendered images (fresh backgrounds every batch), selected on validation. Whether it bounds the
+frozen probes depends on its budget; the report says which it is
+(:func:`cpc_pipeline.reporting.sections.headline_lines`)."""
 
 from __future__ import annotations
 
