@@ -11,8 +11,8 @@ import torch
 from kedro.io import DatasetError
 
 from cpc_pipeline.checks import check_tracking_store
-from cpc_pipeline.cli import summary
-from cpc_pipeline.errors import CheckpointError, ConfigurationError, TrackingStoreError
+from cpc_pipeline.messages import summary
+from cpc_pipeline.errors import CheckpointError, ConfigurationError, MissingInputError, TrackingStoreError
 from tests.conftest import run_kedro
 from tests.training.test_cpc_training import make_method, quiet
 
@@ -111,3 +111,126 @@ def test_a_bad_parameter_is_one_line_without_traceback_unless_asked(kedro_projec
         kedro_project, "--pipelines", "data_processing", "--params", "sequences.terms=0", env={"CPC_TRACEBACK": "1"}
     )
     assert "Traceback" in by_variable.stderr + by_variable.stdout
+
+
+def data_files(project) -> dict[str, bytes]:
+    """Every file under the project's data/, by path, with its contents."""
+    return {str(p.relative_to(project)): p.read_bytes() for p in (project / "data").rglob("*") if p.is_file()}
+
+
+def test_a_run_that_fails_before_any_node_leaves_every_earlier_output_as_it_was(kedro_project):
+    reporting = kedro_project / "data" / "08_reporting"
+    (reporting / "run_parameters.json").write_text('{"an": "earlier run"}')
+    (kedro_project / "data" / "02_intermediate" / "train_digits.pkl").write_bytes(b"an earlier run's digits")
+    before = data_files(kedro_project)
+    with pytest.raises(ConfigurationError, match="does not fit"):
+        run_kedro(kedro_project, None, {"pretraining.model.encoder.padding": 0}, env="smoke")
+    assert data_files(kedro_project) == before
+
+
+def test_missing_inputs_are_named_with_the_stage_that_writes_them_before_any_node_runs(kedro_project):
+    with pytest.raises(MissingInputError) as caught:
+        run_kedro(kedro_project, "probing", env="smoke")
+    message = str(caught.value)
+    assert "data/02_intermediate/train_digits.pkl (train_digits, written by the data_processing stage)" in message
+    assert "simclr_encoder, written by the simclr stage" in message and "kedro run --pipelines " in message
+    assert data_files(kedro_project) == {}
+
+
+def test_a_missing_parameters_block_is_named_before_any_node_runs(kedro_project):
+    (kedro_project / "conf" / "base" / "parameters_reporting.yml").unlink()
+    with pytest.raises(ConfigurationError, match=r"defines params:reporting.*conf/base/parameters_reporting.yml"):
+        run_kedro(kedro_project, "reporting")
+    assert data_files(kedro_project) == {}
+
+
+def test_parameter_messages_name_the_key_as_written_and_the_whole_value():
+    from pydantic import ValidationError
+
+    from cpc_pipeline.evaluation.probes import ProbeConfig
+    from cpc_pipeline.messages import pydantic_lines
+    from cpc_pipeline.training.cpc import PretrainingConfig
+
+    with pytest.raises(ValidationError) as fractions:
+        ProbeConfig(label_fractions=[0.1, 2.0])
+    assert pydantic_lines("probing.probes", str(fractions.value)) == [
+        "probing.probes.label_fractions: label_fractions must lie in (0, 1], got [2.0]"
+    ]
+    with pytest.raises(ValidationError) as bad:
+        PretrainingConfig.model_validate({"model": {"encoder": {"norm": "bogus"}}, "trainer": {"seed": -1}})
+    norm, seed = pydantic_lines("pretraining", str(bad.value), {"seed": -1})
+    assert norm == "pretraining.model.encoder.norm: Input should be 'batch', 'layer', 'group' or 'none' (got 'bogus')"
+    assert seed.startswith("seed: Input should be greater than or equal to 0") and seed.endswith("(got -1)")
+    assert pydantic_lines("pretraining", str(bad.value))[1].startswith("pretraining.trainer.seed:")  # set in conf/
+
+
+def test_a_corrupt_weights_file_is_described_without_torchs_advice(tmp_path):
+    import pickle
+
+    path = tmp_path / "cpc_encoder.pt"
+    cause = pickle.UnpicklingError("Weights only load failed. ... set `weights_only=False` ...")
+    try:
+        raise DatasetError(f"Failed while loading data from dataset PyTorchDataset(filepath={path}).") from cause
+    except DatasetError as err:
+        line = summary(err)
+    assert str(path) in line and "not a weights file this project wrote" in line and "weights_only" not in line
+
+
+@pytest.mark.slow
+def test_an_unknown_pipeline_is_one_line_listing_the_pipelines(kedro_project):
+    out = kedro_cli(kedro_project, "--pipelines", "data_processing,nosuch")
+    assert out.returncode == 1 and "Traceback" not in out.stderr + out.stdout
+    assert "Error: no pipeline named 'nosuch': this project's pipelines are __default__, data_processing" in out.stderr
+
+
+def test_labels_out_of_range_are_named_where_they_are_read_and_nothing_is_written(kedro_project, mnist_root):
+    """A labels file with a value no class has stops data_processing before it writes anything to data/."""
+    raw = kedro_project / "elsewhere" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
+        (raw / name).write_bytes((mnist_root / "MNIST" / "raw" / name).read_bytes())
+    labels = bytearray((raw / "t10k-labels-idx1-ubyte").read_bytes())
+    labels[8 + 17] = 42  # after the IDX header: the 18th test label
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(bytes(labels))
+    from cpc_pipeline.data.sources import DataSourceError
+
+    with pytest.raises(
+        DataSourceError, match=rf"labels file {raw}/t10k-labels-idx1-ubyte holds 1 label\(s\) outside 0-9 \(values 42\)"
+    ):
+        run_kedro(kedro_project, "data_processing", {"source.roots": [str(raw.parent.parent)]}, env="smoke")
+    assert data_files(kedro_project) == {}
+
+
+def test_a_checkpoint_that_cannot_be_written_names_the_path_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    from collections import namedtuple
+
+    from cpc_pipeline.training.loop import checkpoint
+
+    def full_disk(state, f):  # what torch does on a full disk: part of the file, then its C++ error
+        open(f, "wb").write(b"partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . unexpected pos 128 vs 64")
+
+    monkeypatch.setattr(checkpoint.torch, "save", full_disk)
+    monkeypatch.setattr(checkpoint.shutil, "disk_usage", lambda p: namedtuple("Usage", "total used free")(1, 1, 0))
+    path = tmp_path / "models" / "cpc_checkpoint.pt"
+    with pytest.raises(CheckpointError, match=rf"checkpoint {path} cannot be written \(the disk holding .* is full"):
+        checkpoint.save_checkpoint(path, model={})
+    assert list(path.parent.iterdir()) == []  # no half-written .tmp behind
+
+
+def test_an_unwritable_checkpoint_folder_stops_training_before_its_first_step(mnist_splits, tmp_path, monkeypatch):
+    from cpc_pipeline.training.loop import checkpoint, train
+
+    monkeypatch.setattr(checkpoint.os, "access", lambda path, mode: False)  # root writes anywhere: simulate it
+    path = tmp_path / "ro" / "cpc_checkpoint.pt"
+    method = make_method(mnist_splits, per_epoch=256)
+    steps = []
+    method.train_batches = lambda epoch, generator: steps.append(epoch) or iter(())
+    with pytest.raises(CheckpointError, match=rf"checkpoint {path} cannot be written \(.*ro is not writable\)"):
+        train(method, quiet(epochs=1).model_copy(update={"checkpoint_path": str(path)}), torch.device("cpu"))
+    assert steps == [] and not path.exists()

@@ -19,54 +19,30 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import re
 import sys
 from pathlib import Path
 
 import click
 from kedro.framework.cli.project import run as kedro_run
-from kedro.io import DatasetError
-from kedro.validation.exceptions import ParameterValidationError
 
 from cpc_pipeline.errors import UserError
+from cpc_pipeline.messages import ACTIONABLE, summary
 from cpc_pipeline.methods import METHODS
 
 TRACEBACK_VARIABLE = "CPC_TRACEBACK"
-ACTIONABLE = (ParameterValidationError, UserError, DatasetError)
 
 
-def _pydantic_lines(block: str, report: str) -> list[str]:
-    """``<block>.<loc>: <message> (got <value>)`` for each error of pydantic's report
-    (``N validation errors for Model`` / ``loc`` / ``  message [type=..., input_value=..., ...]``)."""
-    lines, loc = [], ""
-    for line in report.splitlines()[1:]:
-        if not line.startswith(" "):
-            loc = line.strip()
-        elif not line.startswith("    "):  # two spaces: the message (four: pydantic's "For further information")
-            message, _, detail = line.strip().partition(" [type=")
-            got = re.search(r"input_value=([^,\]]*)", detail)
-            value = f" (got {got.group(1)})" if got and not got.group(1).startswith("{") else ""
-            lines.append(f"{block}{'.' + loc.replace(' ', '') if loc else ''}: {message}{value}")
-    return lines
+def _check_pipeline_names(*names) -> None:
+    """Each pipeline named by ``--pipelines`` (or the older ``--pipeline``) exists, or one UserError listing them."""
+    from kedro.framework.project import pipelines
 
-
-def summary(error: BaseException) -> str:
-    """The line that matters. For parameters: ``<block>.<key>: <reason> (got <value>)`` per bad value."""
-    text = str(error)
-    if isinstance(error, ParameterValidationError):
-        lines = []
-        for block, body in re.findall(r"- Parameter '([^']+)': (.*?)(?=\n- Parameter '|\Z)", text, re.S):
-            report = body[body.find("validation error") :] if "validation error" in body else ""
-            lines += _pydantic_lines(block, report) or [f"{block}: {body.strip().splitlines()[-1]}"]
-        return "invalid parameters: " + "; ".join(lines) if lines else text
-    if isinstance(error, DatasetError):
-        first = text.splitlines()[0] if text else type(error).__name__
-        cause = f" ({type(error.__cause__).__name__}: {error.__cause__})" if error.__cause__ else ""
-        return (
-            f"{first}{cause}. The file is damaged or was written by another version: rerun the stage that "
-            "writes it (kedro run --pipelines <stage>)"
+    asked = [n.strip() for value in names if value for n in (value.split(",") if isinstance(value, str) else value)]
+    unknown = [n for n in asked if n and n not in pipelines]
+    if unknown:
+        raise UserError(
+            f"no pipeline named {', '.join(map(repr, unknown))}: this project's pipelines are "
+            f"{', '.join(sorted(pipelines))} (kedro registry list)"
         )
-    return text
 
 
 def _one_line(callback):
@@ -75,11 +51,12 @@ def _one_line(callback):
         if not (verbose or os.environ.get(TRACEBACK_VARIABLE)):  # it logs each pydantic report in full first
             logging.getLogger("kedro.validation").setLevel(logging.CRITICAL)
         try:
+            _check_pipeline_names(kwargs.get("pipelines"), kwargs.get("pipeline"))
             return callback(*args, **kwargs)
         except ACTIONABLE as err:
             if verbose or os.environ.get(TRACEBACK_VARIABLE):
                 raise
-            click.secho(f"Error: {summary(err)}", fg="red", err=True)
+            click.secho(f"Error: {summary(err, kwargs.get('params'))}", fg="red", err=True)
             click.secho(f"(kedro run --verbose, or {TRACEBACK_VARIABLE}=1, shows the traceback)", dim=True, err=True)
             sys.exit(1)
 

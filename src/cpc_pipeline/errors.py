@@ -21,3 +21,7 @@ class TrackingStoreError(UserError):
 
 class ConfigurationError(UserError):
     """Parameters that validate one by one but cannot work together, or not on this machine."""
+
+
+class MissingInputError(UserError):
+    """A file the run reads is not there: a stage that writes it has not run yet."""

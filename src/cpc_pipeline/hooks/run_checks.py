@@ -2,12 +2,61 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 
 from cpc_pipeline.checks import check_run_configuration, check_tracking_store, sqlite_path
+from cpc_pipeline.errors import ConfigurationError, MissingInputError
+from cpc_pipeline.hooks.stage_runs import dataset_file
+from cpc_pipeline.methods import stages
+
+
+def check_parameter_blocks(pipeline, catalog: DataCatalog) -> None:
+    """Every parameter the run's nodes read is defined in ``conf/``, or one ConfigurationError naming the blocks."""
+    missing = sorted({n for n in pipeline.inputs() if n.startswith("params:") and n not in catalog})
+    if missing:
+        blocks = sorted({n.removeprefix("params:").split(".")[0] for n in missing})
+        raise ConfigurationError(
+            f"no parameters file in conf/ defines {', '.join(missing)}: a fresh clone has each block in "
+            + ", ".join(f"conf/base/parameters_{b}.yml" for b in blocks)
+            + "; restore it, or define the block in your environment's parameters"
+        )
+
+
+def check_inputs_exist(pipeline, catalog: DataCatalog) -> None:
+    """Every file the run reads and does not write itself exists, or one MissingInputError naming each missing file
+    and the stage that writes it."""
+    producers = {  # from every stage's pipeline: a run loads only the pipelines it runs
+        out: stage
+        for stage in stages()
+        for node in importlib.import_module(f"cpc_pipeline.pipelines.{stage}.pipeline").create_pipeline().nodes
+        for out in node.outputs
+    }
+    missing = {}
+    for name in sorted(pipeline.inputs()):
+        if name == "parameters" or name.startswith("params:"):
+            continue
+        path = dataset_file(catalog, name)
+        if path is not None and not catalog.exists(name):
+            missing[name] = os.path.relpath(path) if Path(path).is_relative_to(Path.cwd()) else path
+    if missing:
+        writers = sorted({producers[n] for n in missing if producers.get(n)})
+        raise MissingInputError(
+            "this run reads files that do not exist: "
+            + "; ".join(
+                f"{path} ({name}, written by the {producers.get(name, '?')} stage)" for name, path in missing.items()
+            )
+            + (
+                f". Run those stages first (kedro run --pipelines {','.join(writers)}), or the whole chain (kedro run)"
+                if writers
+                else ""
+            )
+        )
 
 
 class RunChecksHook:
@@ -33,4 +82,6 @@ class RunChecksHook:
         blocks = {
             name.removeprefix("params:").split(".")[0] for name in pipeline.inputs() if name.startswith("params:")
         }
+        check_parameter_blocks(pipeline, catalog)
         check_run_configuration(catalog.load("parameters"), blocks)
+        check_inputs_exist(pipeline, catalog)

@@ -132,6 +132,9 @@ class ResNetEncoderSpec(StrictModel):
         return ResNetEncoder(self.arch, channels, self.cifar_stem)
 
 
+ENCODER_TAGS = ("reference", "resnet", "patches")  # the specs' union tags (_family), which pydantic puts in error paths
+
+
 def _family(value: Any) -> str:
     arch = value.get("arch", "reference") if isinstance(value, dict) else getattr(value, "arch", "reference")
     return arch if arch in ("reference", "patches") else "resnet"

@@ -4,6 +4,7 @@ the name and location of the source actually used; the IDX files' names, and the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +24,24 @@ MNIST_FILES: dict[str, tuple[int, int]] = {
 
 class DataSourceError(UserError):
     """A digit source is missing, unreachable or corrupt; the message says which file and what to do."""
+
+
+def check_labels(labels: np.ndarray, path: str | Path, dataset: str, classes: int = 10) -> None:
+    """Raise DataSourceError naming ``path`` unless ``labels`` are class indices ``0 .. classes - 1`` with every
+    class present: a damaged labels file is stopped where it is read, before anything is written to data/."""
+    bad = np.unique(labels[(labels < 0) | (labels >= classes)])
+    absent = sorted(set(range(classes)) - set(np.unique(labels).tolist()))
+    if bad.size or absent:
+        what = (
+            f"{int(((labels < 0) | (labels >= classes)).sum()):,} label(s) outside 0-{classes - 1} "
+            f"(values {', '.join(map(str, bad[:5].tolist()))}{', ...' if bad.size > 5 else ''})"
+            if bad.size
+            else f"no image of class(es) {', '.join(map(str, absent))}"
+        )
+        raise DataSourceError(
+            f"{dataset} labels file {path} holds {what}: it is damaged or not {dataset}'s. Nothing was written to "
+            "data/; replace the file with the original (or delete it so that it is downloaded again)"
+        )
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cpc_pipeline.data.sources.common import MNIST_FILES, DataSourceError, DigitSplit, DigitSplits
+from cpc_pipeline.data.sources.common import MNIST_FILES, DataSourceError, DigitSplit, DigitSplits, check_labels
 
 FASHION_MNIST_DEBIAN = "/usr/share/datasets/fashion-mnist"  # `apt-get install dataset-fashion-mnist`
 
@@ -79,6 +79,8 @@ def load_fashion_mnist(
     path = lambda n: folder / n if (folder / n).exists() else folder / f"{n}.gz"  # noqa: E731
     arrays = {n: read_idx(path(n), magic, count) for n, (magic, count) in MNIST_FILES.items()}
     images, labels = arrays["train-images-idx3-ubyte"], arrays["train-labels-idx1-ubyte"].astype(np.int64)
+    for name in ("train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"):
+        check_labels(arrays[name], path(name), "Fashion-MNIST")
     n_train = len(labels) - validation_size
     return DigitSplits(
         train=DigitSplit(images[:n_train], labels[:n_train]),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cpc_pipeline.data.sources.common import MNIST_FILES, DataSourceError, DigitSplit, DigitSplits
+from cpc_pipeline.data.sources.common import MNIST_FILES, DataSourceError, DigitSplit, DigitSplits, check_labels
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +96,9 @@ def _read_mnist(root: Path, validation_size: int) -> DigitSplits:
             f"(MNIST train has {len(train.targets)})."
         )
     images, labels = train.data.numpy(), train.targets.numpy().astype(np.int64)
+    raw = Path(root) / "MNIST" / "raw"
+    check_labels(labels, raw / "train-labels-idx1-ubyte", "MNIST")
+    check_labels(test.targets.numpy(), raw / "t10k-labels-idx1-ubyte", "MNIST")
     return DigitSplits(
         train=DigitSplit(images[:n_train], labels[:n_train]),
         validation=DigitSplit(images[n_train:], labels[n_train:]),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,10 @@ from cpc_pipeline.errors import CheckpointError
 
 
 def _rng_state() -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """Every RNG's state in types ``torch.load(weights_only=True)`` reads: tensors, numbers, strings, tuples."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    numpy_state = (kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss))
+    state = {"torch": torch.get_rng_state(), "numpy": numpy_state, "python": random.getstate()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -22,25 +27,57 @@ def _rng_state() -> dict[str, Any]:
 
 def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(path: str | Path, **state: Any) -> None:
-    """Atomic: a crash while writing never leaves a half checkpoint behind (nor do two writers)."""
+def _cannot_write(path: Path, err: BaseException | None = None) -> CheckpointError:
+    """The error for a checkpoint that cannot be written at ``path``: the cause, in words, and what to do."""
+    folder = next((p for p in [path.parent, *path.parents] if p.exists()), Path("/"))
+    if not os.access(folder, os.W_OK):
+        cause = f"{folder} is not writable"
+    elif err is None or getattr(err, "errno", None) == errno.ENOSPC or shutil.disk_usage(folder).free < 2**20:
+        cause = f"the disk holding {folder} is full ({shutil.disk_usage(folder).free / 2**20:,.0f} MiB free)"
+    else:
+        cause = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+    return CheckpointError(
+        f"checkpoint {path} cannot be written ({cause}). Free some space or point trainer.checkpoint_path at another "
+        "folder (null: no checkpoint, and no resume)"
+    )
+
+
+def check_checkpoint_writable(path: str | Path, size_bytes: int) -> None:
+    """Before training: ``path``'s folder can be made and written, with room for a checkpoint of ``size_bytes``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise _cannot_write(path, err) from err
+    if not os.access(path.parent, os.W_OK) or shutil.disk_usage(path.parent).free < size_bytes:
+        raise _cannot_write(path)
+
+
+def save_checkpoint(path: str | Path, **state: Any) -> None:
+    """Atomic: a crash while writing never leaves a half checkpoint behind (nor do two writers); a write that fails
+    (a full disk, a folder that is not writable) leaves no temporary file and raises one CheckpointError."""
+    path = Path(path)
     tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")  # machines sharing a disk never share a tmp file
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:  # torch reports a failed write as RuntimeError (inline_container.cc)
+        tmp.unlink(missing_ok=True)
+        raise _cannot_write(path, err) from err
 
 
 def load_checkpoint(path: str | Path, device: torch.device) -> dict[str, Any]:
     """A checkpoint written by :func:`save_checkpoint`, or one error that names the file and says what to do."""
     try:
-        ckpt = torch.load(path, map_location=device, weights_only=False)
+        ckpt = torch.load(path, map_location=device, weights_only=True)  # tensors and plain values only
         missing = {"model", "optimizer", "scheduler", "rng", "history", "epoch"} - set(ckpt)
     except Exception as err:  # noqa: BLE001 - unpickling fails in many ways; all mean a damaged file
         raise CheckpointError(

@@ -15,7 +15,13 @@ from tqdm.auto import tqdm
 
 from cpc_pipeline.errors import CheckpointError
 from cpc_pipeline.training import distributed
-from cpc_pipeline.training.loop.checkpoint import _rng_state, _set_rng_state, load_checkpoint, save_checkpoint
+from cpc_pipeline.training.loop.checkpoint import (
+    _rng_state,
+    _set_rng_state,
+    check_checkpoint_writable,
+    load_checkpoint,
+    save_checkpoint,
+)
 from cpc_pipeline.training.loop.config import Method, TrainerConfig
 from cpc_pipeline.training.loop.device import (
     EVAL_EPOCH,
@@ -82,6 +88,9 @@ class _Run:
             torch.set_num_threads(config.num_threads or torch.get_num_threads())
         self.threads = torch.get_num_threads()
         self.optimizer, self.scheduler = make_optimizer(method.model, config, method.steps_per_epoch)
+        if config.checkpoint_path and distributed.local_rank() == 0:  # room for the weights and two Adam moments
+            weights = sum(p.numel() * p.element_size() for p in method.model.state_dict().values())
+            check_checkpoint_writable(config.checkpoint_path, 3 * weights)
         self.per_step = config.schedule != "plateau"
         if compute.bf16 and compute.device.type == "cpu":
             logger.info(
