@@ -4,8 +4,8 @@
         [--name NAME] [--variant "what it is"] [--compare-with benchmarks/results/end_to_end_<earlier>.json]
 
 Runs `kedro run --pipelines <stage>` for each stage of `cpc_pipeline.hooks.STAGES` in turn (each reads what the
-previous wrote), and records per stage: the process's wall time, the node time the pipeline's hook measured
-(data/08_reporting/stage_wall_times.json) and the process's peak resident memory (RSS). Writes
+previous wrote), and records per stage: the process's wall time, the node time its MLflow stage run recorded
+(``stage_wall_seconds``) and the process's peak resident memory (RSS). Writes
 benchmarks/results/end_to_end_<env>.json (end_to_end_default.json without --env; --name chooses another), with the
 CPU's model (runs are comparable on one model only) and, on the default configuration, the run's probe results.
 ``--compare-with`` an earlier run's JSON compares the two runs' probe results one by one (how many are equal
@@ -28,10 +28,12 @@ import sys
 import time
 from pathlib import Path
 
+import mlflow
 import torch
 
 from _common import machine_info, write_results
 from cpc_pipeline.hooks import STAGES  # the pipeline's stages, in run order
+from cpc_pipeline.tracking import latest_stage_wall_times
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE_METRICS = ROOT / "data" / "08_reporting" / "probe_metrics.csv"
@@ -137,7 +139,9 @@ def main() -> None:
         peak = usage.ru_maxrss
         rows[stage] = {"process_wall_s": wall, "peak_rss_mib": peak / 1024}
         print(f"{stage:<16} {wall:8.1f} s   peak RSS {peak / 1024:8.0f} MiB", flush=True)
-    times = json.loads((ROOT / "data" / "08_reporting" / "stage_wall_times.json").read_text())
+    mlflow.set_tracking_uri(f"sqlite:///{ROOT / 'mlflow.db'}")
+    experiment = mlflow.get_experiment_by_name("cpc_pipeline")
+    times = latest_stage_wall_times(list(STAGES), experiment.experiment_id) if experiment else {}
     for stage in STAGES:
         rows[stage]["node_wall_s"] = times.get(stage)
     total = sum(r["process_wall_s"] for r in rows.values())

@@ -33,16 +33,17 @@ def logged_run_parameters() -> dict:
     return mlflow.artifacts.load_dict(f"{parent.info.artifact_uri}/{RUN_PARAMETERS_ARTIFACT}")
 
 
-def latest_stage_wall_times(stages: list[str]) -> dict[str, float]:
-    """Each of ``stages``' node time in seconds, from its latest stage run in this run's experiment (this run's own
-    when it ran the stage, else an earlier run's), in ``stages``' order; ``{}`` when MLflow tracking is off."""
+def latest_stage_wall_times(stages: list[str], experiment_id: str | None = None) -> dict[str, float]:
+    """Each of ``stages``' node time in seconds, from its latest stage run in ``experiment_id`` (default: the active
+    run's; this run's own stage run when it ran the stage, else an earlier run's), in ``stages``' order; ``{}`` when
+    MLflow tracking is off."""
     active = mlflow.active_run()
-    if active is None:
+    if experiment_id is None and active is None:
         return {}
     out = {}
     for stage in stages:
         runs = mlflow.search_runs(
-            [active.info.experiment_id],
+            [experiment_id or active.info.experiment_id],
             f"tags.`{STAGE_TAG}` = '{stage}'",
             order_by=["attributes.start_time DESC"],
             max_results=1,
