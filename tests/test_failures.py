@@ -234,3 +234,99 @@ def test_an_unwritable_checkpoint_folder_stops_training_before_its_first_step(mn
     with pytest.raises(CheckpointError, match=rf"checkpoint {path} cannot be written \(.*ro is not writable\)"):
         train(method, quiet(epochs=1).model_copy(update={"checkpoint_path": str(path)}), torch.device("cpu"))
     assert steps == [] and not path.exists()
+
+
+def test_a_patch_grid_too_short_for_its_predictions_is_rejected_before_any_node_runs(kedro_project):
+    with pytest.raises(ConfigurationError, match=r"patch_cpc.model.predict_rows \(4\) must be below the grid's 4 rows"):
+        run_kedro(kedro_project, None, {"patch_cpc.model.predict_rows": 4}, env="smoke")
+    assert data_files(kedro_project) == {}
+
+
+def test_a_knn_k_above_the_smallest_labelled_subset_is_rejected_before_any_node_runs(kedro_project):
+    # scikit-learn's digits: 1,257 train images, 1 % of them = one per class
+    params = {"source.name": "sklearn_digits", "probing.probes.label_fractions": [0.01, 1.0]}
+    with pytest.raises(
+        ConfigurationError,
+        match=r"probing.probes.knn.k_grid: k=20 exceeds the 10 labelled train images at label fraction 0.01 "
+        r"\(1,257 train images in scikit-learn's 8x8 digits\); use k values up to 10",
+    ):
+        run_kedro(kedro_project, None, params | {"probing.probes.knn.k_grid": [5, 20]}, env="smoke")
+    assert data_files(kedro_project) == {}
+
+
+def test_the_knn_check_reads_the_labels_the_probes_will_subset(mnist_root, tmp_path):
+    from cpc_pipeline.checks import check_knn_grid
+    from cpc_pipeline.data import load_digit_splits
+    from cpc_pipeline.data.sources import local_train_labels
+    from cpc_pipeline.evaluation.probes import ProbeConfig
+
+    labels = local_train_labels("mnist", [tmp_path, mnist_root], validation_size=10_000)
+    assert (labels == load_digit_splits("mnist", [mnist_root], download=False).train.labels).all()
+    assert local_train_labels("mnist", [tmp_path], 10_000) is None  # not on this machine: the run decides
+    # 0.1 % of each class of 50,000 (4.5k-5.7k per class), rounded: 51 labelled images
+    check_knn_grid(ProbeConfig(label_fractions=[0.001, 1.0], knn={"k_grid": [1, 51]}), labels, "MNIST")
+    with pytest.raises(ConfigurationError, match="k=52 exceeds the 51 labelled train images at label fraction 0.001"):
+        check_knn_grid(ProbeConfig(label_fractions=[0.001], knn={"k_grid": [52]}), labels, "MNIST")
+
+
+def test_a_knn_k_the_labels_cannot_serve_at_run_time_is_dropped_aloud_and_never_reported(caplog):
+    import numpy as np
+
+    from cpc_pipeline.evaluation.probes import KNNProbeConfig, fit_knn_probe
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(12, 4)), np.arange(12) % 3
+    with caplog.at_level("WARNING"):
+        chosen, _, _ = fit_knn_probe(x, y, x, y, x, KNNProbeConfig(k_grid=[1, 5, 20]))
+    assert chosen in {"k=1", "k=5"}
+    assert "probing.probes.knn.k_grid: k=20 dropped, above the 12 labelled train images" in caplog.text
+    with pytest.raises(ConfigurationError, match=r"every k of \[20\] exceeds the 12 labelled train images"):
+        fit_knn_probe(x, y, x, y, x, KNNProbeConfig(k_grid=[20]))
+
+
+def test_a_full_disk_at_a_dataset_write_names_the_file_and_leaves_the_earlier_file(
+    kedro_project, mnist_root, monkeypatch
+):
+    import errno
+    import pickle
+
+    params = {"source.roots": [str(mnist_root)]}
+    run_kedro(kedro_project, "data_processing", params, env="smoke")
+    before = data_files(kedro_project)
+    dump = pickle.dump
+
+    def disk_full(data, fh, *args, **kwargs):  # some bytes, then the disk is full: what a real full disk does
+        if "train_digits" not in str(getattr(fh, "path", getattr(fh, "name", ""))):
+            return dump(data, fh, *args, **kwargs)
+        fh.write(b"half a pickle")
+        fh.flush()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pickle, "dump", disk_full)
+    with pytest.raises(DatasetError) as caught:
+        run_kedro(kedro_project, "data_processing", params, env="smoke")
+    line = summary(caught.value)
+    assert line.startswith("could not write ")
+    assert "02_intermediate/train_digits.pkl: no space is left on its disk: free some" in line
+    assert data_files(kedro_project) == before  # the earlier digits are back, no partial or .previous file
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_an_unwritable_output_folder_is_named_before_any_node_runs(kedro_project):
+    folder = kedro_project / "data" / "02_intermediate"
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(ConfigurationError, match=rf"cannot write: {folder} \(test_digits, train_digits"):
+            run_kedro(kedro_project, None, env="smoke")
+    finally:
+        folder.chmod(0o700)
+    assert data_files(kedro_project) == {}
+
+
+def test_an_output_folder_under_a_file_is_unwritable(tmp_path):
+    from cpc_pipeline.hooks.writes import unwritable_folders
+
+    (tmp_path / "a_file").write_text("")
+    assert unwritable_folders([tmp_path / "new" / "x.pkl", tmp_path / "a_file" / "sub" / "y.pkl"]) == [
+        tmp_path / "a_file" / "sub"
+    ]

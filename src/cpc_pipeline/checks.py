@@ -5,7 +5,9 @@ message that names the file or parameter and says what to do (:class:`cpc_pipeli
   damaged ``mlflow.db`` ends in ``DatabaseError: file is not a database`` from deep inside MLflow.
 - :func:`check_run_configuration`: parameter blocks that validate one by one but not together, or not on
   this machine: a device that is absent, an encoder whose convolutions do not fit the pictures (for every
-  method of the registry, :mod:`cpc_pipeline.methods`).
+  method of the registry, :mod:`cpc_pipeline.methods`), a patch grid too short for the rows it predicts.
+- :func:`check_knn_grid`: every k of the k-NN probe's grid has that many labelled images to vote, at every
+  label fraction.
 
 Nothing here writes, moves or deletes anything.
 """
@@ -17,8 +19,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from cpc_pipeline.data.config import RenderingConfig
 from cpc_pipeline.errors import ConfigurationError, TrackingStoreError
+from cpc_pipeline.evaluation.probes import ProbeConfig, label_subset
 from cpc_pipeline.methods import METHODS
 from cpc_pipeline.models import EncoderSpec
 from cpc_pipeline.training.loop import pick_device
@@ -101,7 +106,31 @@ def check_run_configuration(parameters: dict[str, Any], blocks: set[str]) -> Non
         if method.trains and method.parameters in blocks and method.config is not None:
             validated = method.config.model_validate(parameters.get(block, {}))
             spec = _at(validated, path)  # an EncoderSpec or one of its members: each builds itself
-            if getattr(validated, "dataset", "mnist") == "cifar10":
-                _fits(method.encoder_spec, spec, 3, 32, "CIFAR-10's images")
-            else:
-                _fits(method.encoder_spec, spec, rendering.channels, rendering.image_size, pictures)
+            cifar = getattr(validated, "dataset", "mnist") == "cifar10"
+            channels, size, what = (
+                (3, 32, "CIFAR-10's images") if cifar else (rendering.channels, rendering.image_size, pictures)
+            )
+            _fits(method.encoder_spec, spec, channels, size, what)
+            model = getattr(validated, "model", None)
+            if hasattr(model, "check_grid"):  # a patch grid: tall enough for the rows it predicts
+                try:
+                    model.check_grid(size)
+                except ValueError as err:
+                    raise ConfigurationError(f"{block}.model.{err} on {what}") from err
+
+
+def check_knn_grid(probes: ProbeConfig, train_labels: np.ndarray, where: str) -> None:
+    """Raise ConfigurationError when a k of ``probing.probes.knn.k_grid`` exceeds the labelled train images the
+    k-NN probe votes with at some label fraction (the subsets :func:`label_subset` draws from ``train_labels``,
+    read from ``where``)."""
+    if "knn" not in probes.probes:
+        return
+    k = max(probes.knn.k_grid)
+    for fraction in sorted(probes.label_fractions):
+        labelled = len(label_subset(train_labels, fraction, probes.seed))
+        if k > labelled:
+            raise ConfigurationError(
+                f"probing.probes.knn.k_grid: k={k} exceeds the {labelled:,} labelled train images at label fraction "
+                f"{fraction:g} ({len(train_labels):,} train images in {where}); use k values up to {labelled:,}, "
+                "or drop that fraction from probing.probes.label_fractions"
+            )

@@ -7,6 +7,7 @@ on the stage's key it reached. For catalog files: the file, what is wrong with i
 
 from __future__ import annotations
 
+import errno
 import pickle
 import re
 
@@ -56,6 +57,37 @@ def _cause(error: BaseException) -> str:
     return f" ({type(cause).__name__}: {first})"
 
 
+FAILED_WRITE = "failed_write"  # the attribute SafeWritesHook sets on a failed save's error: the file's path
+_WRITE_CAUSES = {
+    errno.ENOSPC: "no space is left on its disk: free some",
+    errno.EDQUOT: "the disk quota is used up: free some",
+    errno.EACCES: "its folder is not writable: make it so",
+    errno.EPERM: "its folder is not writable: make it so",
+    errno.EROFS: "its disk is read-only: remount it writable",
+}
+
+
+def _write_cause(error: BaseException) -> OSError | None:
+    """The OSError of a full, read-only or forbidden disk in ``error``'s chain of causes, else None."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in _WRITE_CAUSES:
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _save_failure(error: BaseException, cause: OSError) -> str:
+    """A catalog write that failed: the file (named by :mod:`cpc_pipeline.hooks.writes`, which has put the previous
+    file back), the cause and what to do."""
+    text = str(error)
+    found = re.search(r"filepath=([^,)]+)", text)
+    path = getattr(error, FAILED_WRITE, None) or (found.group(1) if found else text.split(":")[0])
+    return (
+        f"could not write {path}: {_WRITE_CAUSES[cause.errno]} (or point its catalog entry's filepath elsewhere in "
+        "conf/local/catalog.yml) and run again. The file is as it was before the run"
+    )
+
+
 def summary(error: BaseException, runtime_params: dict | None = None) -> str:
     """The line that matters of ``error``; ``runtime_params``: the run's ``--params``."""
     text = str(error)
@@ -65,6 +97,8 @@ def summary(error: BaseException, runtime_params: dict | None = None) -> str:
             report = body[body.find("validation error") :] if "validation error" in body else ""
             lines += pydantic_lines(block, report, runtime_params) or [f"{block}: {body.strip().splitlines()[-1]}"]
         return "invalid parameters: " + "; ".join(dict.fromkeys(lines)) if lines else text
+    if isinstance(error, DatasetError) and _write_cause(error) is not None:
+        return _save_failure(error, _write_cause(error))
     if isinstance(error, DatasetError):
         first = text.splitlines()[0] if text else type(error).__name__
         return (

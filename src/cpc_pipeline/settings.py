@@ -10,14 +10,22 @@ import warnings
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning)
 
 from cpc_pipeline.config_loading import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS  # noqa: E402, F401 - Kedro reads them
-from cpc_pipeline.hooks import DataSourceHook, HostSettingsHook, RunChecksHook, RunSummaryHook, StageRunsHook  # noqa: E402
+from cpc_pipeline.hooks import (  # noqa: E402
+    DataSourceHook,
+    HostSettingsHook,
+    RunChecksHook,
+    RunSummaryHook,
+    SafeWritesHook,
+    StageRunsHook,
+)
 
 # kedro-mlflow registers its hooks itself through its entry point (one MLflow run per `kedro run`);
 # RunChecksHook fails a run that cannot succeed before any node works; StageRunsHook nests one child run
 # per stage inside kedro-mlflow's and times the stages; RunSummaryHook makes the parent run the summary;
 # HostSettingsHook keeps large tensors in malloc's heap and flushes subnormal floats (training/host.py: why);
-# DataSourceHook ends a run that did not use MNIST with a warning saying so.
-HOOKS = (RunChecksHook(), StageRunsHook(), RunSummaryHook(), HostSettingsHook(), DataSourceHook())
+# DataSourceHook ends a run that did not use MNIST with a warning saying so; SafeWritesHook checks the output
+# folders first and undoes a catalog write that failed midway (a full disk).
+HOOKS = (RunChecksHook(), SafeWritesHook(), StageRunsHook(), RunSummaryHook(), HostSettingsHook(), DataSourceHook())
 
 
 class _Without(logging.Filter):

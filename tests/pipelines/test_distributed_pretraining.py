@@ -3,6 +3,7 @@ processes train through the real node; rank 0's weights and one history come bac
 The same for SimCLR, and for two machines simulated on 127.0.0.1 (`kedro run` and `kedro join`)."""
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -19,14 +20,19 @@ from tests.conftest import run_kedro
 pytestmark = pytest.mark.slow
 
 
-def test_two_process_pretraining_through_the_node(kedro_project, mnist_root):
+def test_two_process_pretraining_through_the_node(kedro_project, mnist_root, capfd):
     run_kedro(kedro_project, "data_processing", {"source.roots": [str(mnist_root)]}, env="smoke")
+    capfd.readouterr()
     run_kedro(
         kedro_project,
         "pretraining",
         {"pretraining.trainer.distributed.nproc_per_node": 2, "pretraining.trainer.epochs": 2},
         env="smoke",
     )
+    printed = capfd.readouterr().err  # the workers' own lines, while they train: rank 0's epochs, once each
+    epoch_lines = [line for line in printed.splitlines() if "INFO epoch " in line]
+    assert [line.split("] ")[0] for line in epoch_lines] == ["[rank 0", "[rank 0"], printed[-2000:]
+    assert "epoch 1: train_loss=" in epoch_lines[0] and "epoch 2: " in epoch_lines[1]
     models = kedro_project / "data" / "06_models"
     encoder = ReferenceEncoderSpec(padding=1).build(1, 28)
     encoder.load_state_dict(torch.load(models / "cpc_encoder.pt", weights_only=True))
@@ -127,9 +133,30 @@ def _fail_in_rank_1() -> int:
         torch.distributed.destroy_process_group()
 
 
-def test_a_failing_rank_ends_the_run_with_its_error():
-    with pytest.raises(RuntimeError, match="failed in rank 1 of 2: .*the data of rank 1 is missing"):
+def _killed_in_rank_1() -> int:
+    distributed.init_worker(DistributedConfig(nproc_per_node=2), torch.device("cpu"))
+    if distributed.rank() == 1:
+        os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer does
+    torch.distributed.barrier()  # rank 0 waits for its partner, which never comes
+    return 0
+
+
+def test_a_failing_rank_ends_the_run_with_its_error_in_one_line_then_the_traceback(capfd):
+    with pytest.raises(distributed.DistributedError) as caught:
         distributed.launch(DistributedConfig(nproc_per_node=2, timeout_s=60), _fail_in_rank_1)
+    first, *details = str(caught.value).splitlines()
+    assert first == "distributed training failed in rank 1 of 2: ValueError: the data of rank 1 is missing"
+    assert details[0] == "Details:" and 'raise ValueError("the data of rank 1 is missing")' in "\n".join(details)
+    assert "Traceback" not in capfd.readouterr().err  # the launcher's own paragraph is not printed before it
+
+
+def test_a_lost_rank_is_named_with_its_signal_in_one_line(capfd):
+    with pytest.raises(distributed.DistributedError) as caught:
+        distributed.launch(DistributedConfig(nproc_per_node=2, timeout_s=60), _killed_in_rank_1)
+    first, *details = str(caught.value).splitlines()
+    assert first.startswith("distributed training lost rank 1 of 2: signal 9 (SIGKILL), killed from outside")
+    assert "out-of-memory killer" in first and "exited with code -9" in details[1]
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_a_two_process_run_resumed_equals_the_uninterrupted_one(kedro_project, mnist_root):

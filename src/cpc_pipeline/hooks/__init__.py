@@ -27,6 +27,8 @@ tags the registered CPC encoder's version with the run's probe accuracies.
 :class:`DataSourceHook` ends a run on other data than MNIST with a warning that says so.
 
 :class:`RunChecksHook` fails a run that cannot succeed before any node works (:mod:`cpc_pipeline.checks`).
+
+:class:`SafeWritesHook` checks the output folders before any node and undoes a catalog write that failed midway.
 """
 
 from cpc_pipeline.hooks.stages import STAGES, node_stage, mlflow_epoch_logger
@@ -36,6 +38,7 @@ from cpc_pipeline.hooks.run_summary import HEADLINE_PROBES, headline_metrics, Ru
 from cpc_pipeline.hooks.run_checks import RunChecksHook
 from cpc_pipeline.hooks.host_settings import HostSettingsHook
 from cpc_pipeline.hooks.data_source import DataSourceHook
+from cpc_pipeline.hooks.writes import SafeWritesHook
 
 __all__ = [
     "DataSourceHook",
@@ -53,4 +56,5 @@ __all__ = [
     "RunSummaryHook",
     "RunChecksHook",
     "HostSettingsHook",
+    "SafeWritesHook",
 ]

@@ -10,10 +10,16 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 
-from cpc_pipeline.checks import check_run_configuration, check_tracking_store, sqlite_path
+from cpc_pipeline.checks import check_knn_grid, check_run_configuration, check_tracking_store, sqlite_path
+from cpc_pipeline.data.config import SourceConfig
+from cpc_pipeline.data.sources import local_train_labels
+from cpc_pipeline.data.sources.common import SOURCE_NAMES
 from cpc_pipeline.errors import ConfigurationError, MissingInputError
 from cpc_pipeline.hooks.stage_runs import dataset_file
+from cpc_pipeline.evaluation.protocol import ProbingConfig
 from cpc_pipeline.methods import stages
+
+TRAIN_DIGITS = "train_digits"  # data_processing's train split (catalog.yml), whose labels the probes subset
 
 
 def check_parameter_blocks(pipeline, catalog: DataCatalog) -> None:
@@ -59,6 +65,25 @@ def check_inputs_exist(pipeline, catalog: DataCatalog) -> None:
         )
 
 
+def check_probe_labels(pipeline, catalog: DataCatalog, parameters: dict[str, Any]) -> None:
+    """The probes' grids against the labels they will have (:func:`~cpc_pipeline.checks.check_knn_grid`): the
+    train labels this run reads from ``data/``, or those its source gives, when they are on this machine (a
+    download is left to the run, which checks again)."""
+    if "params:probing" not in pipeline.inputs() or TRAIN_DIGITS not in pipeline.all_inputs():
+        return
+    if TRAIN_DIGITS in pipeline.inputs():
+        if not catalog.exists(TRAIN_DIGITS):
+            return  # check_inputs_exist names it
+        labels, where = catalog.load(TRAIN_DIGITS)["labels"], dataset_file(catalog, TRAIN_DIGITS)
+    else:
+        source = SourceConfig.model_validate(parameters.get("source", {}))
+        labels = local_train_labels(source.name, source.roots, source.validation_size, source.seed)
+        if labels is None:
+            return
+        where = SOURCE_NAMES[source.name]
+    check_knn_grid(ProbingConfig.model_validate(parameters.get("probing", {})).probes, labels, str(where))
+
+
 class RunChecksHook:
     """Fails a run that cannot succeed before any node does work (:mod:`cpc_pipeline.checks`): a damaged or
     locked MLflow store before kedro-mlflow opens it (``tryfirst``), and parameter blocks that cannot work
@@ -85,3 +110,4 @@ class RunChecksHook:
         check_parameter_blocks(pipeline, catalog)
         check_run_configuration(catalog.load("parameters"), blocks)
         check_inputs_exist(pipeline, catalog)
+        check_probe_labels(pipeline, catalog, catalog.load("parameters"))

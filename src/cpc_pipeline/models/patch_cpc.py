@@ -115,13 +115,17 @@ class PatchCPCModelConfig(StrictModel):
             raise ValueError(f"first_offset ({self.first_offset}) must be at most predict_rows ({self.predict_rows})")
         return self
 
-    def build(self, channels: int, image_size: int) -> PatchCPCModel:
+    def check_grid(self, image_size: int) -> None:
+        """ValueError unless each context has a row ``predict_rows`` below it on ``image_size`` px images."""
         rows = self.encoder.grid_size(image_size)
         if self.predict_rows >= rows:
             raise ValueError(
                 f"predict_rows ({self.predict_rows}) must be below the grid's {rows} rows "
                 f"({self.encoder.size}px patches, stride {self.encoder.stride}, {image_size}px images)"
             )
+
+    def build(self, channels: int, image_size: int) -> PatchCPCModel:
+        self.check_grid(image_size)
         return PatchCPCModel(
             self.encoder.build(channels, image_size),
             self.predict_rows,

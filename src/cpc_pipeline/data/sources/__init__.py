@@ -14,7 +14,7 @@ from cpc_pipeline.data.sources.common import SOURCES, MNIST_FILES, DataSourceErr
 from cpc_pipeline.data.sources.mnist import check_mnist_file, mnist_files_present, load_mnist
 from cpc_pipeline.data.sources.fashion import FASHION_MNIST_DEBIAN, read_idx, load_fashion_mnist
 from cpc_pipeline.data.sources.sklearn_digits import SKLEARN_SPLIT, upscale_sklearn_digits, load_sklearn_digits
-from cpc_pipeline.data.sources.load import load_digit_splits
+from cpc_pipeline.data.sources.load import load_digit_splits, local_train_labels
 
 __all__ = [
     "SOURCES",
@@ -32,4 +32,5 @@ __all__ = [
     "upscale_sklearn_digits",
     "load_sklearn_digits",
     "load_digit_splits",
+    "local_train_labels",
 ]

@@ -16,7 +16,7 @@ from cpc_pipeline.data.sources.common import MNIST_FILES, DataSourceError, Digit
 FASHION_MNIST_DEBIAN = "/usr/share/datasets/fashion-mnist"  # `apt-get install dataset-fashion-mnist`
 
 
-def _fashion_folder(root: Path) -> Path | None:
+def fashion_folder(root: Path) -> Path | None:
     """The folder under ``root`` that holds the four Fashion-MNIST files (extracted or .gz): ``root`` itself
     (Debian's flat layout, or your own folder) or ``root/FashionMNIST/raw`` (torchvision's)."""
     for folder in (root, root / "FashionMNIST" / "raw"):
@@ -53,7 +53,7 @@ def load_fashion_mnist(
 ) -> DigitSplits:
     """Fashion-MNIST from the first of ``roots`` that holds its four IDX files, else downloaded with torchvision
     into ``roots[0]/FashionMNIST/raw``; split as MNIST (the last ``validation_size`` training images validate)."""
-    folder = next((f for f in map(_fashion_folder, map(Path, roots)) if f is not None), None)
+    folder = next((f for f in map(fashion_folder, map(Path, roots)) if f is not None), None)
     if folder is None:
         searched = ", ".join(str(r) for r in roots)
         if not download:

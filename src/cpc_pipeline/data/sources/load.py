@@ -6,8 +6,10 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from cpc_pipeline.data.sources.common import SOURCES, DataSourceError, DigitSplits
-from cpc_pipeline.data.sources.fashion import load_fashion_mnist
+from cpc_pipeline.data.sources.common import MNIST_FILES, SOURCES, DataSourceError, DigitSplits
+import numpy as np
+
+from cpc_pipeline.data.sources.fashion import fashion_folder, load_fashion_mnist, read_idx
 from cpc_pipeline.data.sources.mnist import load_mnist, mnist_files_present
 from cpc_pipeline.data.sources.sklearn_digits import load_sklearn_digits
 
@@ -47,3 +49,20 @@ def load_digit_splits(
             err,
         )
         return load_sklearn_digits(seed)
+
+
+def local_train_labels(source: str, roots: Sequence[str | Path], validation_size: int = 10_000, seed: int = 0):
+    """The train split's labels as :func:`load_digit_splits` would give them, read from local files only (nothing
+    written, nothing downloaded), for checks before a run: None when ``source``'s files are not on this machine."""
+    if source == "sklearn_digits":
+        return load_sklearn_digits(seed).train.labels
+    name, (magic, count) = "train-labels-idx1-ubyte", MNIST_FILES["train-labels-idx1-ubyte"]
+    if source == "fashion_mnist":
+        folders = [fashion_folder(Path(r)) for r in roots]
+    else:
+        folders = [Path(r) / "MNIST" / "raw" for r in roots if mnist_files_present(Path(r))]
+    folder = next((f for f in folders if f is not None), None)
+    if folder is None:
+        return None
+    path = folder / name if (folder / name).exists() else folder / f"{name}.gz"
+    return read_idx(path, magic, count)[: count - validation_size].astype(np.int64)

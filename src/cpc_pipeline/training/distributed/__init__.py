@@ -21,7 +21,7 @@ from cpc_pipeline.training.distributed.collectives import (
     check_same_on_every_rank,
     check_same_inputs,
 )
-from cpc_pipeline.training.distributed.launch import launch, run, init_worker, free_port
+from cpc_pipeline.training.distributed.launch import DistributedError, launch, run, init_worker, free_port
 
 __all__ = [
     "DistributedConfig",
@@ -38,6 +38,7 @@ __all__ = [
     "broadcast_buffers",
     "check_same_on_every_rank",
     "check_same_inputs",
+    "DistributedError",
     "launch",
     "run",
     "init_worker",
