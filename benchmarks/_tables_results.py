@@ -175,7 +175,9 @@ def label_free_study(name: str, dataset: str, anchors: tuple[str, ...] = ()) -> 
 
         label_free = [m.key for m in in_table_order() if m.label_free and f"{m.key}_config" in d]
         trained = {k: (f"{d[f'{k}_config']['trainer']['epochs']} epochs", minutes(f"fit_{k}")) for k in label_free}
+        measured = {encoder for encoder, _, _ in acc}  # a baseline the study predates has no row
         baselines = [m.key for m in in_table_order() if m.supervision.level == "none" and not m.trains]
+        baselines = [key for key in baselines if key in measured]
         rows = []
         for encoder in (*label_free, RANDOM_PATCH_ENCODER, *baselines):
             how, spent = trained.get(encoder, ("", "0"))

@@ -29,6 +29,7 @@ from _tables_performance import (
     stage_efficiency,
     time_to_quality,
 )
+from _tables_probes import linear_probe
 from _tables_results import (
     binary,
     headline,
@@ -66,6 +67,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "stage-efficiency": stage_efficiency,
     "end-to-end": end_to_end,
     "distributed": distributed,
+    "linear-probe": linear_probe,
 }
 
 

@@ -100,3 +100,37 @@ def test_the_gpu_report_reads_each_tests_outcome_and_the_time_to_99(tmp_path):
     got = time_to_99(tmp_path / "q.json")
     assert got["reached"]["pretraining_s"] == 20.0 and got["train_sequences_per_s_median"] == 1000.0
     assert time_to_99(tmp_path / "missing.json") is None
+
+
+def test_the_curve_study_aggregates_seeds_per_budget_and_stops_at_the_plateau():
+    from curves import aggregate, plateaued
+
+    def point(epochs, seed, val, test):
+        probe = {"probe": "linear", "label_fraction": 1.0, "chosen": "C=1"}
+        probes = [probe | {"val_accuracy": val, "test_accuracy": test}]
+        return {
+            "encoder": "patch_cpc",
+            "seed": seed,
+            "epochs": epochs,
+            "images_seen": 1000.0 * epochs,
+            "train_flops": 1e12 * epochs,
+            "train_seconds": 60.0 * epochs,
+            "probes": probes,
+        }
+
+    points = {
+        "a": point(1, 0, 0.90, 0.89),
+        "b": point(1, 1, 0.92, 0.91),
+        "c": point(2, 0, 0.95, 0.94),
+        "d": point(2, 1, 0.95, 0.96),
+        "e": point(4, 0, 0.952, 0.95),
+        "f": point(4, 1, 0.952, 0.95),
+    }
+    rows = aggregate(points)
+    assert [(r["epochs"], r["train_flops"]) for r in rows] == [(1, 1e12), (2, 2e12), (4, 4e12)]
+    assert rows[0]["test_accuracy"]["per_seed"] == {"0": 0.89, "1": 0.91}
+    assert abs(rows[1]["test_accuracy"]["mean"] - 0.95) < 1e-12 and rows[1]["test_accuracy"]["std"] > 0
+    epochs = [1, 2, 4, 8]
+    assert not plateaued(points, "patch_cpc", epochs, 1, 0.003)  # nothing before the first budget
+    assert not plateaued(points, "patch_cpc", epochs, 2, 0.003)  # validation rose 4 points
+    assert plateaued(points, "patch_cpc", epochs, 4, 0.003)  # then 0.2 points: the plateau (validation only)

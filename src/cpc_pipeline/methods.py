@@ -6,11 +6,9 @@ stage list, ``kedro join``, the MLflow hooks and the generated tables all iterat
 of them lists method names. Adding a method or a baseline is: its library code, its parameters file and
 pipeline (when it trains), and one :func:`register` call here.
 
-What supervision each encoder's own training used is part of its entry and stated beside every result: a
-frozen encoder's probe accuracy says how much of the labels' information its features carry, which only means
-something next to what the encoder saw while it was trained. Sequence CPC on the reference task is *weakly*
-supervised (its training sequences count upward, so they are built from the digit labels); only the label-free
-methods compare with each other as self-supervised learning.
+What supervision each encoder's own training used is part of its entry and stated beside every result. Sequence
+CPC on the reference task is *weakly* supervised (its training sequences count upward, so they are built from the
+digit labels); only the label-free methods compare with each other as self-supervised learning.
 """
 
 from __future__ import annotations
@@ -65,13 +63,10 @@ class Method:
     registered: bool = False
 
     @property
-    def parameters(self) -> str:
-        """Its parameter block: its stage's."""
+    def parameters(self) -> str:  # its parameter block: its stage's
         return self.stage
 
-    @property
-    def label(self) -> str:
-        return self.table_label or self.name
+    label = property(lambda self: self.table_label or self.name)
 
     @property
     def registered_model(self) -> str | None:
@@ -237,5 +232,18 @@ register(
             "(and above) from the rows it has seen; every other patch in the batch is a negative; "
             f"{_KNN_MONITOR}",
         ),
+    )
+)
+register(
+    Method(
+        key="pixels",
+        name="raw pixels",
+        colour="tab:brown",
+        stage="probing",
+        config=ProbingConfig,
+        weights="pixels_encoder",
+        encoder_spec="probing.pixels",
+        table_label="raw pixels (no encoder; pooled to at most 4,096 values)",
+        supervision=Supervision("none", "no encoder and no training: the probes read the pictures' pixels"),
     )
 )

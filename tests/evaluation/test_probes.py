@@ -213,3 +213,54 @@ def test_knn_probe_equals_scikit_learns_classifier_fitted_per_k():
             x_train, y_train
         )
         np.testing.assert_array_equal(pred_k, reference.predict(x_test))
+
+
+def test_the_torch_linear_probe_solves_scikit_learns_problem(mnist_splits):
+    """Full-batch L-BFGS, warm-started along the grid, reaches scikit-learn's optimum of the same objective: the
+    same C chosen and the same test predictions on all but a handful of MNIST's pixels' test images."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from cpc_pipeline.evaluation.probes import LinearProbeConfig, fit_linear_probe
+
+    f = pixel_features(mnist_splits, n=2000)
+    args = (f["train_x"], f["train_y"], f["validation_x"], f["validation_y"], f["test_x"])
+    grid = [0.001, 0.01, 0.1]
+    ours = fit_linear_probe(*args, LinearProbeConfig(c_grid=grid, max_iter=1000), seed=0)
+    reference = fit_linear_probe(*args, LinearProbeConfig(c_grid=grid, max_iter=1000, solver="sklearn"), seed=0)
+    assert ours[0] == reference[0] and abs(ours[1] - reference[1]) <= 0.004
+    assert (ours[2] == reference[2]).mean() >= 0.99
+
+    # the optimum itself: at scikit-learn's solution of one C, run to a tight tolerance, the objective is no lower
+    from cpc_pipeline.evaluation.probes.linear import logistic_regression
+
+    x = torch.as_tensor(StandardScaler().fit_transform(f["train_x"]), dtype=torch.float32)
+    y = torch.as_tensor(f["train_y"])
+    sk = LogisticRegression(C=0.01, max_iter=5000, tol=1e-8).fit(x.numpy(), y.numpy())
+    weight, bias = logistic_regression(x, y, 10, LinearProbeConfig(c_grid=[0.001, 0.01], max_iter=1000))[0.01]
+
+    def objective(weight, bias, c=0.01):
+        ce = torch.nn.functional.cross_entropy(x.double() @ weight.double() + bias.double(), y)
+        return float(ce + weight.double().square().sum() / (2 * c * len(x)))
+
+    reached, optimum = objective(weight, bias), objective(torch.as_tensor(sk.coef_.T), torch.as_tensor(sk.intercept_))
+    assert reached <= optimum + 1e-5, (reached, optimum)
+
+
+def test_a_c_grid_must_hold_distinct_positive_strengths():
+    from pydantic import ValidationError
+
+    from cpc_pipeline.evaluation.probes import LinearProbeConfig
+
+    with pytest.raises(ValidationError, match=r"c_grid must hold distinct positive strengths, got \[0.0, 1.0\]"):
+        LinearProbeConfig(c_grid=[0.0, 1.0])
+
+
+def test_the_wilson_interval_matches_its_textbook_values():
+    from cpc_pipeline.evaluation import wilson_interval
+
+    low, high = wilson_interval(0.5, 100)  # Brown, Cai and DasGupta (2001): 0.4038 .. 0.5962
+    assert (round(low, 4), round(high, 4)) == (0.4038, 0.5962)
+    low, high = wilson_interval(0.981, 10_000)  # a typical MNIST figure: about +-0.27 points
+    assert 0.978 < low < 0.981 < high < 0.984 and abs((high - 0.981) - (0.981 - low)) < 1e-3
+    assert wilson_interval(1.0, 50)[1] == pytest.approx(1.0) and wilson_interval(1.0, 50)[0] < 0.93

@@ -68,6 +68,8 @@ def test_report_metrics_and_plots_are_written(smoke_run):
     assert {("supervised", "end_to_end", f) for f in fractions} <= rows
     assert ("chance", "uniform_guess", 0.0) in rows
     assert metrics.test_accuracy.between(0, 1).all() and metrics.test_macro_f1.between(0, 1).all()
+    assert (metrics.test_accuracy_low95 < metrics.test_accuracy).all()  # the test set's 95 % interval (Wilson)
+    assert (metrics.test_accuracy < metrics.test_accuracy_high95).all()
     full = metrics[metrics.label_fraction == 1.0].set_index(["encoder", "probe"]).test_accuracy
     assert full["cpc", "linear"] > full["random", "linear"] + 0.02  # pretraining helped (smoke: ~+7 points)
     assert full["supervised", "end_to_end"] > 0.9

@@ -225,3 +225,17 @@ def test_the_progress_bar_knows_its_total_on_a_terminal_and_stays_quiet_in_a_log
             assert "/4 [" in stream.getvalue() and "<" in stream.getvalue()  # n/total [elapsed<remaining]
         else:
             assert stream.getvalue() == ""  # a log file gets the epoch's INFO line, no bar fragments
+
+
+def test_each_epoch_records_its_training_flops(mnist_splits):
+    """``train_flops``: the forward and backward FLOPs of an epoch's steps, counted by torch on the first step."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    method = make_method(mnist_splits, per_epoch=256)
+    history = train(method, quiet(epochs=2), torch.device("cpu")).history
+    fresh = make_method(mnist_splits, per_epoch=256)
+    batch = next(iter(fresh.train_batches(0, torch.Generator().manual_seed(0))))
+    with FlopCounterMode(display=False) as counter:
+        fresh.training_step(batch)[0].backward()
+    assert counter.get_total_flops() > 0
+    assert [row["train_flops"] for row in history] == [counter.get_total_flops() * fresh.steps_per_epoch] * 2

@@ -14,6 +14,7 @@ from cpc_pipeline.evaluation.probes import (
     label_subsets,
     run_probes,
     select_on_validation,
+    wilson_interval,
 )
 from cpc_pipeline.evaluation.protocol import ProbingConfig, split_features, split_render_seed
 from cpc_pipeline.evaluation.supervised import SupervisedConfig, train_end_to_end
@@ -35,4 +36,5 @@ __all__ = [
     "split_render_seed",
     "state_fingerprint",
     "train_end_to_end",
+    "wilson_interval",
 ]

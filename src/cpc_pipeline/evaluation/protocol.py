@@ -16,6 +16,7 @@ from cpc_pipeline.data.pictures import pictures_for
 from cpc_pipeline.evaluation.features import extract_features
 from cpc_pipeline.evaluation.probes import ProbeConfig
 from cpc_pipeline.evaluation.supervised import SupervisedConfig
+from cpc_pipeline.models.encoders import PixelsSpec
 
 
 class ProbingConfig(StrictModel):
@@ -29,6 +30,7 @@ class ProbingConfig(StrictModel):
     extraction_images_per_batch: int = Field(512, ge=1)
     extraction_channels_last: bool = True
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    pixels: PixelsSpec = PixelsSpec()  # the raw-pixel baseline's "encoder": the pictures themselves, flattened
 
     def split_render_seed(self, split: str) -> int:
         return split_render_seed(self.render_seed, split)

@@ -3,6 +3,7 @@
 - :class:`ReferenceEncoder` is the public Keras CPC code's encoder: 4 x [conv 3x3 stride 2, 64 filters,
   no padding, norm, LeakyReLU], then dense 256, norm, LeakyReLU, dense to ``code_size`` (128).
 - torchvision's ResNet (:class:`~cpc_pipeline.models.resnet.ResNetEncoder`), SimCLR's CIFAR-10 encoder.
+- :class:`Pixels`: no encoder at all, the picture's pixels as its feature (the raw-pixel baseline).
 
 :class:`EncoderSpec` is discriminated by ``arch`` (``reference`` when absent): its ``build(channels,
 size)`` is the only way the project rebuilds an encoder, in training and when saved weights are loaded
@@ -132,12 +133,40 @@ class ResNetEncoderSpec(StrictModel):
         return ResNetEncoder(self.arch, channels, self.cifar_stem)
 
 
-ENCODER_TAGS = ("reference", "resnet", "patches")  # the specs' union tags (_family), which pydantic puts in error paths
+class Pixels(nn.Module):
+    """The picture itself as its feature: ``(N, C, H, W)`` -> ``(N, C * (H / pool) * (W / pool))``, averaged over
+    ``pool`` x ``pool`` blocks first when ``pool`` > 1; no parameter."""
+
+    def __init__(self, channels: int, size: int, pool: int = 1) -> None:
+        super().__init__()
+        self.pool, self.code_size = pool, channels * (size // pool) ** 2
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return (images if self.pool == 1 else nn.functional.avg_pool2d(images, self.pool)).flatten(1)
+
+
+class PixelsSpec(StrictModel):
+    """The raw-pixel baseline: the pictures, average-pooled by the smallest factor that leaves at most ``max_values``
+    values (a 28x28 grey or 32x32 colour picture as it is; a 64x64 colour one at 32x32), so that its probes cost what
+    an encoder's do."""
+
+    arch: Literal["pixels"] = "pixels"
+    max_values: int = Field(4096, ge=1)
+
+    def pool(self, channels: int, size: int) -> int:
+        return next(p for p in range(1, size + 1) if channels * (size // p) ** 2 <= self.max_values)
+
+    def build(self, channels: int, size: int) -> Pixels:
+        return Pixels(channels, size, self.pool(channels, size))
+
+
+# the specs' union tags (_family), which pydantic puts in error paths
+ENCODER_TAGS = ("reference", "resnet", "patches", "pixels")
 
 
 def _family(value: Any) -> str:
     arch = value.get("arch", "reference") if isinstance(value, dict) else getattr(value, "arch", "reference")
-    return arch if arch in ("reference", "patches") else "resnet"
+    return arch if arch in ("reference", "patches", "pixels") else "resnet"
 
 
 ImageEncoderSpec = Annotated[
@@ -179,13 +208,14 @@ class EncoderSpec(
         Annotated[
             Annotated[ReferenceEncoderSpec, Tag("reference")]
             | Annotated[ResNetEncoderSpec, Tag("resnet")]
-            | Annotated[PatchEncoderSpec, Tag("patches")],
+            | Annotated[PatchEncoderSpec, Tag("patches")]
+            | Annotated[PixelsSpec, Tag("pixels")],
             Discriminator(_family),
         ]
     ]
 ):
-    """Any encoder of the project, by ``arch``: ``reference`` (the default), ``resnet18``/``resnet50``, or
-    ``patches`` (a patch encoder on a grid, image CPC's)."""
+    """Any encoder of the project, by ``arch``: ``reference`` (the default), ``resnet18``/``resnet50``,
+    ``patches`` (a patch encoder on a grid, image CPC's), or ``pixels`` (none: the pictures themselves)."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -61,6 +61,17 @@ def test_accuracy(metrics: pd.DataFrame, encoder: str, probe: str, fraction: flo
     return float(r.test_accuracy.iloc[0]) if len(r) else None
 
 
+def with_interval(metrics: pd.DataFrame, encoder: str, probe: str, fraction: float) -> str | None:
+    """``98.1% [97.8, 98.4]``: the test accuracy and its Wilson 95 % interval for the test set's size."""
+    r = metrics[(metrics.encoder == encoder) & (metrics.probe == probe) & np.isclose(metrics.label_fraction, fraction)]
+    if not len(r):
+        return None
+    r = r.iloc[0]
+    if "test_accuracy_low95" not in r:
+        return pct(r.test_accuracy)
+    return f"{pct(r.test_accuracy)} [{100 * r.test_accuracy_low95:.1f}, {100 * r.test_accuracy_high95:.1f}]"
+
+
 def end_to_end_accuracy(metrics: pd.DataFrame, fraction: float) -> float | None:
     """The test accuracy of the encoder trained end to end with ``fraction`` of the labels (not frozen)."""
     r = metrics[(metrics.probe == "end_to_end") & np.isclose(metrics.label_fraction, fraction)]
@@ -96,14 +107,15 @@ def headline_lines(metrics: pd.DataFrame) -> list[str]:
     """One line per encoder with its frozen MLP and linear probes at the most labels probed (normally all), then
     the supervised encoder trained end to end and chance."""
     f = float(metrics.label_fraction.max())
-    out = [f"With {pct(f)} of the training labels:", ""]
+    out = [
+        f"With {pct(f)} of the training labels (test accuracy [its Wilson 95 % interval for the test set's size]):",
+        "",
+    ]
     for m in METHODS.values():
-        mlp, linear = test_accuracy(metrics, m.key, "mlp", f), test_accuracy(metrics, m.key, "linear", f)
+        mlp, linear = with_interval(metrics, m.key, "mlp", f), with_interval(metrics, m.key, "linear", f)
         if mlp is None and linear is None:
             continue
-        probes = ", ".join(
-            f"{name} {pct(value)}" for name, value in (("MLP", mlp), ("linear", linear)) if value is not None
-        )
+        probes = ", ".join(f"{name} {value}" for name, value in (("MLP", mlp), ("linear", linear)) if value is not None)
         bold = m is headline_method()
         out.append(
             f"- {'**' if bold else ''}{m.name} encoder, frozen: {probes}{'**' if bold else ''} "

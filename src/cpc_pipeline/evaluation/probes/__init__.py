@@ -14,7 +14,7 @@ only ever score predictions that were fixed before (a test permutes them and che
 """
 
 from cpc_pipeline.evaluation.probes.config import PROBES, MLPProbeConfig, LinearProbeConfig, KNNProbeConfig, ProbeConfig
-from cpc_pipeline.evaluation.probes.results import ProbeResult, select_on_validation
+from cpc_pipeline.evaluation.probes.results import ProbeResult, select_on_validation, wilson_interval
 from cpc_pipeline.evaluation.probes.labels import label_subsets, label_subset
 from cpc_pipeline.evaluation.probes.classifier import ClassificationMethod, train_keeping_best
 from cpc_pipeline.evaluation.probes.mlp import fit_mlp_probe
@@ -30,6 +30,7 @@ __all__ = [
     "ProbeConfig",
     "ProbeResult",
     "select_on_validation",
+    "wilson_interval",
     "label_subsets",
     "label_subset",
     "ClassificationMethod",

@@ -20,8 +20,16 @@ class MLPProbeConfig(StrictModel):
 
 
 class LinearProbeConfig(StrictModel):
-    c_grid: list[float] = Field([0.01, 0.1, 1.0], min_length=1)  # inverse L2 strengths tried on validation
-    max_iter: int = Field(500, ge=10)
+    c_grid: list[float] = Field([0.001, 0.01, 0.1, 1.0, 10.0, 100.0], min_length=1)  # inverse L2 strengths
+    max_iter: int = Field(500, ge=10)  # L-BFGS iterations per C
+    solver: Literal["torch", "sklearn"] = "torch"  # full-batch L-BFGS in torch, warm-started along the grid
+
+    @field_validator("c_grid")
+    @classmethod
+    def _positive(cls, grid: list[float]) -> list[float]:
+        if any(c <= 0 for c in grid) or len(set(grid)) < len(grid):
+            raise ValueError(f"c_grid must hold distinct positive strengths, got {grid}")
+        return grid
 
 
 class KNNProbeConfig(StrictModel):

@@ -47,6 +47,19 @@ class ProbeResult:
         return row | {"labels_used": self.labels_used}
 
 
+def wilson_interval(accuracy: float, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score interval (95 % by default) of an accuracy measured on ``n`` test images: how far the test
+    set's size alone lets the figure move, beside the spread over seeds (which it does not include).
+
+    ``(p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)`` (Wilson 1927; Brown, Cai and DasGupta 2001).
+    """
+    if n <= 0:
+        return float("nan"), float("nan")
+    centre = accuracy + z * z / (2 * n)
+    half = z * np.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n))
+    return float((centre - half) / (1 + z * z / n)), float((centre + half) / (1 + z * z / n))
+
+
 def select_on_validation(results: list[ProbeResult]) -> ProbeResult:
     """The result with the best validation accuracy (the first on ties): how to report one probe out of
     several without looking at test labels."""

@@ -34,7 +34,7 @@ def run_probes(features: dict[str, np.ndarray], config: ProbeConfig, device="cpu
                 )
             elif probe == "linear":
                 chosen, val_acc, pred = fit_linear_probe(
-                    x_train, y_train, x_val, y_val, x_test, config.linear, config.seed
+                    x_train, y_train, x_val, y_val, x_test, config.linear, config.seed, device
                 )
             else:
                 chosen, val_acc, pred = fit_knn_probe(x_train, y_train, x_val, y_val, x_test, config.knn)

@@ -23,6 +23,7 @@ from cpc_pipeline.data import DigitSplit
 from cpc_pipeline.data.config import RenderingConfig
 from cpc_pipeline.data.pictures import picture_shape, pictures_for
 from cpc_pipeline.evaluation import (
+    wilson_interval,
     ProbeResult,
     ProbingConfig,
     estimate_batchnorm_statistics,
@@ -38,6 +39,12 @@ from cpc_pipeline.models import EncoderSpec
 from cpc_pipeline.training.loop import pick_device, seed_everything
 
 logger = logging.getLogger(__name__)
+
+
+def pixel_weights() -> dict[str, torch.Tensor]:
+    """The raw-pixel baseline's weights: none (its "encoder" flattens the pictures, :class:`~cpc_pipeline.models.
+    encoders.Pixels`), so that it is frozen and probed as every other encoder is."""
+    return {}
 
 
 def initialise_random_encoder(
@@ -165,7 +172,7 @@ def collect_probe_metrics(
 ) -> tuple[pd.DataFrame, dict[str, dict]]:
     """One table (encoder, probe, label fraction) with chance (one over the number of classes) beside, and the
     same as MLflow metrics. ``encoder_supervision`` says what labels the encoder's own training used (none, weak,
-    full)."""
+    full); ``test_accuracy_low95`` / ``_high95``: the Wilson 95 % interval for the test set's size."""
     labels = DigitSplit.from_dict(test_digits).labels
     counts = np.bincount(labels)
     majority = float(counts.max() / len(labels))
@@ -189,6 +196,11 @@ def collect_probe_metrics(
     parts = [r.assign(encoder=name) for name, r in probe_results.items()]
     table = pd.concat([chance, *parts, end_to_end_results], ignore_index=True)
     table.insert(1, "encoder_supervision", table.encoder.map(supervision_level))
+    # how far the test set's size alone lets each figure move (95 %, Wilson), beside the seeds' spread
+    interval = [wilson_interval(a, len(labels)) for a in table.test_accuracy]
+    at = table.columns.get_loc("test_accuracy") + 1
+    table.insert(at, "test_accuracy_high95", [high for _, high in interval])
+    table.insert(at, "test_accuracy_low95", [low for low, _ in interval])
     metrics = {
         probe_metric(r.encoder, r.probe, r.label_fraction, m): {"value": float(getattr(r, m)), "step": 0}
         for r in table.itertuples()

@@ -14,6 +14,7 @@ from .nodes import (
     extract_split_features,
     freeze_encoder,
     initialise_random_encoder,
+    pixel_weights,
     probe_features,
     train_supervised_baseline,
 )
@@ -55,6 +56,7 @@ def probe_template() -> Pipeline:
 def create_pipeline(**kwargs) -> Pipeline:
     baselines = Pipeline(
         [
+            Node(pixel_weights, None, "pixels_encoder", name="pixel_weights"),
             Node(
                 initialise_random_encoder,
                 ["train_digits", "params:rendering", f"params:{REFERENCE_ENCODER}", "params:probing"],

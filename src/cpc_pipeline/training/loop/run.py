@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import sys
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 from tqdm.auto import tqdm
 
 from cpc_pipeline.errors import CheckpointError
@@ -72,11 +74,12 @@ def train(
 
 @dataclass(frozen=True)
 class _Steps:
-    """What an epoch's steps took: when they started, how many items they saw, their seconds."""
+    """An epoch's steps: their start, items, seconds and forward + backward FLOPs here (the first step's x steps)."""
 
     started: float
     items: int
     seconds: float
+    flops: float
 
 
 class _Run:
@@ -99,6 +102,7 @@ class _Run:
         # a live bar on a terminal only: in a log file its updates are fragments, and each epoch's INFO line says it all
         self.show_bar = config.progress and sys.stderr.isatty()
         self.step = method.training_step
+        self.flops_per_step: float | None = None  # counted on this run's first step (torch's FlopCounterMode)
         if config.compile:
             try:
                 self.step = torch.compile(method.training_step)
@@ -131,8 +135,7 @@ class _Run:
         return TrainResult(history=ckpt["history"], resumed_from_epoch=ckpt["epoch"] + 1)
 
     def train_epoch(self, epoch: int) -> tuple[dict[str, float], _Steps]:
-        """One epoch of steps -> its row so far (the epoch, the train metrics, summed on the device and read once)
-        and what the steps took."""
+        """One epoch of steps -> its row so far (epoch, train metrics summed on the device, read once), its steps."""
         method, config, compute = self.method, self.config, self.compute
         method.model.train()
         generator = epoch_generator(compute.device, config.seed, epoch, distributed.rank())
@@ -149,11 +152,14 @@ class _Run:
             mininterval=2.0,
         )
         for i, batch in enumerate(bar):
-            with torch.profiler.record_function(PHASES[1]), compute.autocast():
-                loss, metrics, n = self.step(batch)
-            with torch.profiler.record_function(PHASES[2]):
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+            counting = self.flops_per_step is None
+            with FlopCounterMode(display=False) if counting else contextlib.nullcontext() as counter:
+                with torch.profiler.record_function(PHASES[1]), compute.autocast():
+                    loss, metrics, n = self.step(batch)
+                with torch.profiler.record_function(PHASES[2]):
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+            self.flops_per_step = float(counter.get_total_flops()) if counting else self.flops_per_step  # once a run
             with torch.profiler.record_function(PHASES[3]):
                 self.optimizer.step()
                 if self.per_step:
@@ -168,7 +174,7 @@ class _Run:
                     acc=f"{(sums['accuracy'] / counts['accuracy']).item():.3f}",
                     **{f"{method.items_name}/s": f"{items / (time.perf_counter() - started):.0f}"},
                 )
-        steps = _Steps(started, items, time.perf_counter() - started)
+        steps = _Steps(started, items, time.perf_counter() - started, (self.flops_per_step or 0.0) * (i + 1))
         return {"epoch": epoch + 1, **{f"train_{k}": float(v / counts[k]) for k, v in sums.items()}}, steps
 
     def evaluate(self, row: dict[str, float], steps: _Steps) -> dict[str, float]:
@@ -187,6 +193,7 @@ class _Run:
             "train_seconds": steps.seconds,
             "epoch_seconds": time.perf_counter() - steps.started,
             f"train_{method.items_name}_per_s": steps.items / steps.seconds,
+            "train_flops": steps.flops * distributed.world_size(),  # forward and backward, every process's
         }
         if distributed.is_distributed():  # throughputs and train metrics above are over the global batch
             row |= {"world_size": distributed.world_size(), **method.global_batch()}

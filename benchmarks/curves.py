@@ -1,0 +1,214 @@
+"""Accuracy against pretraining compute: each method pretrained at doubling budgets and probed with the pipeline's
+own protocol, every point a ``kedro run`` of its own.
+
+    make bench-curves                                              # MNIST, conf/base -> results/curves_mnist.json
+    make bench-curves ARGS="--env fashion --output curves_fashion"
+    make bench-curves ARGS="--methods patch_cpc --epochs 1 2 4 8 16 32 --seeds 0 1 2"
+
+A point is (method, epochs, seed). It runs in a scratch copy of the project (``data/studies/<output>/``, with its
+own ``data/`` and ``mlflow.db``: the repository's runs are left alone), as the user would run it:
+
+    kedro run --env <env> --pipelines <stage> --params seed=S,<stage>.trainer.epochs=E
+    kedro run --env <env> --pipelines probing --namespaces <method> --params seed=S
+
+after one ``kedro run --pipelines data_processing`` for the study. The scratch copy's ``conf/<env>/parameters.yml``
+(``conf/curve/`` for conf/base) adds what a curve needs to the environment's parameters: the frozen linear and MLP
+probes at 1 % and 100 % of the labels (every choice on validation, test scored once), and the data folders as
+absolute paths. The
+point's figures are the catalog files those runs wrote (``data/07_model_output/<method>_probe_results.csv`` and
+the method's history: epochs, images seen, ``train_flops``, ``train_seconds``), and its two MLflow run ids.
+
+Resumable: the JSON is written after every point, and a point it holds is not run again. A method's budgets stop
+doubling at its plateau: when the mean validation accuracy of the linear probe at 100 % of the labels gains less
+than ``--plateau`` (0.3 points) over a doubling, or at the last of ``--epochs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+import yaml
+
+from _common import RESULTS, machine_info, write_results
+from cpc_pipeline.methods import METHODS
+from cpc_pipeline.provenance import code_commit
+
+ROOT = Path(__file__).resolve().parents[1]
+KEDRO = str(Path(sys.executable).with_name("kedro"))
+CURVE_PARAMETERS = {"probing": {"probes": {"probes": ["linear", "mlp"], "label_fractions": [0.01, 1.0]}}}
+
+
+def deep_update(into: dict, changes: dict) -> None:
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            deep_update(into[key], value)
+        else:
+            into[key] = value
+
+
+def scratch_project(folder: Path, env: str) -> Path:
+    """A copy of the project's configuration (and, for MLflow's model code paths, its source) at ``folder``."""
+    if not (folder / "pyproject.toml").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "pyproject.toml", folder)
+        shutil.copytree(ROOT / "src" / "cpc_pipeline", folder / "src" / "cpc_pipeline", dirs_exist_ok=True)
+        shutil.copytree(ROOT / "conf", folder / "conf", ignore=shutil.ignore_patterns("local"), dirs_exist_ok=True)
+        for layer in (ROOT / "data").iterdir():
+            if layer.is_dir() and layer.name != "studies":
+                (folder / "data" / layer.name).mkdir(parents=True, exist_ok=True)
+    env_file = folder / "conf" / env / "parameters.yml"
+    env_file.parent.mkdir(exist_ok=True)
+    parameters = (yaml.safe_load(env_file.read_text()) or {}) if env_file.exists() else {}
+    base = yaml.safe_load((ROOT / "conf" / "base" / "parameters_data_processing.yml").read_text())
+    roots = parameters.get("source", {}).get("roots") or base["source"]["roots"]
+    deep_update(parameters, CURVE_PARAMETERS | {"source": {"roots": [str((ROOT / r).resolve()) for r in roots]}})
+    env_file.write_text(yaml.safe_dump(parameters, sort_keys=False))
+    (folder / "conf" / env / "mlflow.yml").write_text(
+        f"server:\n  mlflow_tracking_uri: sqlite:///{folder / 'mlflow.db'}\n"
+    )
+    return folder
+
+
+def kedro(project: Path, env: str, log: Path, *args: str) -> None:
+    command = [KEDRO, "run", "--env", env, *args]
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(command)}\n")
+        out.flush()
+        done = subprocess.run(command, cwd=project, stdout=out, stderr=subprocess.STDOUT, check=False)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed (exit {done.returncode}): see {log}")
+
+
+def run_point(project: Path, env: str, key: str, epochs: int, seed: int, log: Path) -> dict:
+    """Pretrain method ``key`` for ``epochs`` epochs with ``seed``, probe it, read back what the runs wrote."""
+    method = METHODS[key]
+    started = time.perf_counter()
+    kedro(
+        project,
+        env,
+        log,
+        "--pipelines",
+        method.stage,
+        "--params",
+        f"seed={seed},{method.stage}.trainer.epochs={epochs}",
+    )
+    kedro(project, env, log, "--pipelines", "probing", "--namespaces", key, "--params", f"seed={seed}")
+    history = pd.read_csv(project / "data" / "07_model_output" / f"{method.history}.csv")
+    items = next(c for c in history.columns if c.startswith("train_") and c.endswith("_per_s"))
+    probes = pd.read_csv(project / "data" / "07_model_output" / f"{key}_probe_results.csv")
+    return {
+        "epochs": int(history.epoch.max()),
+        "images_seen": float((history[items] * history.train_seconds).sum()),  # sequences, for sequence CPC
+        "train_flops": float(history.train_flops.sum()),
+        "train_seconds": float(history.train_seconds.sum()),
+        "point_seconds": time.perf_counter() - started,
+        "probes": probes[["probe", "label_fraction", "chosen", "val_accuracy", "test_accuracy"]].to_dict("records"),
+    }
+
+
+def aggregate(points: dict[str, dict]) -> list[dict]:
+    """Rows ``{encoder, probe, label_fraction, epochs, images_seen, train_flops, train_seconds, test_accuracy:
+    {mean, std, per_seed}, val_accuracy: {...}}``, one per (method, epochs, probe, fraction) over its seeds."""
+    groups: dict[tuple, dict[int, dict]] = {}
+    for point in points.values():
+        for probe in point["probes"]:
+            key = (point["encoder"], point["epochs"], probe["probe"], probe["label_fraction"])
+            groups.setdefault(key, {})[point["seed"]] = point | probe
+    rows = []
+    for (encoder, epochs, probe, fraction), by_seed in sorted(groups.items()):
+        spread = lambda m: {  # noqa: E731
+            "mean": statistics.fmean(r[m] for r in by_seed.values()),
+            "std": statistics.stdev([r[m] for r in by_seed.values()]) if len(by_seed) > 1 else 0.0,
+            "per_seed": {str(s): r[m] for s, r in sorted(by_seed.items())},
+        }
+        rows.append(
+            {
+                "encoder": encoder,
+                "probe": probe,
+                "label_fraction": fraction,
+                "epochs": epochs,
+                **{m: spread(m)["mean"] for m in ("images_seen", "train_flops", "train_seconds")},
+                "test_accuracy": spread("test_accuracy"),
+                "val_accuracy": spread("val_accuracy"),
+            }
+        )
+    return rows
+
+
+def plateaued(points: dict[str, dict], key: str, epochs: list[int], at: int, gain: float) -> bool:
+    """Whether method ``key``'s mean validation accuracy (linear, all labels) rose less than ``gain`` from the
+    budget before ``at`` to ``at``: a selection on validation labels only."""
+
+    def mean_val(e: int) -> float | None:
+        values = [
+            p["val_accuracy"]
+            for point in points.values()
+            if point["encoder"] == key and point["epochs"] == e
+            for p in point["probes"]
+            if p["probe"] == "linear" and p["label_fraction"] == 1.0
+        ]
+        return statistics.fmean(values) if values else None
+
+    i = epochs.index(at)
+    before, now = (mean_val(epochs[i - 1]) if i else None), mean_val(at)
+    return before is not None and now is not None and now - before < gain
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--methods", nargs="+", default=[m.key for m in METHODS.values() if m.trains])
+    parser.add_argument("--epochs", nargs="+", type=int, default=[1, 2, 4, 8, 16, 32])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--env", default="base")
+    parser.add_argument("--plateau", type=float, default=0.003)
+    parser.add_argument("--output", default="curves_mnist")
+    args = parser.parse_args()
+    env = "curve" if args.env == "base" else args.env
+    project = scratch_project(ROOT / "data" / "studies" / args.output, env)
+    log = project / "study.log"
+    path = RESULTS / f"{args.output}.json"
+    points = json.loads(path.read_text())["points"] if path.exists() else {}
+    if not (project / "data" / "02_intermediate" / "train_digits.pkl").exists():
+        kedro(project, env, log, "--pipelines", "data_processing")
+    for key in args.methods:
+        for epochs in args.epochs:
+            for seed in args.seeds:
+                name = f"{key}/epochs={epochs}/seed={seed}"
+                if name not in points:
+                    print(f"{name}: running (log: {log})", flush=True)
+                    points[name] = {"encoder": key, "seed": seed} | run_point(project, env, key, epochs, seed, log)
+                    save(path, args, points)
+            if plateaued(points, key, args.epochs, epochs, args.plateau):
+                print(f"{key}: plateau at {epochs} epochs (validation gain under {100 * args.plateau:g} points)")
+                break
+    save(path, args, points)
+
+
+def save(path: Path, args, points: dict[str, dict]) -> None:
+    write_results(
+        path.stem,
+        {
+            "what": "test accuracy against pretraining compute: frozen linear and MLP probes at 1 % and 100 % of the "
+            "labels, each point a kedro run of its own (choices on validation, test scored once)",
+            "command": f'make bench-curves ARGS="{" ".join(sys.argv[1:])}"',
+            "env": args.env,
+            "seeds": args.seeds,
+            "code_commit": code_commit(ROOT),
+            "machine": machine_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
+            "rows": aggregate(points),
+            "points": points,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
