@@ -6,7 +6,8 @@
 A generated block sits between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``: edit its generator
 (``_tables_results.py``, ``_tables_performance.py``), never the block. Each generator makes one block from one or
 two JSON files, and each block appears in exactly one page;
-the test suite runs ``--check``, so a figure that disagrees with its JSON fails CI. Figures the project did not
+the test suite runs ``--check``, so a figure that disagrees with its JSON fails CI. The plots in ``FIGURES``
+(``docs/*.svg``) are written and checked the same way, byte for byte. Figures the project did not
 measure come from ``cpc_pipeline.reporting.cited`` and say "cited".
 """
 
@@ -29,6 +30,7 @@ from _tables_performance import (
     stage_efficiency,
     time_to_quality,
 )
+from _tables_curves import curves_figure, curves_table
 from _tables_probes import linear_probe
 from _tables_results import (
     binary,
@@ -68,6 +70,14 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "end-to-end": end_to_end,
     "distributed": distributed,
     "linear-probe": linear_probe,
+    "curves-mnist": curves_table("curves_mnist", "MNIST (64x64 rendered)"),
+    "curves-fashion": curves_table("curves_fashion", "Fashion-MNIST (28x28)"),
+}
+
+# generated pictures, written like the blocks and checked byte for byte (a JSON not yet measured: no file)
+FIGURES: dict[Path, Callable[[], bytes | None]] = {
+    ROOT / "docs" / "curves_mnist.svg": curves_figure("curves_mnist", "MNIST (64x64 rendered)"),
+    ROOT / "docs" / "curves_fashion.svg": curves_figure("curves_fashion", "Fashion-MNIST (28x28)"),
 }
 
 
@@ -106,6 +116,12 @@ def main() -> None:
             stale.append(path.relative_to(ROOT).as_posix())
             if not args.check:
                 path.write_text(new)
+    for path, figure in FIGURES.items():
+        picture = figure()
+        if picture is not None and (not path.exists() or path.read_bytes() != picture):
+            stale.append(path.relative_to(ROOT).as_posix())
+            if not args.check:
+                path.write_bytes(picture)
     if args.check:
         if stale:
             sys.exit(

@@ -134,3 +134,41 @@ def test_the_curve_study_aggregates_seeds_per_budget_and_stops_at_the_plateau():
     assert not plateaued(points, "patch_cpc", epochs, 1, 0.003)  # nothing before the first budget
     assert not plateaued(points, "patch_cpc", epochs, 2, 0.003)  # validation rose 4 points
     assert plateaued(points, "patch_cpc", epochs, 4, 0.003)  # then 0.2 points: the plateau (validation only)
+
+
+def test_the_curve_tables_and_plot_come_from_the_study_json(tmp_path, monkeypatch):
+    import json
+
+    import _tables
+    from _tables_curves import curves_figure, curves_table
+    from curves import aggregate
+
+    def probes(base, encoder=None):
+        rows = [
+            {"probe": p, "label_fraction": f, "chosen": "", "val_accuracy": base, "test_accuracy": base - 0.01}
+            for p in ("linear", "mlp")
+            for f in (0.01, 1.0)
+        ]
+        return [r | ({"encoder": encoder} if encoder else {}) for r in rows]
+
+    def point(encoder, epochs, seed, base, baseline=False):
+        budget = {"epochs": epochs, "images_seen": 5e4 * epochs, "train_flops": 1e12 * epochs, "train_seconds": 60.0}
+        listed = probes(base, "pixels") + probes(base + 0.02, "supervised") if baseline else probes(base)
+        return {"encoder": encoder, "seed": seed, **budget, "probes": listed}
+
+    points = {
+        f"{e}/{s}": point("simclr", e, s, 0.80 + 0.02 * e + 0.001 * s) for e in (1, 2) for s in (0, 1, 2)
+    } | {f"baselines/{s}": point("baselines", 40, s, 0.85, baseline=True) for s in (0, 1, 2)}
+    rows = aggregate(points)
+    assert {r["encoder"] for r in rows} == {"simclr", "pixels", "supervised"}  # a baseline point's rows keep theirs
+    study = {"env": "fashion28", "commands": ["make bench-curves"], "machine": {"cpu_model": "CPU"}, "threads": 1}
+    (tmp_path / "curves_x.json").write_text(json.dumps(study | {"code_commit": "0" * 40, "rows": rows}))
+    monkeypatch.setattr(_tables, "RESULTS", tmp_path)
+    text = curves_table("curves_x", "Fashion-MNIST")()
+    lines = [line for line in text.splitlines() if line.startswith("| SimCLR")]
+    assert len(lines) == 2 and "| 2 | 0.10 M | 2 | 1.0 | 3 | 83.10 ± 0.10 |" in lines[1]
+    assert "raw pixels" in text and "curves_x.svg" in text
+    picture = curves_figure("curves_x", "Fashion-MNIST")()
+    assert picture.startswith(b"<?xml") and b"SimCLR" in picture  # text kept as text (svg.fonttype none)
+    assert picture == curves_figure("curves_x", "Fashion-MNIST")()  # byte for byte: --check can compare it
+    assert curves_figure("missing", "MNIST")() is None

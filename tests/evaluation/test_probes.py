@@ -164,6 +164,23 @@ def test_supervised_end_to_end_learns_digits(mnist_splits):
     assert not last_conv.weight.is_contiguous()
 
 
+def test_supervised_augmentation_changes_training_batches_only(mnist_splits):
+    from cpc_pipeline.evaluation.supervised import supervised_method
+
+    small = lambda s, n: type(s)(s.images[:n], s.labels[:n])  # noqa: E731
+    args = (small(mnist_splits.train, 200), small(mnist_splits.validation, 50), DigitRenderer(28, color=False))
+    spec = EncoderSpec(ReferenceEncoderSpec(padding=1))
+    plain, augmented = (
+        supervised_method(*args, spec, 1.0, SupervisedConfig(augment=augment), 0, torch.device("cpu"))[0]
+        for augment in (None, {"crop_scale": [0.5, 0.6], "flip_p": 1.0, "jitter_p": 0.0, "grey_p": 0.0})
+    )
+    batches = [next(m.train_batches(0, torch.Generator().manual_seed(1))) for m in (plain, augmented)]
+    assert torch.equal(batches[0][1], batches[1][1])  # the same images and labels drawn...
+    assert (batches[0][0] - batches[1][0]).abs().mean() > 0.05  # ...cropped and mirrored for training only
+    x = torch.as_tensor(mnist_splits.validation.images[:8])
+    assert torch.equal(plain.transform(x, None), augmented.transform(x, None))  # validation and test as rendered
+
+
 def test_extraction_in_channels_last_gives_the_contiguous_layouts_features(mnist_splits):
     torch.manual_seed(0)
     encoder = freeze(ReferenceEncoderSpec().build(3, 64))

@@ -1,6 +1,7 @@
 """The supervised baseline: the same encoder architecture plus the reference's MLP head, trained end to end with
-labels on the same rendered images (fresh backgrounds every batch), selected on validation. Whether it bounds the
-frozen probes depends on its budget; the report says which it is
+labels on the same rendered images (fresh backgrounds every batch), optionally augmented (a random resized crop
+and flip drawn per image: :class:`cpc_pipeline.data.augment.BatchAugment`), its epoch selected on validation.
+Whether it bounds the frozen probes depends on its budget; the report says which it is
 (:func:`cpc_pipeline.reporting.sections.headline_lines`)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pydantic import Field
 from torch import nn
 
 from cpc_pipeline.data import DigitRenderer, DigitSplit
+from cpc_pipeline.data.augment import AugmentConfig, BatchAugment
 from cpc_pipeline.config import StrictModel
 from cpc_pipeline.evaluation.probes import ClassificationMethod, label_subsets, train_keeping_best
 from cpc_pipeline.models import EncoderSpec, mlp_head
@@ -26,6 +28,10 @@ class SupervisedConfig(StrictModel):
     max_steps: int | None = Field(None, ge=1)  # and at most this many (null: no cap; for quick configs)
     images_per_batch: int = Field(64, ge=2)
     learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)  # Adam's L2 term
+    schedule: Literal["plateau", "warmup_cosine"] = "plateau"  # as a trainer's: cosine decay per step to 0
+    warmup_epochs: int = Field(0, ge=0)
+    augment: AugmentConfig | None = None  # training batches only; null: the pictures as rendered
     bf16: bool | Literal["cuda"] = "cuda"  # as trainer.bf16: "cuda" only there, true also on a CPU with AMX
     channels_last: bool = True  # as trainer.channels_last: the encoder trained in the layout pretraining uses
 
@@ -49,6 +55,8 @@ def supervised_method(
     compute = Compute.of(config, device)  # the same layout and precision settings as a trainer's
     model = compute.place(nn.Sequential(encoder, mlp_head(encoder.code_size)))
     t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
+    render = lambda x, g: renderer(x, g).contiguous(memory_format=compute.layout)  # noqa: E731
+    augment = BatchAugment(config.augment) if config.augment else None
     steps = max(math.ceil(len(keep) / config.images_per_batch), math.ceil(config.min_steps / config.epochs))
     if config.max_steps is not None:
         steps = min(steps, math.ceil(config.max_steps / config.epochs))
@@ -59,13 +67,17 @@ def supervised_method(
         t(validation.images[keep_val]),
         t(validation.labels[keep_val]),
         config.images_per_batch,
-        transform=lambda x, g: renderer(x, g).contiguous(memory_format=compute.layout),
+        transform=render,
         steps_per_epoch=steps,
         eval_batch_size=512,
+        train_transform=augment and (lambda x, g: augment(renderer(x, g), g).contiguous(memory_format=compute.layout)),
     )
     trainer = TrainerConfig(
         epochs=config.epochs,
         learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        schedule=config.schedule,
+        warmup_epochs=config.warmup_epochs,
         checkpoint_path=None,
         progress=False,
         seed=seed,

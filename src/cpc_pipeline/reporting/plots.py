@@ -165,3 +165,37 @@ def plot_embedding(embedding: pd.DataFrame, title: str) -> Figure:
     ax.legend(markerscale=3, fontsize=7, ncol=2, loc="best")
     fig.tight_layout()
     return fig
+
+
+def plot_compute_curves(rows: pd.DataFrame, dataset: str, flat: pd.DataFrame | None = None) -> Figure:
+    """Test accuracy against pretraining FLOPs (log x), one panel per (probe, label fraction), a line and a mean
+    ± std band per method (its registry colour), from curve rows ``encoder, probe, label_fraction, train_flops,
+    mean, std``; ``flat`` rows (the baselines, no x) are horizontal lines in the same colours."""
+    panels = rows[["probe", "label_fraction"]].drop_duplicates().sort_values(["label_fraction", "probe"])
+    fig = Figure(figsize=(3.6 * len(panels), 3.4))
+    axes = fig.subplots(1, len(panels), squeeze=False)
+    for ax, (probe, fraction) in zip(axes[0], panels.itertuples(index=False)):
+        for method in METHODS.values():
+            r = rows[(rows.encoder == method.key) & (rows.probe == probe) & (rows.label_fraction == fraction)]
+            r = r.sort_values("train_flops")
+            if len(r):
+                ax.plot(r.train_flops, r["mean"], marker="o", ms=3, color=method.colour, label=method.name)
+                ax.fill_between(
+                    r.train_flops, r["mean"] - r["std"], r["mean"] + r["std"], color=method.colour, alpha=0.2
+                )
+        for r in [] if flat is None else flat[(flat.probe == probe) & (flat.label_fraction == fraction)].itertuples():
+            method = METHODS[r.encoder]
+            ax.axhline(
+                r.mean,
+                ls="--" if method.supervision.level == "full" else ":",
+                color=method.colour,
+                lw=1,
+                label=f"{method.name} (baseline)",
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel("pretraining FLOPs (forward + backward)")
+        ax.set_title(f"{probe} probe, {fraction:.0%} of the labels", fontsize=10)
+    axes[0, 0].set_ylabel(f"{dataset} test accuracy")
+    axes[0, -1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig

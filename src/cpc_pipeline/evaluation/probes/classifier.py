@@ -16,7 +16,8 @@ class ClassificationMethod:
     """Cross-entropy classification as a :func:`train` method.
 
     ``transform(x, generator)`` turns a batch of stored inputs into model inputs (identity for
-    features; the renderer for raw digits, so every epoch sees fresh backgrounds).
+    features; the renderer for raw digits, so every epoch sees fresh backgrounds); ``train_transform``, where
+    given, replaces it for training batches only (augmentation: validation and test see ``transform``).
     """
 
     items_name = "samples"
@@ -33,13 +34,18 @@ class ClassificationMethod:
         transform: Callable[[torch.Tensor, torch.Generator | None], torch.Tensor] | None = None,
         steps_per_epoch: int | None = None,
         eval_batch_size: int = 1024,
+        train_transform: Callable[[torch.Tensor, torch.Generator | None], torch.Tensor] | None = None,
     ) -> None:
         self.model = model
         self.train_x, self.train_y, self.val_x, self.val_y = train_x, train_y, val_x, val_y
         self.batch_size = min(batch_size, len(train_x))
         self.transform = transform or (lambda x, g: x)
+        self.train_transform = train_transform or self.transform
         self.steps_per_epoch = steps_per_epoch or -(-len(train_x) // self.batch_size)
         self.eval_batch_size = eval_batch_size
+
+    def global_batch(self) -> dict[str, int]:
+        return {"global_samples_per_batch": self.batch_size}  # probes and the supervised baseline train alone
 
     def train_batches(self, epoch: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n, device = len(self.train_x), self.train_x.device
@@ -53,7 +59,7 @@ class ClassificationMethod:
             idx = order[i * self.batch_size : (i + 1) * self.batch_size]
             if len(idx) < 2:  # BatchNorm needs two samples
                 return
-            yield self.transform(self.train_x[idx], generator), self.train_y[idx]
+            yield self.train_transform(self.train_x[idx], generator), self.train_y[idx]
 
     def training_step(self, batch) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
         x, y = batch

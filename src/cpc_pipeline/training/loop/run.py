@@ -17,13 +17,7 @@ from tqdm.auto import tqdm
 
 from cpc_pipeline.errors import CheckpointError
 from cpc_pipeline.training import distributed
-from cpc_pipeline.training.loop.checkpoint import (
-    _rng_state,
-    _set_rng_state,
-    check_checkpoint_writable,
-    load_checkpoint,
-    save_checkpoint,
-)
+from cpc_pipeline.training.loop import checkpoint as ckpt_io
 from cpc_pipeline.training.loop.config import Method, TrainerConfig
 from cpc_pipeline.training.loop.device import (
     EVAL_EPOCH,
@@ -74,9 +68,10 @@ def train(
 
 @dataclass(frozen=True)
 class _Steps:
-    """An epoch's steps: their start, items, seconds and forward + backward FLOPs here (the first step's x steps)."""
+    """An epoch's steps: start, number, items, seconds, forward + backward FLOPs here (the first's x number)."""
 
     started: float
+    count: int
     items: int
     seconds: float
     flops: float
@@ -93,7 +88,7 @@ class _Run:
         self.optimizer, self.scheduler = make_optimizer(method.model, config, method.steps_per_epoch)
         if config.checkpoint_path and distributed.local_rank() == 0:  # room for the weights and two Adam moments
             weights = sum(p.numel() * p.element_size() for p in method.model.state_dict().values())
-            check_checkpoint_writable(config.checkpoint_path, 3 * weights)
+            ckpt_io.check_checkpoint_writable(config.checkpoint_path, 3 * weights)
         self.per_step = config.schedule != "plateau"
         if compute.bf16 and compute.device.type == "cpu":
             logger.info(
@@ -112,7 +107,7 @@ class _Run:
     def resume(self) -> TrainResult:
         """The model, optimiser, schedule, RNG and history of ``trainer.checkpoint_path``, where it stopped."""
         config, device = self.config, self.compute.device
-        ckpt = load_checkpoint(config.checkpoint_path, device)
+        ckpt = ckpt_io.load_checkpoint(config.checkpoint_path, device)
         try:
             self.method.model.load_state_dict(ckpt["model"])
             self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -123,7 +118,7 @@ class _Run:
                 f"{str(err).splitlines()[0]}): it was written for another model or optimiser. Nothing was changed; "
                 "point trainer.checkpoint_path elsewhere, or set trainer.resume to false to start afresh"
             ) from err
-        _set_rng_state(ckpt["rng"])
+        ckpt_io._set_rng_state(ckpt["rng"])
         logger.info("Resumed from %s after epoch %d", config.checkpoint_path, ckpt["epoch"])
         if device.type == "cpu" and ckpt.get("threads", self.threads) != self.threads:
             logger.warning(
@@ -174,7 +169,7 @@ class _Run:
                     acc=f"{(sums['accuracy'] / counts['accuracy']).item():.3f}",
                     **{f"{method.items_name}/s": f"{items / (time.perf_counter() - started):.0f}"},
                 )
-        steps = _Steps(started, items, time.perf_counter() - started, (self.flops_per_step or 0.0) * (i + 1))
+        steps = _Steps(started, i + 1, items, time.perf_counter() - started, (self.flops_per_step or 0.0) * (i + 1))
         return {"epoch": epoch + 1, **{f"train_{k}": float(v / counts[k]) for k, v in sums.items()}}, steps
 
     def evaluate(self, row: dict[str, float], steps: _Steps) -> dict[str, float]:
@@ -194,9 +189,10 @@ class _Run:
             "epoch_seconds": time.perf_counter() - steps.started,
             f"train_{method.items_name}_per_s": steps.items / steps.seconds,
             "train_flops": steps.flops * distributed.world_size(),  # forward and backward, every process's
+            "train_steps": steps.count,  # x the global batch below: what the epoch saw (curves' images_seen)
+            "world_size": distributed.world_size(),  # throughputs and train metrics are over the global batch
+            **method.global_batch(),
         }
-        if distributed.is_distributed():  # throughputs and train metrics above are over the global batch
-            row |= {"world_size": distributed.world_size(), **method.global_batch()}
         if compute.device.type == "cuda":
             row["gpu_peak_memory_mib"] = torch.cuda.max_memory_allocated(compute.device) / 2**20
         return row
@@ -212,12 +208,12 @@ class _Run:
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
         if self.config.checkpoint_path and distributed.local_rank() == 0:
-            save_checkpoint(
+            ckpt_io.save_checkpoint(
                 self.config.checkpoint_path,
                 model=self.method.model.state_dict(),
                 optimizer=self.optimizer.state_dict(),
                 scheduler=self.scheduler.state_dict(),
-                rng=_rng_state(),
+                rng=ckpt_io._rng_state(),
                 history=history,
                 epoch=epoch,
                 threads=self.threads,
