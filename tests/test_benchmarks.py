@@ -156,9 +156,9 @@ def test_the_curve_tables_and_plot_come_from_the_study_json(tmp_path, monkeypatc
         listed = probes(base, "pixels") + probes(base + 0.02, "supervised") if baseline else probes(base)
         return {"encoder": encoder, "seed": seed, **budget, "probes": listed}
 
-    points = {
-        f"{e}/{s}": point("simclr", e, s, 0.80 + 0.02 * e + 0.001 * s) for e in (1, 2) for s in (0, 1, 2)
-    } | {f"baselines/{s}": point("baselines", 40, s, 0.85, baseline=True) for s in (0, 1, 2)}
+    points = {f"{e}/{s}": point("simclr", e, s, 0.80 + 0.02 * e + 0.001 * s) for e in (1, 2) for s in (0, 1, 2)} | {
+        f"baselines/{s}": point("baselines", 40, s, 0.85, baseline=True) for s in (0, 1, 2)
+    }
     rows = aggregate(points)
     assert {r["encoder"] for r in rows} == {"simclr", "pixels", "supervised"}  # a baseline point's rows keep theirs
     study = {"env": "fashion28", "commands": ["make bench-curves"], "machine": {"cpu_model": "CPU"}, "threads": 1}
