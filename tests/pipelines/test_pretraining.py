@@ -32,9 +32,21 @@ def test_bad_pretraining_parameters_fail_up_front(kedro_project, params, message
     assert message in str(err.value)
 
 
-@pytest.mark.parametrize("env", ["base", "smoke", "binary"])
+ENVIRONMENTS = sorted(p.name for p in (REPO / "conf").iterdir() if p.is_dir() and p.name != "local")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_every_configuration_environment_validates(env):
+    """Every shipped environment passes the checks a run makes before its first node: each method's block alone,
+    then the cross-block ones (encoders against the pictures, patch grids against the rows they predict)."""
+    from cpc_pipeline.checks import check_run_configuration
+    from cpc_pipeline.methods import METHODS
+
     params = OmegaConfigLoader(str(REPO / "conf"), env=env, **CONFIG_LOADER_ARGS)["parameters"]
+    for method in METHODS.values():
+        if method.config is not None:
+            method.config.model_validate(params[method.parameters])
+    check_run_configuration(params, {m.parameters for m in METHODS.values()})
     config = PretrainingConfig.model_validate(params["pretraining"])
     if env == "binary":
         assert (config.objective.loss, config.objective.binary_negatives) == ("binary", "paired")
