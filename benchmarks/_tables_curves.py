@@ -94,3 +94,82 @@ def curves_figure(name: str, dataset: str) -> Callable[[], bytes | None]:
         return out.getvalue()
 
     return figure
+
+
+def _stats(at: pd.DataFrame, probe: str, fraction: float) -> dict | None:
+    r = at[(at.probe == probe) & (at.label_fraction == fraction)]
+    return None if r.empty else {"mean": r.iloc[0]["mean"], "std": r.iloc[0]["std"], "n": r.iloc[0]["n"]}
+
+
+def plateau_epochs(d: dict, key: str, gain: float = 0.003) -> tuple[int, bool] | None:
+    """The budget a method's curve rests at, chosen on validation as ``curves.py`` stops doubling (the linear
+    probe's mean validation accuracy at all labels gains less than ``gain`` over the budget before): ``(epochs,
+    True)``, or ``(largest measured, False)`` when no doubling has gained that little yet; None unmeasured."""
+    val = {
+        r["epochs"]: r["val_accuracy"]["mean"]
+        for r in d["rows"]
+        if r["encoder"] == key and r["probe"] == "linear" and r["label_fraction"] == 1.0
+    }
+    budgets = sorted(val)
+    for before, now in zip(budgets, budgets[1:]):
+        if val[now] - val[before] < gain:
+            return now, True
+    return (budgets[-1], False) if budgets else None
+
+
+def curves_headline(name: str, dataset: str, anchors: tuple[str, ...] = ()) -> Callable[[], str]:
+    """Each pretraining method at the default budget of its environment and at its plateau (or the largest budget
+    measured), beside the baselines of the same study and cited outside anchors, from ``<name>.json``."""
+    from kedro.config import OmegaConfigLoader
+
+    from _tables import ROOT
+    from cpc_pipeline.config_loading import CONFIG_LOADER_ARGS
+    from cpc_pipeline.reporting.cited import cited
+
+    @from_json(name)
+    def render(d: dict) -> list[str]:
+        frame = _frame(d)
+        params = OmegaConfigLoader(str(ROOT / "conf"), env=d["env"], **CONFIG_LOADER_ARGS)["parameters"]
+        rows = []
+
+        def add(label: str, labels: str, at: pd.DataFrame, minutes: str) -> None:
+            cells = [pm(_stats(at, p, f)) for p, f in POINTS]
+            if any(cells):
+                rows.append([label, labels, *cells, minutes])
+
+        for method in in_table_order():
+            mine = frame[frame.encoder == method.key]
+            if not method.trains or mine.empty:
+                continue
+            default = params[method.parameters]["trainer"]["epochs"]
+            rest = plateau_epochs(d, method.key)
+            budgets = [(default, "default budget")]
+            budgets += [] if rest[0] == default else [(rest[0], "plateau" if rest[1] else "largest budget so far")]
+            for epochs, what in budgets:
+                at = mine[mine.epochs == epochs]
+                if not at.empty:
+                    label = f"{ENCODERS[method.key]}, {what}: {epochs} epochs"
+                    add(label, method.supervision.level, at, f"{at.iloc[0].train_seconds / 60:.1f}")
+        for method in in_table_order():
+            if not method.trains:
+                at = frame[frame.encoder == method.key]
+                add(ENCODERS[method.key], method.supervision.level, at, "")
+                end = [_stats(at, "end_to_end", f) for f in (1.0, 0.01)]
+                if any(end):
+                    label = f"same encoder trained end to end ({int(at.iloc[0].epochs)} epochs, not frozen)"
+                    minutes = f"{at.iloc[0].train_seconds / 60:.1f}"
+                    rows.append([label, "full", "", "", pm(end[0]), pm(end[1]), minutes])
+        for key in anchors:
+            c = cited(key)
+            what = c.what.split(": ", 1)[1].removesuffix(", test accuracy")
+            rows.append([f"{what} (**cited**: {c.source.split(' (')[0]})", c.labels, f"{100 * c.value:.1f}", *[""] * 4])
+        return [
+            f"{dataset} **test** accuracy (%), mean ± std over the seeds, every choice on validation labels, from "
+            f"`benchmarks/results/{name}.json` (`{d['env']}` configuration; the plateau is where a doubling of the "
+            "budget gained under 0.3 validation points; curves and every budget: [docs/results.md]"
+            "(docs/results.md#accuracy-against-pretraining-compute)).",
+            "",
+            *table(["encoder", "labels", *(f"{PROBES[p]}, {f:.0%} labels" for p, f in POINTS), "train min"], rows),
+        ]
+
+    return render

@@ -172,3 +172,24 @@ def test_the_curve_tables_and_plot_come_from_the_study_json(tmp_path, monkeypatc
     assert picture.startswith(b"<?xml") and b"SimCLR" in picture  # text kept as text (svg.fonttype none)
     assert picture == curves_figure("curves_x", "Fashion-MNIST")()  # byte for byte: --check can compare it
     assert curves_figure("missing", "MNIST")() is None
+
+
+def test_the_headline_rests_each_curve_where_a_doubling_gained_under_the_plateau_on_validation():
+    from _tables_curves import plateau_epochs
+
+    def row(epochs, val, test):
+        stats = lambda x: {"mean": x, "std": 0.0, "n": 3, "per_seed": {}}  # noqa: E731
+        return {
+            "encoder": "simclr",
+            "probe": "linear",
+            "label_fraction": 1.0,
+            "epochs": epochs,
+            "val_accuracy": stats(val),
+            "test_accuracy": stats(test),
+        }
+
+    rising = {"rows": [row(2, 0.85, 0.99), row(4, 0.88, 0.10)]}
+    assert plateau_epochs(rising, "simclr") == (4, False)  # still rising: the largest budget, not a plateau
+    resting = {"rows": [*rising["rows"], row(8, 0.882, 0.5), row(16, 0.95, 0.5)]}
+    assert plateau_epochs(resting, "simclr") == (8, True)  # the first doubling under 0.3 points, test unread
+    assert plateau_epochs(resting, "patch_cpc") is None
