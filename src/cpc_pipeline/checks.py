@@ -106,9 +106,10 @@ def check_run_configuration(parameters: dict[str, Any], blocks: set[str]) -> Non
         if method.trains and method.parameters in blocks and method.config is not None:
             validated = method.config.model_validate(parameters.get(block, {}))
             spec = _at(validated, path)  # an EncoderSpec or one of its members: each builds itself
-            cifar = getattr(validated, "dataset", "mnist") == "cifar10"
             channels, size, what = (
-                (3, 32, "CIFAR-10's images") if cifar else (rendering.channels, rendering.image_size, pictures)
+                validated.shape(rendering)
+                if hasattr(validated, "shape")
+                else (rendering.channels, rendering.image_size, pictures)
             )
             _fits(method.encoder_spec, spec, channels, size, what)
             model = getattr(validated, "model", None)

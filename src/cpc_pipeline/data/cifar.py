@@ -111,7 +111,8 @@ def _missing(roots: Sequence[Path], why: str) -> str:
 
 
 def cifar_pictures(images: torch.Tensor, generator=None) -> torch.Tensor:
-    """uint8 ``(N, 32, 32, 3)`` -> float ``(N, 3, 32, 32)`` in [-1, 1] (the renderer's range)."""
+    """uint8 ``(N, S, S, C)`` stored pictures (CIFAR-10's, or a folder's) -> float ``(N, C, S, S)`` in [-1, 1]
+    (the renderer's range)."""
     return images.permute(0, 3, 1, 2).float() / 127.5 - 1
 
 

@@ -114,6 +114,16 @@ def epoch_batches(n: int, per_step: int, steps: int, generator: torch.Generator,
         yield order[distributed.shard(i, per_step)]
 
 
+def check_validation_batch(images_per_batch: int, validation_images: int) -> None:
+    """ValueError unless one validation batch of the training size fits: the contrastive validation loss scores
+    batches as large as training's, so as many candidates compete."""
+    if validation_images < images_per_batch:
+        raise ValueError(
+            f"objective.images_per_batch ({images_per_batch}) exceeds the {validation_images} validation images: "
+            "use a smaller batch or more validation pictures"
+        )
+
+
 def knn_predict(
     bank: torch.Tensor, bank_labels: torch.Tensor, queries: torch.Tensor, k: int, temperature: float, classes: int
 ) -> torch.Tensor:
@@ -144,11 +154,15 @@ def knn_accuracy(
     generator,
     classes: int = 10,
 ) -> float:
-    """The k-NN monitor's validation accuracy (module docstring)."""
-    bank = train_images[: monitor.knn_bank_images]
+    """The k-NN monitor's validation accuracy (module docstring); NaN (not logged) where the pictures have no
+    labels (label -1: a folder without class folders)."""
+    bank, bank_labels = train_images[: monitor.knn_bank_images], train_labels[: monitor.knn_bank_images]
+    if (bank_labels < 0).any() or (validation_labels < 0).any():
+        return float("nan")
+    classes = max(classes, int(bank_labels.max()) + 1, int(validation_labels.max()) + 1)
     predicted = knn_predict(
         encode(encoder, to_pictures, bank, monitor.eval_images_per_batch, generator),
-        train_labels[: monitor.knn_bank_images],
+        bank_labels,
         encode(encoder, to_pictures, validation_images, monitor.eval_images_per_batch, generator),
         monitor.knn_k,
         monitor.knn_temperature,

@@ -27,7 +27,7 @@ import torch
 from pydantic import Field, model_validator
 
 from cpc_pipeline.config import StrictModel
-from cpc_pipeline.data.cifar import CIFARSourceConfig
+from cpc_pipeline.data.pictures import PictureSource
 from cpc_pipeline.losses.infonce import grid_info_nce
 from cpc_pipeline.models.patch_cpc import PatchCPCModel, PatchCPCModelConfig
 from cpc_pipeline.models.patches import extract_patches
@@ -39,6 +39,7 @@ from cpc_pipeline.training.images import (
     build_on_images,
     epoch_batches,
     fit_on_images,
+    check_validation_batch,
     knn_accuracy,
     steps_per_epoch,
 )
@@ -62,11 +63,9 @@ class PatchCPCObjective(KNNMonitor):
     augment: PatchAugment = PatchAugment()
 
 
-class PatchCPCConfig(StrictModel):
+class PatchCPCConfig(PictureSource):
     """``params:patch_cpc``: which images, the model, the objective and the training loop."""
 
-    dataset: Literal["mnist", "cifar10"] = "mnist"
-    cifar: CIFARSourceConfig = CIFARSourceConfig()
     model: PatchCPCModelConfig = PatchCPCModelConfig()
     objective: PatchCPCObjective = PatchCPCObjective()
     trainer: TrainerConfig = TrainerConfig(
@@ -160,6 +159,7 @@ class PatchCPCMethod:
         self.train_images, self.train_labels = train_images, train_labels
         self.validation_images, self.validation_labels = validation_images, validation_labels
         self.classes = classes
+        check_validation_batch(objective.images_per_batch, len(validation_images))
         self.steps_per_epoch = steps_per_epoch(
             objective.images_per_epoch or len(train_images), objective.images_per_batch
         )

@@ -18,14 +18,12 @@ monitor of :mod:`cpc_pipeline.training.images`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
 
 import torch
 from pydantic import Field
 
-from cpc_pipeline.config import StrictModel
 from cpc_pipeline.data.augment import AugmentConfig, BatchAugment
-from cpc_pipeline.data.cifar import CIFARSourceConfig
+from cpc_pipeline.data.pictures import PictureSource
 from cpc_pipeline.losses import nt_xent
 from cpc_pipeline.models import EncoderSpec, ReferenceEncoderSpec, SimCLRModel
 from cpc_pipeline.training import distributed
@@ -36,6 +34,7 @@ from cpc_pipeline.training.images import (
     build_on_images,
     epoch_batches,
     fit_on_images,
+    check_validation_batch,
     knn_accuracy,
     steps_per_epoch,
 )
@@ -49,11 +48,9 @@ class SimCLRObjective(KNNMonitor):
     images_per_epoch: int | None = Field(None, ge=2)  # None: every training image once per epoch
 
 
-class SimCLRConfig(StrictModel):
+class SimCLRConfig(PictureSource):
     """``params:simclr``: which images, the encoder and projection, the objective and the training loop."""
 
-    dataset: Literal["mnist", "cifar10"] = "mnist"
-    cifar: CIFARSourceConfig = CIFARSourceConfig()
     encoder: EncoderSpec = EncoderSpec(ReferenceEncoderSpec())
     projection_dim: int = Field(128, ge=1)
     objective: SimCLRObjective = SimCLRObjective()
@@ -83,6 +80,7 @@ class SimCLRMethod:
         validation_labels: torch.Tensor,
         classes: int = 10,
     ) -> None:
+        check_validation_batch(objective.images_per_batch, len(validation_images))
         self.model = model
         self.forward: torch.nn.Module = model  # what training calls: DistributedDataParallel(model) in a worker
         self.objective = objective

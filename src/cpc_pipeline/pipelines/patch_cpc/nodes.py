@@ -1,4 +1,4 @@
-"""Thin nodes: pick patch CPC's images (the MNIST splits, or CIFAR-10) and pretrain it."""
+"""Thin nodes: pick patch CPC's images (the MNIST splits, CIFAR-10, or a folder of your own) and pretrain it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pandas as pd
 from torch import nn
 
 from cpc_pipeline.data.config import RenderingConfig
-from cpc_pipeline.data.pictures import image_splits
 from cpc_pipeline.hooks import mlflow_epoch_logger
 from cpc_pipeline.training.images import ImageInputs
 from cpc_pipeline.training.patch_cpc import PatchCPCConfig, fit_patch_cpc
@@ -19,8 +18,8 @@ logger = logging.getLogger(__name__)
 def select_patch_cpc_images(
     train_digits: dict, validation_digits: dict, test_digits: dict, patch_cpc: PatchCPCConfig
 ) -> tuple[dict, dict, dict]:
-    """The images patch CPC trains and is probed on: the project's digit splits, or CIFAR-10's."""
-    splits = image_splits(patch_cpc.dataset, train_digits, validation_digits, test_digits, patch_cpc.cifar)
+    """The images patch CPC trains and is probed on: the project's digit splits, CIFAR-10's, or your own."""
+    splits = patch_cpc.splits(train_digits, validation_digits, test_digits)
     logger.info(
         "Patch CPC images (%s): %s train, %s validation, %s test",
         patch_cpc.dataset,

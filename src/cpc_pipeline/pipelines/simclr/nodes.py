@@ -1,4 +1,4 @@
-"""Thin nodes: pick SimCLR's images (the MNIST splits, or CIFAR-10) and pretrain it."""
+"""Thin nodes: pick SimCLR's images (the MNIST splits, CIFAR-10, or a folder of your own) and pretrain it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pandas as pd
 from torch import nn
 
 from cpc_pipeline.data.config import RenderingConfig
-from cpc_pipeline.data.pictures import image_splits
 from cpc_pipeline.hooks import mlflow_epoch_logger
 from cpc_pipeline.training.images import ImageInputs
 from cpc_pipeline.training.simclr import SimCLRConfig, fit_simclr
@@ -19,8 +18,8 @@ logger = logging.getLogger(__name__)
 def select_simclr_images(
     train_digits: dict, validation_digits: dict, test_digits: dict, simclr: SimCLRConfig
 ) -> tuple[dict, dict, dict]:
-    """The images SimCLR trains on and is probed on: the project's digit splits, or CIFAR-10's."""
-    splits = image_splits(simclr.dataset, train_digits, validation_digits, test_digits, simclr.cifar)
+    """The images SimCLR trains on and is probed on: the project's digit splits, CIFAR-10's, or your own."""
+    splits = simclr.splits(train_digits, validation_digits, test_digits)
     logger.info(
         "SimCLR images (%s): %s train, %s validation, %s test", simclr.dataset, *(len(s["labels"]) for s in splits)
     )
