@@ -173,3 +173,44 @@ def curves_headline(name: str, dataset: str, anchors: tuple[str, ...] = ()) -> C
         ]
 
     return render
+
+
+def tuning_table(name: str, dataset: str) -> Callable[[], str]:
+    """``benchmarks/tuning.py``'s settings, best validation first: each change, its training minutes and the
+    validation and test accuracy of the frozen linear and MLP probes at all labels."""
+    import json
+
+    @from_json(name)
+    def render(d: dict) -> list[str]:
+        rows = [
+            [
+                f"`{r['setting']}`" + (" (chosen)" if i == 0 else ""),
+                f"`{json.dumps(r['changes'])}`" if r["changes"] else "the environment's",
+                f"{r['train_seconds'] / 60:.1f}",
+                str(r["val_accuracy_linear"]["n"]),
+                *(pm(r[f"{of}_{probe}"]) for probe in ("linear", "mlp") for of in ("val_accuracy", "test_accuracy")),
+            ]
+            for i, r in enumerate(d["rows"])
+        ]
+        return [
+            f"{dataset}, {METHODS[d['method']].name} at `{d['env']}`'s settings changed one at a time, from "
+            f"`benchmarks/results/{name}.json` ({d['machine'].get('cpu_model', '')}, {d['threads']} thread(s), code "
+            f"commit `{d['code_commit'][:10]}`). Chosen on the validation accuracy of the linear probe (all labels); "
+            "the test columns are recorded, never used to choose.",
+            "",
+            *table(
+                [
+                    "setting",
+                    "change",
+                    "train min",
+                    "seeds",
+                    "linear, validation",
+                    "linear, test",
+                    "MLP, validation",
+                    "MLP, test",
+                ],
+                rows,
+            ),
+        ]
+
+    return render

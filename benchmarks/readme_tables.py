@@ -30,7 +30,7 @@ from _tables_performance import (
     stage_efficiency,
     time_to_quality,
 )
-from _tables_curves import curves_figure, curves_headline, curves_table
+from _tables_curves import curves_figure, curves_headline, curves_table, tuning_table
 from _tables_probes import linear_probe
 from _tables_results import (
     binary,
@@ -72,6 +72,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "linear-probe": linear_probe,
     "curves-mnist": curves_table("curves_mnist", "MNIST (64x64 rendered)"),
     "curves-fashion": curves_table("curves_fashion", "Fashion-MNIST (28x28)"),
+    "tuning-simclr-fashion": tuning_table("tuning_simclr_fashion28", "Fashion-MNIST (28x28)"),
     "headline-fashion": curves_headline(
         "curves_fashion", "Fashion-MNIST (28x28)", tuple(f.key for f in FASHION_MNIST_CITED if f.labels == "full")
     ),

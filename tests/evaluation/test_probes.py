@@ -60,6 +60,23 @@ def test_probes_learn_pixels_and_stay_at_chance_on_shuffled_labels(mnist_splits)
         assert r.test_accuracy < 0.25, (r.probe, r.test_accuracy)  # no signal left: near 10% chance
 
 
+@pytest.mark.parametrize("classes", [3, 12])
+def test_every_probe_takes_the_labels_classes_not_ten(classes):
+    """A folder's class count, fewer or more than MNIST's ten: separable clusters every probe must find."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(classes, 16)) * 4
+
+    def split(n):
+        y = np.arange(n) % classes
+        return (centres[y] + rng.normal(size=(n, 16))).astype(np.float32), y
+
+    features = {}
+    for name, n in (("train", 40 * classes), ("validation", 10 * classes), ("test", 10 * classes)):
+        features[f"{name}_x"], features[f"{name}_y"] = split(n)
+    for r in run_probes(features, TINY.model_copy(update={"label_fractions": [1.0]})):
+        assert r.test_accuracy > 0.9 and set(np.unique(r.test_predictions)) <= set(range(classes)), r.probe
+
+
 def test_test_labels_choose_nothing(mnist_splits):
     """Permuting the test labels moves no selected hyperparameter, no validation figure and no choice of
     probe: test labels only score predictions made before they are read."""

@@ -14,7 +14,8 @@ def fit_mlp_probe(x_train, y_train, x_val, y_val, x_test, config: MLPProbeConfig
     device = torch.device(device)
     seed_everything(seed)
     t = lambda a, dtype=torch.float32: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
-    model = mlp_head(x_train.shape[1], config.hidden, config.norm).to(device)
+    classes = int(max(y_train.max(), y_val.max())) + 1  # the labels' classes: ten digits, or a folder's
+    model = mlp_head(x_train.shape[1], config.hidden, config.norm, classes).to(device)
     method = ClassificationMethod(
         model, t(x_train), t(y_train, torch.long), t(x_val), t(y_val, torch.long), config.features_per_batch
     )
