@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Callable
 
 import matplotlib
@@ -129,7 +130,9 @@ def curves_headline(name: str, dataset: str, anchors: tuple[str, ...] = ()) -> C
     @from_json(name)
     def render(d: dict) -> list[str]:
         frame = _frame(d)
-        params = OmegaConfigLoader(str(ROOT / "conf"), env=d["env"], **CONFIG_LOADER_ARGS)["parameters"]
+        with warnings.catch_warnings():  # kedro's own deprecation notices, not the tables'
+            warnings.simplefilter("ignore")
+            params = OmegaConfigLoader(str(ROOT / "conf"), env=d["env"], **CONFIG_LOADER_ARGS)["parameters"]
         rows = []
 
         def add(label: str, labels: str, at: pd.DataFrame, minutes: str) -> None:

@@ -9,7 +9,11 @@ from kedro.pipeline import Node
 
 from cpc_pipeline.methods import stages
 
-STAGES = stages()  # the data first, then each method's training stage (the registry's), then probing and the report
+ON_DEMAND_STAGES = ("embed",)  # run only when named (kedro run --pipelines embed): not in __default__
+
+# the data first, then each method's training stage (the registry's), then probing and the report; then the stages
+# run only when named
+STAGES = (*stages(), *ON_DEMAND_STAGES)
 
 
 def node_stage(node: Node) -> str | None:
