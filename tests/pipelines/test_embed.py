@@ -9,9 +9,9 @@ from cpc_pipeline.data.cifar import cifar_pictures
 from cpc_pipeline.data.folder import FolderSourceConfig, read_folder
 from cpc_pipeline.errors import ConfigurationError
 from cpc_pipeline.evaluation import extract_features, freeze
-from cpc_pipeline.evaluation.embed import EmbedConfig, embed_folder
+from cpc_pipeline.evaluation.embed import EmbedConfig, embed_folder, load_encoder
 from cpc_pipeline.models import EncoderSpec, ReferenceEncoderSpec
-from tests.data.test_folder import PHOTOS, crops, write
+from tests.data.test_folder import crops, write
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def test_each_picture_gets_its_path_its_class_and_the_frozen_encoders_features(p
     spec = EncoderSpec(ReferenceEncoderSpec(code_size=32, width=16, hidden=32))
     weights = spec.build(3, 32).state_dict()
     config = EmbedConfig(folder={"root": str(pictures)}, images_per_batch=5, device="cpu")
-    table = embed_folder(spec, weights, config.pictures(32, True), config)
+    table = embed_folder(load_encoder(spec, weights, config.pictures(32, True)), config.pictures(32, True), config)
     assert list(table.columns) == ["path", "label", "embedding"] and len(table) == 12
     assert table.label.tolist() == ["china"] * 6 + ["flower"] * 6 and table.path.is_unique
     encoder = spec.build(3, 32)
@@ -42,7 +42,7 @@ def test_weights_for_other_pictures_are_one_line_saying_what_to_set(pictures):
     weights = spec.build(3, 64).state_dict()  # trained on 64 px pictures
     config = EmbedConfig(folder={"root": str(pictures)}, image_size=32)
     with pytest.raises(ConfigurationError, match="do not fit 3-channel 32px pictures .* set embed.image_size"):
-        embed_folder(spec, weights, config.pictures(64, True), config)  # embed.image_size wins over rendering's
+        load_encoder(spec, weights, config.pictures(64, True))  # embed.image_size wins over rendering's
     with pytest.raises(ValueError, match="as embed.image_size and embed.color, not in folder"):
         EmbedConfig(folder={"root": str(pictures), "image_size": 32})
     with pytest.raises(ValueError, match="folder.root must name the folder"):
@@ -62,4 +62,14 @@ def test_kedro_run_embed_writes_the_parquet_with_the_encoder_the_user_names(kedr
     table = pd.read_parquet(kedro_project / "data" / "07_model_output" / "simclr_embeddings.parquet")
     assert len(table) == 12 and set(table.label) == {"china", "flower"} and len(table.embedding[0]) == 128
     assert not (kedro_project / "data" / "07_model_output" / "patch_cpc_embeddings.parquet").exists()
-    assert PHOTOS[0].shape == (427, 640, 3)  # the pictures were real photos, cropped and resized
+
+    # the registered model takes the pictures as decoded (uint8, any size, colour) and gives the same embeddings
+    import mlflow
+    from PIL import Image
+
+    mlflow.set_tracking_uri(f"sqlite:///{kedro_project / 'mlflow.db'}")
+    model = mlflow.pyfunc.load_model("models:/cpc_pipeline.simclr_embedder/latest")
+    first = Image.open(table.path[0])
+    decoded = np.asarray(first.convert("RGB"))[None]  # one colour photo crop at its own size
+    np.testing.assert_allclose(model.predict(decoded)[0], table.embedding[0], rtol=1e-4, atol=1e-5)
+    assert model.predict(np.repeat(decoded, 3, 0)).shape == (3, 128)

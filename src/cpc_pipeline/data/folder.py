@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import torch
 from PIL import Image, UnidentifiedImageError
 from pydantic import Field, model_validator
 from torchvision.datasets.folder import IMG_EXTENSIONS
@@ -100,15 +101,26 @@ def _listing(folder: Path) -> tuple[list[Path], list[int], list[str], Counter]:
     return files, labels, classes, counts
 
 
+GREY_MODES = ("L", "LA", "I", "I;16", "1")
+
+
+def to_picture(decoded: torch.Tensor, image_size: int, channels: int) -> torch.Tensor:
+    """Decoded uint8 ``(C, H, W)`` pictures (or a batch ``(N, C, H, W)``, one size), C 1 or 3 -> ``channels``
+    (grey by torchvision's luma, or the grey channel repeated), the short side resized to ``image_size`` and the
+    centre cropped: uint8 ``(..., channels, image_size, image_size)``. The one way a picture is made, for the
+    folder source and for :class:`cpc_pipeline.evaluation.embed.PictureEmbedder` alike."""
+    if decoded.shape[-3] != channels:
+        decoded = TF.rgb_to_grayscale(decoded) if channels == 1 else decoded.expand(*decoded.shape[:-3], 3, -1, -1)
+    return TF.center_crop(TF.resize(decoded, image_size, antialias=True), image_size)
+
+
 def _picture(path: Path, config: FolderSourceConfig, counts: Counter) -> np.ndarray | None:
     """One file as uint8 ``(S, S, C)``, or None where ``config`` says to skip it (counted)."""
     try:
         with Image.open(path) as image:
             image.load()  # decodes now: a truncated file fails here, not in training
-            mode = "RGB" if config.color else "L"
-            if (image.mode in ("L", "LA", "I", "I;16", "1")) == config.color:
-                counts["converted_colour"] += 1
-            image = image.convert(mode)
+            grey = image.mode in GREY_MODES
+            image = image.convert("L" if grey else "RGB")
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
         if config.bad_files == "skip":
             counts["unreadable"] += 1
@@ -116,6 +128,8 @@ def _picture(path: Path, config: FolderSourceConfig, counts: Counter) -> np.ndar
         raise DataSourceError(
             f"{path} is not a readable image ({err}): replace or remove it, or set bad_files: skip"
         ) from err
+    if grey == config.color:
+        counts["converted_colour"] += 1
     if min(image.size) < config.image_size:
         if config.small_images != "upscale":
             if config.small_images == "skip":
@@ -126,8 +140,7 @@ def _picture(path: Path, config: FolderSourceConfig, counts: Counter) -> np.ndar
                 "use a smaller image_size, or set small_images: upscale or skip"
             )
         counts["upscaled"] += 1
-    picture = TF.center_crop(TF.resize(TF.pil_to_tensor(image), config.image_size, antialias=True), config.image_size)
-    return picture.permute(1, 2, 0).numpy()
+    return to_picture(TF.pil_to_tensor(image), config.image_size, config.channels).permute(1, 2, 0).numpy()
 
 
 def read_folder(folder: str | Path, config: FolderSourceConfig) -> FolderImages:

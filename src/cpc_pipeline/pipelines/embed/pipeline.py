@@ -2,8 +2,9 @@
 
     kedro run --pipelines embed --namespaces embed.simclr --params embed.folder.root=/data/photos
 
-writes ``data/07_model_output/simclr_embeddings.parquet``. The stage is not part of ``__default__``: it reads
-pictures of the user's own.
+writes ``data/07_model_output/simclr_embeddings.parquet`` and registers the encoder, taking picture arrays, as
+the MLflow model ``cpc_pipeline.simclr_embedder`` (``mlflow.pyfunc.load_model(...).predict(uint8 images)``).
+The stage is not part of ``__default__``: it reads pictures of the user's own.
 """
 
 from kedro.pipeline import Node, Pipeline
@@ -22,13 +23,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                 Node(
                     embed_pictures,
                     ["encoder_weights", "params:encoder", "params:rendering", "params:embed"],
-                    "embeddings",
+                    ["embeddings", "embedder"],
                     name="embed",
                 )
             ],
             namespace=method.key,
             inputs={"encoder_weights": method.weights},
-            outputs={"embeddings": f"{method.key}_embeddings"},
+            outputs={"embeddings": f"{method.key}_embeddings", "embedder": f"{method.key}_embedder_mlflow_model"},
             parameters={
                 "params:encoder": f"params:{method.encoder_spec}",
                 "params:rendering": "params:rendering",
