@@ -118,6 +118,24 @@ def plateau_epochs(d: dict, key: str, gain: float = 0.003) -> tuple[int, bool] |
     return (budgets[-1], False) if budgets else None
 
 
+def _placed(name: str, mine: pd.DataFrame, default: int, rest: tuple[int, bool]) -> str:
+    """``name``'s default budget as a share of where its curve rests, in accuracy and in training time."""
+    linear = mine[(mine.probe == "linear") & (mine.label_fraction == 1.0)].set_index("epochs")
+    if default not in linear.index or rest[0] not in linear.index:
+        return ""
+    at, top = linear.loc[default], linear.loc[rest[0]]
+    where = "its plateau" if rest[1] else "its largest budget so far"
+    if default == rest[0]:
+        return (
+            f"{name}'s default {default} epochs are {where} ({100 * at['mean']:.2f} %, {at.train_seconds / 60:.1f} min)"
+        )
+    return (
+        f"{name}'s default {default} epochs reach {100 * at['mean']:.2f} % in {at.train_seconds / 60:.1f} min, "
+        f"{100 * (top['mean'] - at['mean']):.2f} points below {where} ({rest[0]} epochs, "
+        f"{top.train_seconds / 60:.1f} min)"
+    )
+
+
 def curves_headline(name: str, dataset: str, anchors: tuple[str, ...] = ()) -> Callable[[], str]:
     """Each pretraining method at the default budget of its environment and at its plateau (or the largest budget
     measured), beside the baselines of the same study and cited outside anchors, from ``<name>.json``."""
@@ -133,7 +151,7 @@ def curves_headline(name: str, dataset: str, anchors: tuple[str, ...] = ()) -> C
         with warnings.catch_warnings():  # kedro's own deprecation notices, not the tables'
             warnings.simplefilter("ignore")
             params = OmegaConfigLoader(str(ROOT / "conf"), env=d["env"], **CONFIG_LOADER_ARGS)["parameters"]
-        rows = []
+        rows, places = [], []
 
         def add(label: str, labels: str, at: pd.DataFrame, minutes: str) -> None:
             cells = [pm(_stats(at, p, f)) for p, f in POINTS]
@@ -153,6 +171,7 @@ def curves_headline(name: str, dataset: str, anchors: tuple[str, ...] = ()) -> C
                 if not at.empty:
                     label = f"{ENCODERS[method.key]}, {what}: {epochs} epochs"
                     add(label, method.supervision.level, at, f"{at.iloc[0].train_seconds / 60:.1f}")
+            places.append(_placed(method.name, mine, default, rest))
         for method in in_table_order():
             if not method.trains:
                 at = frame[frame.encoder == method.key]
@@ -173,6 +192,8 @@ def curves_headline(name: str, dataset: str, anchors: tuple[str, ...] = ()) -> C
             "(docs/results.md#accuracy-against-pretraining-compute)).",
             "",
             *table(["encoder", "labels", *(f"{PROBES[p]}, {f:.0%} labels" for p, f in POINTS), "train min"], rows),
+            "",
+            "Where the default run sits (linear probe, all labels): " + "; ".join(p for p in places if p) + ".",
         ]
 
     return render
