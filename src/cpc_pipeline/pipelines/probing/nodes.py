@@ -12,6 +12,7 @@ at random init (what the architecture alone gives) and trained end to end with a
 from __future__ import annotations
 
 import logging
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -146,19 +147,32 @@ def extract_split_features(
     return out
 
 
+RESULT_COLUMNS = [f.name for f in fields(ProbeResult) if f.name != "test_predictions"] + ["labels_used"]
+PREDICTION_COLUMNS = ["probe", "label_fraction", "index", "label", "prediction"]
+
+
 def probe_features(features: dict[str, np.ndarray], probing: ProbingConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """All probes at all label fractions -> results (one row each) and test predictions (long table)."""
+    """All probes at all label fractions -> results (one row each) and test predictions (long table); none, with
+    one line saying so, where the pictures have no labels (label -1: a folder without class folders)."""
+    if any((features[f"{split}_y"] < 0).any() for split in ("train", "validation", "test")):
+        logger.warning("these pictures have no labels (a folder without class folders): no probe is fitted")
+        return pd.DataFrame(columns=RESULT_COLUMNS), pd.DataFrame(columns=PREDICTION_COLUMNS)
     results = run_probes(features, probing.probes, pick_device(probing.device))
     predictions = pd.concat(
         [
             pd.DataFrame(
-                {
-                    "probe": r.probe,
-                    "label_fraction": r.label_fraction,
-                    "index": np.arange(len(r.test_predictions)),
-                    "label": features["test_y"],
-                    "prediction": r.test_predictions,
-                }
+                dict(
+                    zip(
+                        PREDICTION_COLUMNS,
+                        (
+                            r.probe,
+                            r.label_fraction,
+                            np.arange(len(r.test_predictions)),
+                            features["test_y"],
+                            r.test_predictions,
+                        ),
+                    )
+                )
             )
             for r in results
         ],
