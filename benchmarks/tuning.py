@@ -73,6 +73,45 @@ def summary(points: dict[str, dict]) -> list[dict]:
     return sorted(rows, key=lambda r: -r["val_accuracy_linear"]["mean"])
 
 
+def run_settings(
+    name: str, env: str, method: str, epochs: int, seeds: list[int], settings: list[tuple[str, dict]], what: str
+) -> None:
+    """Every (setting, seed) point not yet in ``benchmarks/results/<name>.json``, the environment as it is
+    ("default") first, each written as it ends."""
+    path = RESULTS / f"{name}.json"
+    on_disk = json.loads(path.read_text()) if path.exists() else {}
+    points = on_disk.get("points", {})
+    scratch_env = "curve" if env == "base" else env
+    project = scratch_project(ROOT / "data" / "studies" / name, scratch_env, {})
+    if not (project / "data" / "02_intermediate" / "train_digits.pkl").exists():
+        kedro(project, scratch_env, project / "study.log", "--pipelines", "data_processing")
+    for setting, changes in [("default", {}), *settings]:
+        for seed in seeds:
+            key = f"{setting}/epochs={epochs}/seed={seed}"
+            if key in points:
+                continue
+            print(f"{key}: running ({changes or 'the environment as it is'})", flush=True)
+            apply(project, scratch_env, METHODS[method].stage, changes)
+            point = run_point(project, scratch_env, method, epochs, seed, project / "study.log")
+            points[key] = {"setting": setting, "changes": changes, "seed": seed, "code_commit": code_commit(ROOT)}
+            points[key] |= point
+            command = f"benchmarks/{Path(sys.argv[0]).name} {' '.join(sys.argv[1:])}".strip()
+            write_results(
+                name,
+                {
+                    "what": what,
+                    "commands": sorted(set(on_disk.get("commands", [])) | {command}),
+                    "env": env,
+                    "method": method,
+                    "code_commit": code_commit(ROOT),
+                    "machine": machine_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
+                    "threads": torch.get_num_threads(),
+                    "rows": summary(points),
+                    "points": points,
+                },
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="fashion28")
@@ -81,42 +120,12 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--setting", action="append", default=[], help="NAME=JSON (repeatable)")
     args = parser.parse_args()
-    name = f"tuning_{args.method}_{args.env}"
-    path = RESULTS / f"{name}.json"
-    on_disk = json.loads(path.read_text()) if path.exists() else {}
-    points = on_disk.get("points", {})
-    env = "curve" if args.env == "base" else args.env
-    project = scratch_project(ROOT / "data" / "studies" / name, env, {})
-    stage = METHODS[args.method].stage
-    if not (project / "data" / "02_intermediate" / "train_digits.pkl").exists():
-        kedro(project, env, project / "study.log", "--pipelines", "data_processing")
-    for setting, changes in [("default", {}), *map(parse, args.setting)]:
-        for seed in args.seeds:
-            key = f"{setting}/epochs={args.epochs}/seed={seed}"
-            if key in points:
-                continue
-            print(f"{key}: running ({changes or 'the environment as it is'})", flush=True)
-            apply(project, env, stage, changes)
-            point = run_point(project, env, args.method, args.epochs, seed, project / "study.log")
-            points[key] = {"setting": setting, "changes": changes, "seed": seed, "code_commit": code_commit(ROOT)}
-            points[key] |= point
-            write_results(
-                name,
-                {
-                    "what": f"{args.method} settings on {args.env}, {args.epochs} epochs each, chosen on validation "
-                    "(frozen linear probe, all labels); test recorded, never used to choose",
-                    "commands": sorted(
-                        set(on_disk.get("commands", [])) | {f"benchmarks/tuning.py {' '.join(sys.argv[1:])}"}
-                    ),
-                    "env": args.env,
-                    "method": args.method,
-                    "code_commit": code_commit(ROOT),
-                    "machine": machine_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
-                    "threads": torch.get_num_threads(),
-                    "rows": summary(points),
-                    "points": points,
-                },
-            )
+    what = (
+        f"{args.method} settings on {args.env}, {args.epochs} epochs each, chosen on validation (frozen linear probe, "
+        "all labels); test recorded, never used to choose"
+    )
+    settings = list(map(parse, args.setting))
+    run_settings(f"tuning_{args.method}_{args.env}", args.env, args.method, args.epochs, args.seeds, settings, what)
 
 
 if __name__ == "__main__":

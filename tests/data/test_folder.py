@@ -11,6 +11,7 @@ from cpc_pipeline.data.folder import UNLABELLED, FolderSourceConfig, load_folder
 from cpc_pipeline.data.pictures import PictureSource, pictures_for
 from cpc_pipeline.data.sources import DataSourceError
 from cpc_pipeline.training.simclr import SimCLRConfig
+from tests.data.test_fashion_mnist import packaged  # noqa: F401, F811 - the fixture: Debian's dataset-fashion-mnist
 
 PHOTOS = load_sample_images().images  # two (427, 640, 3) uint8 photos
 
@@ -201,3 +202,17 @@ def test_simclr_and_patch_cpc_train_on_an_unlabelled_folder_their_knn_monitor_of
     )
     with pytest.raises(ValueError, match=r"images_per_batch \(64\) exceeds the 20 validation images"):
         fit_patch_cpc(inputs, too_big)
+
+
+def test_fashion_mnist_written_as_class_folders_reads_back_pixel_for_pixel(tmp_path, packaged):  # noqa: F811
+    from cpc_pipeline.data.folder import write_image_folder
+    from cpc_pipeline.data.sources import load_fashion_mnist
+
+    test = load_fashion_mnist([packaged], download=False).test
+    images, labels = test.images[:300], test.labels[:300]
+    classes = [f"{c}" for c in range(10)]
+    root = write_image_folder(tmp_path / "fashion", images, labels, classes)
+    read = read_folder(root, FolderSourceConfig(root=str(root), image_size=28, color=False))
+    assert read.classes == classes and read.counts == {}
+    order = np.argsort([int(p.rsplit("/", 1)[1].split(".")[0]) for p in read.paths])  # back to the IDX order
+    assert np.array_equal(read.images[order, ..., 0], images) and np.array_equal(read.labels[order], labels)

@@ -205,3 +205,17 @@ def load_folder_splits(config: FolderSourceConfig) -> tuple[tuple[FolderImages, 
             + "): give each the same class folders"
         )
     return splits, sum((s.counts for s in splits), Counter())
+
+
+def write_image_folder(root: str | Path, images: np.ndarray, labels: np.ndarray, classes: list[str]) -> Path:
+    """uint8 ``(N, H, W)`` or ``(N, H, W, C)`` ``images`` written as PNG files in the class-per-subfolder layout
+    (``root/<classes[label]>/<index>.png``, label -1: ``root/<index>.png``): a labelled array dataset as a folder
+    this module reads back pixel for pixel."""
+    root = Path(root)
+    for folder in {root / classes[label] if label >= 0 else root for label in np.unique(labels)}:
+        folder.mkdir(parents=True, exist_ok=True)
+    width = len(str(len(images)))
+    for i, (image, label) in enumerate(zip(images, labels)):
+        where = root / classes[label] if label >= 0 else root
+        Image.fromarray(np.squeeze(image)).save(where / f"{i:0{width}d}.png")
+    return root
