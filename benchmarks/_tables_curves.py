@@ -199,16 +199,17 @@ def curves_headline(name: str, dataset: str, anchors: tuple[str, ...] = ()) -> C
     return render
 
 
-def tuning_table(name: str, dataset: str) -> Callable[[], str]:
+def tuning_table(name: str, dataset: str, compared: str | None = None) -> Callable[[], str]:
     """``benchmarks/tuning.py``'s settings, best validation first: each change, its training minutes and the
-    validation and test accuracy of the frozen linear and MLP probes at all labels."""
+    validation and test accuracy of the frozen linear and MLP probes at all labels; ``compared``: what the
+    settings are when they are paths to compare (``folder_source.py``), not choices."""
     import json
 
     @from_json(name)
     def render(d: dict) -> list[str]:
         rows = [
             [
-                f"`{r['setting']}`" + (" (chosen)" if i == 0 else ""),
+                f"`{r['setting']}`" + (" (chosen)" if i == 0 and not compared else ""),
                 f"`{json.dumps(r['changes'])}`" if r["changes"] else "the environment's",
                 f"{r['train_seconds'] / 60:.1f}",
                 str(r["val_accuracy_linear"]["n"]),
@@ -216,11 +217,13 @@ def tuning_table(name: str, dataset: str) -> Callable[[], str]:
             ]
             for i, r in enumerate(d["rows"])
         ]
+        what = compared or (
+            f"{METHODS[d['method']].name} at `{d['env']}`'s settings changed one at a time. Chosen on the validation "
+            "accuracy of the linear probe (all labels); the test columns are recorded, never used to choose."
+        )
         return [
-            f"{dataset}, {METHODS[d['method']].name} at `{d['env']}`'s settings changed one at a time, from "
-            f"`benchmarks/results/{name}.json` ({d['machine'].get('cpu_model', '')}, {d['threads']} thread(s), code "
-            f"commit `{d['code_commit'][:10]}`). Chosen on the validation accuracy of the linear probe (all labels); "
-            "the test columns are recorded, never used to choose.",
+            f"{dataset}: {what} From `benchmarks/results/{name}.json` ({d['machine'].get('cpu_model', '')}, "
+            f"{d['threads']} thread(s), code commit `{d['code_commit'][:10]}`).",
             "",
             *table(
                 [

@@ -73,6 +73,12 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "curves-mnist": curves_table("curves_mnist", "MNIST (64x64 rendered)"),
     "curves-fashion": curves_table("curves_fashion", "Fashion-MNIST (28x28)"),
     "tuning-simclr-fashion": tuning_table("tuning_simclr_fashion28", "Fashion-MNIST (28x28)"),
+    "folder-source": tuning_table(
+        "folder_source_fashion28",
+        "Fashion-MNIST (28x28)",
+        "SimCLR read from the IDX files (`default`) and from the same pictures as PNG class folders (`png_folders`), "
+        "the same seeds, through `kedro run` both ways.",
+    ),
     "headline-fashion": curves_headline(
         "curves_fashion", "Fashion-MNIST (28x28)", tuple(f.key for f in FASHION_MNIST_CITED if f.labels == "full")
     ),
