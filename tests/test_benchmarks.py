@@ -193,3 +193,10 @@ def test_the_headline_rests_each_curve_where_a_doubling_gained_under_the_plateau
     resting = {"rows": [*rising["rows"], row(8, 0.882, 0.5), row(16, 0.95, 0.5)]}
     assert plateau_epochs(resting, "simclr") == (8, True)  # the first doubling under 0.3 points, test unread
     assert plateau_epochs(resting, "patch_cpc") is None
+
+
+def test_a_plot_drawn_by_another_matplotlib_is_told_apart_from_a_stale_one():
+    from readme_tables import _drawn_by
+
+    assert _drawn_by(b"<dc:creator>Matplotlib v3.11.2, https://matplotlib.org/</dc:creator>") == "3.11.2"
+    assert _drawn_by(b"<svg></svg>") == ""
