@@ -1,26 +1,29 @@
 """Accuracy against pretraining compute: each method pretrained at doubling budgets and probed with the pipeline's
-own protocol, every point a ``kedro run`` of its own.
+own protocol, every point a ``kedro run`` of its own, with the probing stage's baselines once per seed.
 
     make bench-curves                                              # MNIST, conf/base -> results/curves_mnist.json
-    make bench-curves ARGS="--env fashion --output curves_fashion"
+    make bench-curves ARGS="--env fashion28 --output curves_fashion"
     make bench-curves ARGS="--methods patch_cpc --epochs 1 2 4 8 16 32 --seeds 0 1 2"
 
-A point is (method, epochs, seed). It runs in a scratch copy of the project (``data/studies/<output>/``, with its
+A point is (method, epochs, seed). It runs in a scratch copy of the project (``data/studies/<scratch>/``, with its
 own ``data/`` and ``mlflow.db``: the repository's runs are left alone), as the user would run it:
 
     kedro run --env <env> --pipelines <stage> --params seed=S,<stage>.trainer.epochs=E
     kedro run --env <env> --pipelines probing --namespaces probing.<method> --params seed=S
 
-after one ``kedro run --pipelines data_processing`` for the study. The scratch copy's ``conf/<env>/parameters.yml``
-(``conf/curve/`` for conf/base) adds what a curve needs to the environment's parameters: the frozen linear and MLP
-probes at 1 % and 100 % of the labels (every choice on validation, test scored once), and the data folders as
-absolute paths. The
-point's figures are the catalog files those runs wrote (``data/07_model_output/<method>_probe_results.csv`` and
-the method's history: epochs, images seen, ``train_flops``, ``train_seconds``), and its two MLflow run ids.
+after one ``kedro run --pipelines data_processing`` for the study. The baselines' point of a seed runs the probing
+stage's raw-pixel, random-init and supervised nodes (the supervised baseline as ``--supervised`` sets it). The
+scratch copy's ``conf/<env>/parameters.yml`` (``conf/curve/`` for conf/base) adds what a curve needs to the
+environment's parameters: the frozen linear and MLP probes at 1 % and 100 % of the labels (every choice on
+validation, test scored once), and the data folders as absolute paths; its source and configuration are copied
+afresh at every start, and each point records the code commit it ran. The point's figures are the catalog files
+those runs wrote (``data/07_model_output/<method>_probe_results.csv`` and the method's history: epochs, images
+seen, ``train_flops``, ``train_seconds``).
 
-Resumable: the JSON is written after every point, and a point it holds is not run again. A method's budgets stop
-doubling at its plateau: when the mean validation accuracy of the linear probe at 100 % of the labels gains less
-than ``--plateau`` (0.3 points) over a doubling, or at the last of ``--epochs``.
+Resumable: the JSON is written after every point, and a point it holds is not run again. Several processes may
+fill one study, each with its own ``--scratch`` (one per method, say, one per core): the JSON is merged under a
+lock. A method's budgets stop doubling at its plateau: when the mean validation accuracy of the linear probe at
+100 % of the labels gains less than ``--plateau`` (0.3 points) over a doubling, or at the last of ``--epochs``.
 """
 
 from __future__ import annotations
