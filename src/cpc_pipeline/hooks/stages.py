@@ -9,15 +9,12 @@ from kedro.pipeline import Node
 
 from cpc_pipeline.methods import stages
 
+STAGES = stages()  # the data first, then each method's training stage (the registry's), then probing and the report
 ON_DEMAND_STAGES = ("embed",)  # run only when named (kedro run --pipelines embed): not in __default__
-
-# the data first, then each method's training stage (the registry's), then probing and the report; then the stages
-# run only when named
-STAGES = (*stages(), *ON_DEMAND_STAGES)
 
 
 def node_stage(node: Node) -> str | None:
-    stages = [s for s in STAGES if s in node.tags]
+    stages = [s for s in (*STAGES, *ON_DEMAND_STAGES) if s in node.tags]
     return stages[0] if stages else None
 
 
