@@ -10,7 +10,7 @@ from collections.abc import Callable
 import matplotlib
 import pandas as pd
 
-from _tables import ENCODERS, PROBES, from_json, load, pm, table
+from _tables import ENCODERS, PROBES, ROOT, from_json, load, pm, table
 from cpc_pipeline.methods import METHODS, in_table_order
 from cpc_pipeline.reporting.plots import plot_compute_curves
 
@@ -141,7 +141,6 @@ def curves_headline(name: str, dataset: str, anchors: tuple[str, ...] = ()) -> C
     measured), beside the baselines of the same study and cited outside anchors, from ``<name>.json``."""
     from kedro.config import OmegaConfigLoader
 
-    from _tables import ROOT
     from cpc_pipeline.config_loading import CONFIG_LOADER_ARGS
     from cpc_pipeline.reporting.cited import cited
 
@@ -210,7 +209,7 @@ def tuning_table(name: str, dataset: str, compared: str | None = None) -> Callab
         rows = [
             [
                 f"`{r['setting']}`" + (" (chosen)" if i == 0 and not compared else ""),
-                f"`{json.dumps(r['changes'])}`" if r["changes"] else "the environment's",
+                f"`{json.dumps(r['changes']).replace(str(ROOT) + '/', '')}`" if r["changes"] else "the environment's",
                 f"{r['train_seconds'] / 60:.1f}",
                 str(r["val_accuracy_linear"]["n"]),
                 *(pm(r[f"{of}_{probe}"]) for probe in ("linear", "mlp") for of in ("val_accuracy", "test_accuracy")),
