@@ -105,15 +105,17 @@ def _stats(at: pd.DataFrame, probe: str, fraction: float) -> dict | None:
 def plateau_epochs(d: dict, key: str, gain: float = 0.003) -> tuple[int, bool] | None:
     """The budget a method's curve rests at, chosen on validation as ``curves.py`` stops doubling (the linear
     probe's mean validation accuracy at all labels gains less than ``gain`` over the budget before): ``(epochs,
-    True)``, or ``(largest measured, False)`` when no doubling has gained that little yet; None unmeasured."""
+    True)``, unless a larger budget measured later still climbs ``gain`` above it; ``(largest measured, False)``
+    when no budget rests yet; None unmeasured."""
     val = {
         r["epochs"]: r["val_accuracy"]["mean"]
         for r in d["rows"]
         if r["encoder"] == key and r["probe"] == "linear" and r["label_fraction"] == 1.0
     }
     budgets = sorted(val)
-    for before, now in zip(budgets, budgets[1:]):
-        if val[now] - val[before] < gain:
+    for i, (before, now) in enumerate(zip(budgets, budgets[1:])):
+        later = [val[b] for b in budgets[i + 2 :]]  # a budget measured beyond it that climbs on: no plateau
+        if val[now] - val[before] < gain and all(v - val[now] < gain for v in later):
             return now, True
     return (budgets[-1], False) if budgets else None
 
@@ -168,7 +170,10 @@ def curves_headline(name: str, dataset: str, anchors: tuple[str, ...] = ()) -> C
             for epochs, what in budgets:
                 at = mine[mine.epochs == epochs]
                 if not at.empty:
-                    label = f"{ENCODERS[method.key]}, {what}: {epochs} epochs"
+                    seeds = int(at["n"].max())
+                    label = f"{ENCODERS[method.key]}, {what}: {epochs} epochs" + (
+                        f" ({seeds} seed{'s' if seeds > 1 else ''} so far)" if seeds < 3 else ""
+                    )
                     add(label, method.supervision.level, at, f"{at.iloc[0].train_seconds / 60:.1f}")
             places.append(_placed(method.name, mine, default, rest))
         for method in in_table_order():
@@ -187,7 +192,8 @@ def curves_headline(name: str, dataset: str, anchors: tuple[str, ...] = ()) -> C
         return [
             f"{dataset} **test** accuracy (%), mean ± std over the seeds, every choice on validation labels, from "
             f"`benchmarks/results/{name}.json` (`{d['env']}` configuration; the plateau is where a doubling of the "
-            "budget gained under 0.3 validation points; curves and every budget: [docs/results.md]"
+            "budget gained under 0.3 validation points and no larger budget measured climbs on; curves and every "
+            "budget: [docs/results.md]"
             "(docs/results.md#accuracy-against-pretraining-compute)).",
             "",
             *table(["encoder", "labels", *(f"{PROBES[p]}, {f:.0%} labels" for p, f in POINTS), "train min"], rows),

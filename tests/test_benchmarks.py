@@ -191,6 +191,8 @@ def test_the_headline_rests_each_curve_where_a_doubling_gained_under_the_plateau
     rising = {"rows": [row(2, 0.85, 0.99), row(4, 0.88, 0.10)]}
     assert plateau_epochs(rising, "simclr") == (4, False)  # still rising: the largest budget, not a plateau
     resting = {"rows": [*rising["rows"], row(8, 0.882, 0.5), row(16, 0.95, 0.5)]}
+    assert plateau_epochs(resting, "simclr") == (16, False)  # 4 -> 8 rested, but 16 climbed on: no plateau yet
+    resting["rows"][-1] = row(16, 0.884, 0.5)
     assert plateau_epochs(resting, "simclr") == (8, True)  # the first doubling under 0.3 points, test unread
     assert plateau_epochs(resting, "patch_cpc") is None
 
