@@ -6,7 +6,8 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import torch
-from matplotlib.figure import Figure  # no pyplot: no global figure registry to leak, any backend works
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter  # no pyplot: no global figure registry to leak, any backend works
 
 from cpc_pipeline.methods import METHODS
 
@@ -193,6 +194,7 @@ def plot_compute_curves(rows: pd.DataFrame, dataset: str, flat: pd.DataFrame | N
                 label=f"{method.name} (baseline)",
             )
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # decades only: minor labels collide on a short range
         ax.set_xlabel("pretraining FLOPs (forward + backward)")
         ax.set_title(f"{probe} probe, {fraction:.0%} of the labels", fontsize=10)
     axes[0, 0].set_ylabel(f"{dataset} test accuracy")
