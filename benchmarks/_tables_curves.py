@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from collections.abc import Callable
 
@@ -204,6 +205,11 @@ def curves_headline(name: str, dataset: str, anchors: tuple[str, ...] = ()) -> C
     return render
 
 
+def _relative(text: str) -> str:
+    """Paths into a project's ``data/`` as the project names them, wherever the study ran."""
+    return re.sub(r'"/[^"]*?/(data/studies/)', r'"\1', text)
+
+
 def tuning_table(name: str, dataset: str, compared: str | None = None) -> Callable[[], str]:
     """``benchmarks/tuning.py``'s settings, best validation first: each change, its training minutes and the
     validation and test accuracy of the frozen linear and MLP probes at all labels; ``compared``: what the
@@ -215,7 +221,7 @@ def tuning_table(name: str, dataset: str, compared: str | None = None) -> Callab
         rows = [
             [
                 f"`{r['setting']}`" + (" (chosen)" if i == 0 and not compared else ""),
-                f"`{json.dumps(r['changes']).replace(str(ROOT) + '/', '')}`" if r["changes"] else "the environment's",
+                f"`{_relative(json.dumps(r['changes']))}`" if r["changes"] else "the environment's",
                 f"{r['train_seconds'] / 60:.1f}",
                 str(r["val_accuracy_linear"]["n"]),
                 *(pm(r[f"{of}_{probe}"]) for probe in ("linear", "mlp") for of in ("val_accuracy", "test_accuracy")),
