@@ -50,15 +50,15 @@ def test_weights_for_other_pictures_are_one_line_saying_what_to_set(pictures):
 
 
 def test_kedro_run_embed_writes_the_parquet_with_the_encoder_the_user_names(kedro_project, pictures):
-    from kedro.framework.session import KedroSession
-
-    from tests.conftest import nest
+    from tests.test_failures import kedro_cli
 
     spec = EncoderSpec(ReferenceEncoderSpec(padding=1))  # conf/smoke's encoder: 28 px grey pictures
     torch.save(spec.build(1, 28).state_dict(), kedro_project / "data" / "06_models" / "simclr_encoder.pt")
-    params = nest({"embed.folder.root": str(pictures), "embed.images_per_batch": 4})
-    with KedroSession.create(project_path=kedro_project, env="smoke", runtime_params=params) as session:
-        session.run(pipeline_names=["embed"], namespaces=["embed.simclr"])
+    params = f"embed.folder.root={pictures},embed.images_per_batch=4"
+    done = kedro_cli(
+        kedro_project, "--env", "smoke", "--pipelines", "embed", "--namespaces", "embed.simclr", "--params", params
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]  # the command a user types, its own process
     table = pd.read_parquet(kedro_project / "data" / "07_model_output" / "simclr_embeddings.parquet")
     assert len(table) == 12 and set(table.label) == {"china", "flower"} and len(table.embedding[0]) == 128
     assert not (kedro_project / "data" / "07_model_output" / "patch_cpc_embeddings.parquet").exists()
