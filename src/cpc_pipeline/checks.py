@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from cpc_pipeline.data.config import RenderingConfig
+from cpc_pipeline.data.pictures import PictureSource
 from cpc_pipeline.errors import ConfigurationError, TrackingStoreError
 from cpc_pipeline.evaluation.probes import ProbeConfig, label_subset
 from cpc_pipeline.methods import METHODS
@@ -108,7 +109,7 @@ def check_run_configuration(parameters: dict[str, Any], blocks: set[str]) -> Non
             spec = _at(validated, path)  # an EncoderSpec or one of its members: each builds itself
             channels, size, what = (
                 validated.shape(rendering)
-                if hasattr(validated, "shape")
+                if isinstance(validated, PictureSource)
                 else (rendering.channels, rendering.image_size, pictures)
             )
             _fits(method.encoder_spec, spec, channels, size, what)

@@ -10,7 +10,7 @@ What a folder may hold that is not a usable picture, and what happens (``bad_fil
 a file that does not decode or is truncated, a file whose name is not an image's (counted, never read), a class
 folder with fewer than ``min_class_images``, an image smaller than ``image_size`` (``small_images``: upscale |
 skip | error). Grey images in a colour run (and colour in a grey run) are converted, and counted. Every count is
-in :attr:`FolderImages.counts`, which the stage logs and tracks.
+in :attr:`FolderImages.counts`, which the stage logs.
 """
 
 from __future__ import annotations

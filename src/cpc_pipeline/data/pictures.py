@@ -3,18 +3,16 @@ stored pictures (CIFAR-10, a folder of your own) converted."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Literal
 
-import logging
-
 import numpy as np
 import torch
-
-from cpc_pipeline.data.cifar import CIFARSourceConfig, cifar_pictures, load_cifar10_splits
 from pydantic import model_validator
 
 from cpc_pipeline.config import StrictModel
+from cpc_pipeline.data.cifar import CIFARSourceConfig, cifar_pictures, load_cifar10_splits
 from cpc_pipeline.data.config import RenderingConfig
 from cpc_pipeline.data.folder import FolderSourceConfig, load_folder_splits
 from cpc_pipeline.data.renderer import DigitRenderer
@@ -22,31 +20,6 @@ from cpc_pipeline.data.renderer import DigitRenderer
 logger = logging.getLogger(__name__)
 Pictures = Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]
 Split = dict[str, np.ndarray]  # {"images": (N, ...) uint8, "labels": (N,) int64}
-
-
-def image_splits(
-    dataset: Literal["mnist", "cifar10", "folder"],
-    train: Split,
-    validation: Split,
-    test: Split,
-    cifar: CIFARSourceConfig,
-    folder: FolderSourceConfig | None = None,
-) -> tuple[Split, Split, Split]:
-    """The train, validation and test images of ``dataset``: the project's digit splits as they are, CIFAR-10
-    (read, or downloaded, as ``cifar`` says), or your own pictures (``folder``; each split also lists its files'
-    ``paths`` and the ``classes``, and unlabelled pictures have label -1)."""
-    if dataset == "mnist":
-        return train, validation, test
-    if dataset == "folder":
-        splits, counts = load_folder_splits(folder)
-        if counts:
-            logger.warning(
-                "image folders: %s", ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in counts.items())
-            )
-        return tuple({"images": s.images, "labels": s.labels, "paths": s.paths, "classes": s.classes} for s in splits)
-    splits = load_cifar10_splits(cifar)
-    as_dict = lambda pair: {"images": pair[0], "labels": pair[1]}  # noqa: E731
-    return as_dict(splits.train), as_dict(splits.validation), as_dict(splits.test)
 
 
 class PictureSource(StrictModel):
@@ -67,7 +40,23 @@ class PictureSource(StrictModel):
         return self
 
     def splits(self, train: Split, validation: Split, test: Split) -> tuple[Split, Split, Split]:
-        return image_splits(self.dataset, train, validation, test, self.cifar, self.folder)
+        """The train, validation and test images: the project's digit splits as they are, CIFAR-10 (read, or
+        downloaded, as ``cifar`` says), or your own pictures (``folder``; each split also lists its files'
+        ``paths`` and the ``classes``, and unlabelled pictures have label -1)."""
+        if self.dataset == "mnist":
+            return train, validation, test
+        if self.dataset == "folder":
+            splits, counts = load_folder_splits(self.folder)
+            if counts:
+                logger.warning(
+                    "image folders: %s", ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in counts.items())
+                )
+            return tuple(
+                {"images": s.images, "labels": s.labels, "paths": s.paths, "classes": s.classes} for s in splits
+            )
+        splits = load_cifar10_splits(self.cifar)
+        as_dict = lambda pair: {"images": pair[0], "labels": pair[1]}  # noqa: E731
+        return as_dict(splits.train), as_dict(splits.validation), as_dict(splits.test)
 
     def shape(self, rendering: RenderingConfig) -> tuple[int, int, str]:
         """(channels, size, what they are) of the pictures the method's encoder gets."""

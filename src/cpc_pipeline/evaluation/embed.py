@@ -10,6 +10,7 @@ from typing import Literal
 import pandas as pd
 import torch
 from pydantic import Field, model_validator
+from torch import nn
 
 from cpc_pipeline.config import StrictModel
 from cpc_pipeline.data.cifar import cifar_pictures
@@ -18,7 +19,6 @@ from cpc_pipeline.errors import ConfigurationError
 from cpc_pipeline.evaluation.features import extract_features, freeze
 from cpc_pipeline.models import EncoderSpec
 from cpc_pipeline.training.loop import pick_device
-from torch import nn
 
 
 class EmbedConfig(StrictModel):

@@ -70,7 +70,9 @@ def supervised_method(
         transform=render,
         steps_per_epoch=steps,
         eval_batch_size=512,
-        train_transform=augment and (lambda x, g: augment(renderer(x, g), g).contiguous(memory_format=compute.layout)),
+        train_transform=(lambda x, g: augment(renderer(x, g), g).contiguous(memory_format=compute.layout))
+        if augment
+        else None,
     )
     trainer = TrainerConfig(
         epochs=config.epochs,

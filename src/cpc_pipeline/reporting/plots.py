@@ -6,8 +6,8 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import torch
-from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter  # no pyplot: no global figure registry to leak, any backend works
+from matplotlib.figure import Figure  # no pyplot: no global figure registry to leak, any backend works
+from matplotlib.ticker import NullFormatter
 
 from cpc_pipeline.methods import METHODS
 
