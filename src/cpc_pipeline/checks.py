@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from cpc_pipeline.data.config import RenderingConfig
+from cpc_pipeline.data.config import RenderingConfig, SourceConfig
 from cpc_pipeline.data.pictures import PictureSource
 from cpc_pipeline.errors import ConfigurationError, TrackingStoreError
 from cpc_pipeline.evaluation.probes import ProbeConfig, label_subset
@@ -97,6 +97,7 @@ def check_run_configuration(parameters: dict[str, Any], blocks: set[str]) -> Non
     block was validated alone already; raises ConfigurationError."""
     rendering = RenderingConfig.model_validate(parameters.get("rendering", {}))
     pictures = f"the rendered {'colour' if rendering.color else 'grey'} digits"
+    source = SourceConfig.model_validate(parameters.get("source", {}))  # a folder: its pictures, not the digits
     for block in sorted(blocks & {m.parameters for m in METHODS.values() if m.config is not None}):
         config = next(m.config for m in METHODS.values() if m.parameters == block)
         validated = config.model_validate(parameters.get(block, {}))
@@ -107,11 +108,18 @@ def check_run_configuration(parameters: dict[str, Any], blocks: set[str]) -> Non
         if method.trains and method.parameters in blocks and method.config is not None:
             validated = method.config.model_validate(parameters.get(block, {}))
             spec = _at(validated, path)  # an EncoderSpec or one of its members: each builds itself
-            channels, size, what = (
-                validated.shape(rendering)
-                if isinstance(validated, PictureSource)
-                else (rendering.channels, rendering.image_size, pictures)
-            )
+            if not isinstance(validated, PictureSource):
+                if source.name == "folder":
+                    continue  # the digit task's method: not trained on a folder (its stage says so)
+                channels, size, what = rendering.channels, rendering.image_size, pictures
+            else:
+                channels, size, what = validated.shape(rendering, source.folder)
+                backgrounds = getattr(getattr(validated, "objective", None), "backgrounds", None)
+                if source.folder is not None and validated.uses_run_source and backgrounds == "patch":
+                    raise ConfigurationError(
+                        f"{block}.objective.backgrounds: 'patch' draws a background per patch with the digit renderer, "
+                        "and source is a folder of pictures: set it to image"
+                    )
             _fits(method.encoder_spec, spec, channels, size, what)
             model = getattr(validated, "model", None)
             if hasattr(model, "check_grid"):  # a patch grid: tall enough for the rows it predicts

@@ -7,9 +7,11 @@ import torch
 from PIL import Image
 from sklearn.datasets import load_sample_images
 
-from cpc_pipeline.data.folder import UNLABELLED, FolderSourceConfig, load_folder_splits, read_folder
+from cpc_pipeline.data.folder import UNLABELLED, FolderSourceConfig, read_folder
+from cpc_pipeline.data.folder_splits import load_folder_splits
 from cpc_pipeline.data.pictures import PictureSource, pictures_for
 from cpc_pipeline.data.sources import DataSourceError
+from cpc_pipeline.errors import ConfigurationError
 from cpc_pipeline.training.simclr import SimCLRConfig
 from tests.data.test_fashion_mnist import packaged  # noqa: F401, F811 - the fixture: Debian's dataset-fashion-mnist
 
@@ -200,7 +202,7 @@ def test_simclr_and_patch_cpc_train_on_an_unlabelled_folder_their_knn_monitor_of
     too_big = patch_cpc.model_copy(
         update={"objective": patch_cpc.objective.model_copy(update={"images_per_batch": 64})}
     )
-    with pytest.raises(ValueError, match=r"images_per_batch \(64\) exceeds the 20 validation images"):
+    with pytest.raises(ConfigurationError, match=r"images_per_batch \(64\) exceeds the 20 validation images"):
         fit_patch_cpc(inputs, too_big)
 
 
@@ -216,3 +218,38 @@ def test_fashion_mnist_written_as_class_folders_reads_back_pixel_for_pixel(tmp_p
     assert read.classes == classes and read.counts == {}
     order = np.argsort([int(p.rsplit("/", 1)[1].split(".")[0]) for p in read.paths])  # back to the IDX order
     assert np.array_equal(read.images[order, ..., 0], images) and np.array_equal(read.labels[order], labels)
+
+
+def test_a_folder_as_the_run_source_names_its_settings_and_is_no_sequence_task(labelled):
+    from cpc_pipeline.data.config import SourceConfig
+    from cpc_pipeline.data.folder_splits import listed_train_labels
+    from cpc_pipeline.data.sequences import sequence_task_unfit
+    from cpc_pipeline.data.sources import DigitSplit
+
+    with pytest.raises(ValueError, match="name is folder but folder is not set: give folder.root"):
+        SourceConfig(name="folder")
+    config = FolderSourceConfig(root=str(labelled), image_size=24, validation_fraction=0.2, test_fraction=0.2)
+    (train, _, _), _ = load_folder_splits(config)
+    np.testing.assert_array_equal(listed_train_labels(config), train.labels)  # the pre-run check's labels
+    DigitSplit(train.images, train.labels)  # pictures are a split too, used as they are
+    with pytest.raises(ValueError, match=r"\(N, 28, 28\) digits or \(N, S, S, C\) pictures"):
+        DigitSplit(train.images[..., :2], train.labels)
+    assert "a folder of pictures" in sequence_task_unfit(train.images, train.labels)
+    assert "no labels" in sequence_task_unfit(np.zeros((3, 28, 28), np.uint8), np.full(3, UNLABELLED))
+    assert sequence_task_unfit(np.zeros((3, 28, 28), np.uint8), np.arange(3)) is None
+
+
+def test_an_encoder_that_was_not_trained_is_neither_logged_nor_registered(tmp_path, caplog):
+    import logging
+
+    import mlflow
+
+    from cpc_pipeline.datasets import EncoderModelDataset
+    from cpc_pipeline.models.not_trained import NotTrained
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    dataset = EncoderModelDataset(flavor="mlflow.pytorch", save_args={"registered_model_name": "m"})
+    with caplog.at_level(logging.INFO), mlflow.start_run():
+        dataset.save(NotTrained("sequence CPC skipped: no labels"))
+    assert "not logged to MLflow, nor registered (sequence CPC skipped: no labels)" in caplog.text
+    assert mlflow.MlflowClient().search_registered_models() == []

@@ -14,7 +14,7 @@ from tests.conftest import run_kedro
         ({"sequences.terms": 0}, "terms\n  Input should be greater than or equal to 1"),
         ({"sequences.predict_terms": -2}, "predict_terms\n  Input should be greater than or equal to 1"),
         ({"sequences.validation_sequences": 0}, "validation_sequences"),
-        ({"source.name": "imagenet"}, "Input should be 'mnist', 'fashion_mnist' or 'sklearn_digits'"),
+        ({"source.name": "imagenet"}, "Input should be 'mnist', 'fashion_mnist', 'sklearn_digits' or 'folder'"),
         ({"rendering.image_size": 1000}, "image_size\n  Input should be less than or equal to 512"),
         ({"rendering.texture_size": 32}, "texture_size (32) must be >= image_size (64)"),
         ({"sequences.term": 3}, "term\n  Extra inputs are not permitted"),

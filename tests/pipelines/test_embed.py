@@ -1,5 +1,7 @@
 """kedro run --pipelines embed: a frozen encoder's features for a folder of new pictures, one row per file."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -73,3 +75,24 @@ def test_kedro_run_embed_writes_the_parquet_with_the_encoder_the_user_names(kedr
     decoded = np.asarray(first.convert("RGB"))[None]  # one colour photo crop at its own size
     np.testing.assert_allclose(model.predict(decoded)[0], table.embedding[0], rtol=1e-4, atol=1e-5)
     assert model.predict(np.repeat(decoded, 3, 0)).shape == (3, 128)
+
+    # and `mlflow models predict` on a batch of pictures as JSON, the serving tool's own input format
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    batch = np.stack([np.asarray(Image.open(p).convert("RGB").resize((40, 40))) for p in table.path[:3]])
+    (kedro_project / "batch.json").write_text(json.dumps({"inputs": batch.tolist()}))
+    mlflow_cli = Path(sys.executable).with_name("mlflow")
+    served = subprocess.run(
+        [mlflow_cli, "models", "predict", "-m", "models:/cpc_pipeline.simclr_embedder/latest", "-t", "json"]
+        + ["-i", "batch.json", "-o", "out.json", "--env-manager", "local"],
+        cwd=kedro_project,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"MLFLOW_TRACKING_URI": f"sqlite:///{kedro_project / 'mlflow.db'}"},
+    )
+    assert served.returncode == 0, served.stderr[-3000:]
+    predictions = np.asarray(json.loads((kedro_project / "out.json").read_text())["predictions"])
+    np.testing.assert_allclose(predictions, model.predict(batch), rtol=1e-4, atol=1e-5)

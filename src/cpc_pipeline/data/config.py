@@ -7,18 +7,28 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from cpc_pipeline.config import StrictModel
+from cpc_pipeline.data.folder import FolderSourceConfig, check_folder_named
 
 SPLITS = ("train", "validation", "test")  # every split, in this order wherever a seed depends on it
 
 
 class SourceConfig(StrictModel):
-    name: Literal["mnist", "fashion_mnist", "sklearn_digits"] = "mnist"
+    """``params:source``: the run's pictures. MNIST, Fashion-MNIST or the 8x8 digits (28x28 grey, ten classes, drawn
+    by the renderer), or ``folder``: your own pictures as they are (``folder``: :class:`FolderSourceConfig`)."""
+
+    name: Literal["mnist", "fashion_mnist", "sklearn_digits", "folder"] = "mnist"
+    folder: FolderSourceConfig | None = None
     roots: list[str] = Field(default_factory=lambda: ["data/01_raw"], min_length=1)
     download: bool = True
     fallback_to_sklearn_digits: bool = True
     validation_size: int = Field(10_000, ge=1, le=59_999)
     download_timeout_s: float = Field(30.0, gt=0)
     seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _folder_named(self) -> SourceConfig:
+        check_folder_named("name", self.name, self.folder)
+        return self
 
 
 class SequenceConfig(StrictModel):

@@ -4,7 +4,8 @@ layout (``root/<class>/<image>``, as ``ImageFolder``), read once into uint8 ``(N
 Each image is decoded with Pillow, converted to RGB (``color: true``) or grey, its short side resized to
 ``image_size`` and centre-cropped (torchvision's ``resize`` and ``center_crop``), so training never decodes a file
 again. The splits are the ``train``, ``validation`` and ``test`` folders, or one ``root`` split with ``seed``
-(stratified by class when there are classes). Unlabelled images get label -1.
+(stratified by class when there are classes: :mod:`cpc_pipeline.data.folder_splits`). Unlabelled images get
+label -1.
 
 What a folder may hold that is not a usable picture, and what happens (``bad_files``: error | skip):
 a file that does not decode or is truncated, a file whose name is not an image's (counted, never read), a class
@@ -63,6 +64,15 @@ class FolderSourceConfig(StrictModel):
         return 3 if self.color else 1
 
 
+def check_folder_named(setting: str, value: str, folder: FolderSourceConfig | None) -> None:
+    """ValueError where ``setting`` picks a folder (``value`` folder) and no ``folder`` block says which."""
+    if value == "folder" and folder is None:
+        raise ValueError(
+            f"{setting} is folder but folder is not set: give folder.root, or its train, validation and test "
+            "folders (docs/data.md, 'A folder of pictures')"
+        )
+
+
 @dataclass
 class FolderImages:
     """One folder read: uint8 ``(N, S, S, C)`` images, int64 labels (-1: none), the class names, the paths, and
@@ -75,7 +85,7 @@ class FolderImages:
     counts: Counter = field(default_factory=Counter)
 
 
-def _listing(folder: Path) -> tuple[list[Path], list[int], list[str], Counter]:
+def list_images(folder: Path) -> tuple[list[Path], list[int], list[str], Counter]:
     """The image files under ``folder`` with their class index (one level of subfolders: classes; else flat)."""
     if not folder.is_dir():
         raise DataSourceError(f"image folder {folder} does not exist: create it, or point the folder settings at yours")
@@ -146,7 +156,7 @@ def _picture(path: Path, config: FolderSourceConfig, counts: Counter) -> np.ndar
 def read_folder(folder: str | Path, config: FolderSourceConfig) -> FolderImages:
     """Every usable picture under ``folder``, as ``config`` says (see the module's docstring)."""
     folder = Path(folder)
-    files, labels, classes, counts = _listing(folder)
+    files, labels, classes, counts = list_images(folder)
     per_class = Counter(labels)
     small = sorted(classes[c] for c, n in per_class.items() if c != UNLABELLED and n < config.min_class_images)
     if small and config.bad_files == "error":
@@ -169,42 +179,6 @@ def read_folder(folder: str | Path, config: FolderSourceConfig) -> FolderImages:
         raise DataSourceError(f"no usable image in {folder} ({dict(counts)}): see the counts and the settings")
     stacked = np.stack(images).astype(np.uint8)
     return FolderImages(stacked, np.asarray(kept, dtype=np.int64), classes, paths, counts)
-
-
-def _split(images: FolderImages, config: FolderSourceConfig) -> tuple[FolderImages, FolderImages, FolderImages]:
-    """``images`` split into train, validation and test with ``config.seed``, each class in every split's share."""
-    rng = np.random.default_rng(config.seed)
-    parts: list[list[int]] = [[], [], []]
-    for label in np.unique(images.labels):
-        members = rng.permutation(np.flatnonzero(images.labels == label))
-        n_val = int(round(config.validation_fraction * len(members)))
-        n_test = int(round(config.test_fraction * len(members)))
-        parts[1] += list(members[:n_val])
-        parts[2] += list(members[n_val : n_val + n_test])
-        parts[0] += list(members[n_val + n_test :])
-
-    def take(index: list[int]) -> FolderImages:
-        index = sorted(index)
-        return FolderImages(
-            images.images[index], images.labels[index], images.classes, [images.paths[i] for i in index]
-        )
-
-    return take(parts[0]), take(parts[1]), take(parts[2])
-
-
-def load_folder_splits(config: FolderSourceConfig) -> tuple[tuple[FolderImages, ...], Counter]:
-    """Train, validation and test pictures, and the counts of every file skipped or converted."""
-    if config.root is not None:
-        whole = read_folder(config.root, config)
-        return _split(whole, config), whole.counts
-    splits = tuple(read_folder(f, config) for f in (config.train, config.validation, config.test))
-    if len({tuple(s.classes) for s in splits}) > 1:
-        raise DataSourceError(
-            "the train, validation and test folders name different classes ("
-            + "; ".join(f"{f}: {s.classes}" for f, s in zip((config.train, config.validation, config.test), splits))
-            + "): give each the same class folders"
-        )
-    return splits, sum((s.counts for s in splits), Counter())
 
 
 def write_image_folder(root: str | Path, images: np.ndarray, labels: np.ndarray, classes: list[str]) -> Path:

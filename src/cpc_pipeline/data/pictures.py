@@ -14,7 +14,8 @@ from pydantic import model_validator
 from cpc_pipeline.config import StrictModel
 from cpc_pipeline.data.cifar import CIFARSourceConfig, cifar_pictures, load_cifar10_splits
 from cpc_pipeline.data.config import RenderingConfig
-from cpc_pipeline.data.folder import FolderSourceConfig, load_folder_splits
+from cpc_pipeline.data.folder import FolderSourceConfig, check_folder_named
+from cpc_pipeline.data.folder_splits import folder_splits, log_folder_counts
 from cpc_pipeline.data.renderer import DigitRenderer
 
 logger = logging.getLogger(__name__)
@@ -24,46 +25,46 @@ Split = dict[str, np.ndarray]  # {"images": (N, ...) uint8, "labels": (N,) int64
 
 class PictureSource(StrictModel):
     """Which pictures a label-free method trains and is probed on (SimCLR's and patch CPC's configs extend it):
-    ``mnist`` (the project's rendered digits), ``cifar10`` or ``folder`` (your own, as ``folder`` says)."""
+    ``source`` (the run's own, as ``params:source`` says: the rendered digits, or your folder; ``mnist`` is its
+    older name), ``cifar10``, or ``folder`` (a folder of its own, as ``folder`` says)."""
 
-    dataset: Literal["mnist", "cifar10", "folder"] = "mnist"
+    dataset: Literal["source", "mnist", "cifar10", "folder"] = "source"
     cifar: CIFARSourceConfig = CIFARSourceConfig()
     folder: FolderSourceConfig | None = None
 
     @model_validator(mode="after")
     def _folder_named(self) -> PictureSource:
-        if self.dataset == "folder" and self.folder is None:
-            raise ValueError(
-                "dataset is folder but folder is not set: give folder.root, or its train, validation "
-                "and test folders (docs/data.md, 'Your own images')"
-            )
+        check_folder_named("dataset", self.dataset, self.folder)
         return self
 
     def splits(self, train: Split, validation: Split, test: Split) -> tuple[Split, Split, Split]:
         """The train, validation and test images: the project's digit splits as they are, CIFAR-10 (read, or
         downloaded, as ``cifar`` says), or your own pictures (``folder``; each split also lists its files'
         ``paths`` and the ``classes``, and unlabelled pictures have label -1)."""
-        if self.dataset == "mnist":
+        if self.uses_run_source:
             return train, validation, test
         if self.dataset == "folder":
-            splits, counts = load_folder_splits(self.folder)
-            if counts:
-                logger.warning(
-                    "image folders: %s", ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in counts.items())
-                )
-            return tuple(
-                {"images": s.images, "labels": s.labels, "paths": s.paths, "classes": s.classes} for s in splits
-            )
+            splits, summary = folder_splits(self.folder)
+            log_folder_counts(summary)
+            return splits
         splits = load_cifar10_splits(self.cifar)
         as_dict = lambda pair: {"images": pair[0], "labels": pair[1]}  # noqa: E731
         return as_dict(splits.train), as_dict(splits.validation), as_dict(splits.test)
 
-    def shape(self, rendering: RenderingConfig) -> tuple[int, int, str]:
-        """(channels, size, what they are) of the pictures the method's encoder gets."""
+    @property
+    def uses_run_source(self) -> bool:
+        return self.dataset in ("source", "mnist")
+
+    def shape(
+        self, rendering: RenderingConfig, source_folder: FolderSourceConfig | None = None
+    ) -> tuple[int, int, str]:
+        """(channels, size, what they are) of the pictures the method's encoder gets; ``source_folder``: the run
+        source's folder, where ``params:source`` is one."""
+        folder = self.folder if self.dataset == "folder" else source_folder if self.uses_run_source else None
         if self.dataset == "cifar10":
             return 3, 32, "CIFAR-10's images"
-        if self.dataset == "folder":
-            return self.folder.channels, self.folder.image_size, f"the folder's {self.folder.image_size}px pictures"
+        if folder is not None:
+            return folder.channels, folder.image_size, f"the folder's {folder.image_size}px pictures"
         return (
             rendering.channels,
             rendering.image_size,

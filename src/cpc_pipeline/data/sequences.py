@@ -128,6 +128,26 @@ def table_to_sequences(table: pd.DataFrame, device: torch.device | str = "cpu") 
     )
 
 
+def sequence_task_unfit(images: np.ndarray, labels: np.ndarray) -> str | None:
+    """Why the reference task's sequences cannot be built over these images (one line), or None where they can:
+    its sequences are digits, drawn by the renderer, whose labels count upward."""
+    if np.asarray(images).ndim == 3 and (np.asarray(labels) >= 0).all():
+        return None
+    if (np.asarray(labels) < 0).any():
+        return "the pictures have no labels, and sequence CPC orders its sequences by their labels (they count up)"
+    return (
+        "the source is a folder of pictures, and sequence CPC's task is digits drawn by the renderer, counting up "
+        "(the reference task): train it on a digit source"
+    )
+
+
+def empty_sequence_table() -> pd.DataFrame:
+    """A table of no sequences, with :func:`sequences_to_table`'s columns (a source sequence CPC cannot use)."""
+    return pd.DataFrame(
+        {"sequence_id": np.zeros(0, np.int64), "label": np.zeros(0, np.int64), "digits": [], "image_indices": []}
+    )
+
+
 def make_sequence_table(labels: np.ndarray, n: int, terms: int, predict_terms: int, seed: int) -> pd.DataFrame:
     """A fixed, seeded table of ``n`` sequences over a split whose image labels are ``labels``."""
     generator = torch.Generator().manual_seed(seed)

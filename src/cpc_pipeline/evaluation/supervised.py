@@ -51,9 +51,14 @@ def supervised_method(
     numbers of training and selection labels it uses."""
     seed_everything(seed)
     keep, keep_val = label_subsets(train.labels, validation.labels, fraction, seed)
-    encoder = encoder_spec.build(renderer.channels, renderer.image_size)
+    if train.images.ndim == 4:  # a folder's (N, S, S, C), used as they are
+        channels, size = train.images.shape[-1], train.images.shape[1]
+    else:  # digits, rendered
+        channels, size = renderer.channels, renderer.image_size
+    encoder = encoder_spec.build(channels, size)
     compute = Compute.of(config, device)  # the same layout and precision settings as a trainer's
-    model = compute.place(nn.Sequential(encoder, mlp_head(encoder.code_size)))
+    classes = int(max(train.labels.max(), validation.labels.max())) + 1  # ten digits, or a folder's classes
+    model = compute.place(nn.Sequential(encoder, mlp_head(encoder.code_size, classes=classes)))
     t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
     render = lambda x, g: renderer(x, g).contiguous(memory_format=compute.layout)  # noqa: E731
     augment = BatchAugment(config.augment) if config.augment else None

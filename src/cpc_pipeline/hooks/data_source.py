@@ -20,8 +20,9 @@ DIGIT_SOURCE = "digit_source"  # the catalog dataset data_processing writes (cat
 
 
 def not_mnist_warning(source: dict) -> str | None:
-    """The closing warning for a run on ``source`` (a ``digit_source`` record), or None for MNIST."""
-    if source.get("source") == "mnist":
+    """The closing warning for a run on ``source`` (a ``digit_source`` record), or None for MNIST and for a folder
+    of pictures (asked for by name: no fallback can have put it there)."""
+    if source.get("source") in ("mnist", "folder"):
         return None
     return (
         f"This run did NOT use MNIST: its digits are {source.get('source')!r} from {source.get('location')}, so "

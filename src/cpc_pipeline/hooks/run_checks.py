@@ -12,6 +12,7 @@ from kedro.io import DataCatalog
 
 from cpc_pipeline.checks import check_knn_grid, check_run_configuration, check_tracking_store, sqlite_path
 from cpc_pipeline.data.config import SourceConfig
+from cpc_pipeline.data.folder_splits import listed_train_labels
 from cpc_pipeline.data.sources import local_train_labels
 from cpc_pipeline.data.sources.common import SOURCE_NAMES
 from cpc_pipeline.errors import ConfigurationError, MissingInputError
@@ -77,10 +78,16 @@ def check_probe_labels(pipeline, catalog: DataCatalog, parameters: dict[str, Any
         labels, where = catalog.load(TRAIN_DIGITS)["labels"], dataset_file(catalog, TRAIN_DIGITS)
     else:
         source = SourceConfig.model_validate(parameters.get("source", {}))
-        labels = local_train_labels(source.name, source.roots, source.validation_size, source.seed)
+        labels = (
+            listed_train_labels(source.folder)
+            if source.folder is not None and source.name == "folder"
+            else local_train_labels(source.name, source.roots, source.validation_size, source.seed)
+        )
         if labels is None:
             return
-        where = SOURCE_NAMES[source.name]
+        where = source.folder.root or source.folder.train if source.name == "folder" else SOURCE_NAMES[source.name]
+    if (labels < 0).any():
+        return  # pictures without labels: nothing is probed
     check_knn_grid(ProbingConfig.model_validate(parameters.get("probing", {})).probes, labels, str(where))
 
 

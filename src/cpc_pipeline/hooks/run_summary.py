@@ -103,7 +103,7 @@ class RunSummaryHook:
                 float(history.val_sequence_accuracy.iloc[-1]),
             )
         metrics = outputs.get(PROBE_METRICS)
-        if metrics is not None:
+        if metrics is not None and len(metrics):  # none without labels
             headline = headline_metrics(metrics)
             for key, value in headline.items():
                 client.log_metric(self.parent_run_id, key, value)

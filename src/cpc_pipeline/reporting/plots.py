@@ -18,6 +18,16 @@ def _to_display(image: torch.Tensor) -> np.ndarray:
     return x[0].numpy() if x.shape[0] == 1 else x.permute(1, 2, 0).numpy()
 
 
+def message_figure(text: str, title: str) -> Figure:
+    """A figure that says, in words, why it holds no plot (a run without labels has no probe to draw)."""
+    fig = Figure(figsize=(5, 2.4))
+    ax = fig.subplots()
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=9, transform=ax.transAxes)
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
 def plot_sequences(images: torch.Tensor, digits: np.ndarray, labels: np.ndarray, terms: int) -> Figure:
     """A grid, one row per sequence ``(n, T, C, H, W)``: context | future, titled with the digits."""
     n, length = images.shape[:2]
@@ -37,6 +47,22 @@ def plot_sequences(images: torch.Tensor, digits: np.ndarray, labels: np.ndarray,
                     spine.set_linewidth(2)
         axes[i, 0].set_ylabel(kind, fontsize=8, rotation=0, ha="right", va="center")
     fig.suptitle(f"Sequences: {terms} context images, then the future (blue digits)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_pictures(pictures: np.ndarray, titles: list[str], title: str) -> Figure:
+    """uint8 ``(n, S, S, C)`` pictures in a grid of up to eight columns, each titled (its class, or nothing)."""
+    columns = min(8, len(pictures))
+    rows = -(-len(pictures) // columns)
+    fig = Figure(figsize=(1.2 * columns + 0.4, 1.35 * rows + 0.5))
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, picture, name in zip(axes.flat, pictures, titles):
+        ax.imshow(np.squeeze(picture), cmap="gray", vmin=0, vmax=255)
+        ax.set_title(name, fontsize=7)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -68,7 +94,7 @@ def plot_pretraining_curves(history: pd.DataFrame, title: str) -> Figure:
     return fig
 
 
-def plot_step_accuracy(history: pd.DataFrame) -> Figure:
+def plot_step_accuracy(history: pd.DataFrame, method: str = "the binary loss") -> Figure:
     """Validation accuracy of each prediction step k per epoch: further futures are harder."""
     fig = Figure(figsize=(5, 3.4))
     ax = fig.subplots()
@@ -76,7 +102,7 @@ def plot_step_accuracy(history: pd.DataFrame) -> Figure:
     for col in steps:
         ax.plot(history["epoch"], history[col], marker="o", ms=3, label=f"k = {col.rsplit('k', 1)[1]}")
     if not steps:
-        ax.text(0.5, 0.5, "the binary loss has no per-step accuracy", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, f"{method} has no per-step accuracy", ha="center", va="center", transform=ax.transAxes)
     if "val_chance_accuracy" in history:
         ax.plot(history["epoch"], history["val_chance_accuracy"], ":", color="k", label="chance")
     ax.set_xlabel("epoch")
@@ -89,6 +115,8 @@ def plot_step_accuracy(history: pd.DataFrame) -> Figure:
 
 def plot_label_efficiency(metrics: pd.DataFrame, dataset: str) -> Figure:
     """Test accuracy vs fraction of labels, one panel per probe, one line per encoder (its registry colour)."""
+    if metrics.empty:
+        return message_figure("no labels, so no probe was fitted", "Probe test accuracy vs fraction of labels")
     chance = float(metrics[metrics.encoder == "chance"].test_accuracy.iloc[0])
     rows = metrics[metrics.encoder != "chance"]
     probes = [p for p in ("mlp", "linear", "knn") if p in set(rows.probe)]
@@ -157,9 +185,10 @@ def plot_embedding(embedding: pd.DataFrame, title: str) -> Figure:
     fig = Figure(figsize=(5.4, 5))
     ax = fig.subplots()
     cmap = matplotlib.colormaps["tab10"]
-    for d in sorted(set(embedding.digit)):
+    for d in sorted(set(embedding.digit)):  # -1: no labels, one colour
         pts = embedding[embedding.digit == d]
-        ax.scatter(pts.x, pts.y, s=4, color=cmap(d), label=str(d), alpha=0.7)
+        colour = cmap(d % 10) if d >= 0 else "tab:gray"
+        ax.scatter(pts.x, pts.y, s=4, color=colour, label=str(d) if d >= 0 else "no label", alpha=0.7)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title, fontsize=9)

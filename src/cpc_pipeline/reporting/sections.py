@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cpc_pipeline.methods import METHODS, headline_method
+from cpc_pipeline.methods import METHODS, Method, headline_method
 
 
 def markdown_table(df: pd.DataFrame) -> str:
@@ -103,9 +103,10 @@ def frozen_above_supervised(metrics: pd.DataFrame, fraction: float) -> list[str]
     ]
 
 
-def headline_lines(metrics: pd.DataFrame) -> list[str]:
+def headline_lines(metrics: pd.DataFrame, main: Method | None = None) -> list[str]:
     """One line per encoder with its frozen MLP and linear probes at the most labels probed (normally all), then
-    the supervised encoder trained end to end and chance."""
+    the supervised encoder trained end to end and chance; ``main`` (the run's headline method) in bold."""
+    main = main or headline_method()
     f = float(metrics.label_fraction.max())
     out = [
         f"With {pct(f)} of the training labels (test accuracy [its Wilson 95 % interval for the test set's size]):",
@@ -116,7 +117,7 @@ def headline_lines(metrics: pd.DataFrame) -> list[str]:
         if mlp is None and linear is None:
             continue
         probes = ", ".join(f"{name} {value}" for name, value in (("MLP", mlp), ("linear", linear)) if value is not None)
-        bold = m is headline_method()
+        bold = m is main
         out.append(
             f"- {'**' if bold else ''}{m.name} encoder, frozen: {probes}{'**' if bold else ''} "
             f"(supervision: {m.supervision.level})."

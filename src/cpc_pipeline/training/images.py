@@ -23,6 +23,7 @@ from torch import nn
 from cpc_pipeline.config import StrictModel
 from cpc_pipeline.data.config import RenderingConfig
 from cpc_pipeline.data.pictures import picture_shape, pictures_for
+from cpc_pipeline.errors import ConfigurationError
 from cpc_pipeline.losses.precision import float32_scores
 from cpc_pipeline.training import distributed
 from cpc_pipeline.training.loop import Compute, TrainerConfig, start_process, train
@@ -118,7 +119,7 @@ def check_validation_batch(images_per_batch: int, validation_images: int) -> Non
     """ValueError unless one validation batch of the training size fits: the contrastive validation loss scores
     batches as large as training's, so as many candidates compete."""
     if validation_images < images_per_batch:
-        raise ValueError(
+        raise ConfigurationError(
             f"objective.images_per_batch ({images_per_batch}) exceeds the {validation_images} validation images: "
             "use a smaller batch or more validation pictures"
         )

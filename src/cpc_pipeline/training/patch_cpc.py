@@ -74,9 +74,9 @@ class PatchCPCConfig(PictureSource):
 
     @model_validator(mode="after")
     def _backgrounds_need_rendering(self) -> PatchCPCConfig:
-        if self.objective.backgrounds == "patch" and self.dataset != "mnist":
+        if self.objective.backgrounds == "patch" and not self.uses_run_source:
             raise ValueError(
-                f"objective.backgrounds 'patch' needs rendered digits (dataset mnist), not {self.dataset}: "
+                f"objective.backgrounds 'patch' needs rendered digits (dataset source), not {self.dataset}: "
                 "its pictures have no background to draw per patch"
             )
         return self

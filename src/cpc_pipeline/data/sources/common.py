@@ -11,7 +11,12 @@ import numpy as np
 from cpc_pipeline.errors import UserError
 
 SOURCES = ("mnist", "fashion_mnist", "sklearn_digits")
-SOURCE_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "sklearn_digits": "scikit-learn's 8x8 digits"}
+SOURCE_NAMES = {
+    "mnist": "MNIST",
+    "fashion_mnist": "Fashion-MNIST",
+    "sklearn_digits": "scikit-learn's 8x8 digits",
+    "folder": "folder",
+}
 
 # name -> (IDX magic number, number of items); images are 28x28.
 MNIST_FILES: dict[str, tuple[int, int]] = {
@@ -46,14 +51,21 @@ def check_labels(labels: np.ndarray, path: str | Path, dataset: str, classes: in
 
 @dataclass(frozen=True)
 class DigitSplit:
-    """Images ``(N, 28, 28)`` uint8 and labels ``(N,)`` int64 of one split."""
+    """Images and labels ``(N,)`` int64 of one split: uint8 ``(N, 28, 28)`` digits, which the renderer draws, or
+    uint8 ``(N, S, S, C)`` pictures (C 1 or 3: a folder source's), which are used as they are; label -1: none."""
 
     images: np.ndarray
     labels: np.ndarray
 
     def __post_init__(self) -> None:
-        if self.images.ndim != 3 or self.images.shape[1:] != (28, 28) or self.images.dtype != np.uint8:
-            raise ValueError(f"images must be uint8 (N, 28, 28), got {self.images.dtype} {self.images.shape}")
+        digits = self.images.ndim == 3 and self.images.shape[1:] == (28, 28)
+        shape = self.images.shape
+        pictures = self.images.ndim == 4 and shape[-1] in (1, 3) and shape[1] == shape[2]
+        if not (digits or pictures) or self.images.dtype != np.uint8:
+            raise ValueError(
+                f"images must be uint8 (N, 28, 28) digits or (N, S, S, C) pictures, got {self.images.dtype} "
+                f"{self.images.shape}"
+            )
         if self.labels.shape != (len(self.images),):
             raise ValueError(f"labels must have shape ({len(self.images)},), got {self.labels.shape}")
 

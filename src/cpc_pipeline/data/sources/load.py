@@ -53,7 +53,10 @@ def load_digit_splits(
 
 def local_train_labels(source: str, roots: Sequence[str | Path], validation_size: int = 10_000, seed: int = 0):
     """The train split's labels as :func:`load_digit_splits` would give them, read from local files only (nothing
-    written, nothing downloaded), for checks before a run: None when ``source``'s files are not on this machine."""
+    written, nothing downloaded), for checks before a run: None when ``source``'s files are not on this machine, or
+    it is a folder of pictures (read only by the run)."""
+    if source == "folder":
+        return None
     if source == "sklearn_digits":
         return load_sklearn_digits(seed).train.labels
     name, (magic, count) = "train-labels-idx1-ubyte", MNIST_FILES["train-labels-idx1-ubyte"]

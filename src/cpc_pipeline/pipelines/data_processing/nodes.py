@@ -1,6 +1,8 @@
-"""Thin nodes: load the digits, build the seeded sequence tables, render a preview."""
+"""Thin nodes: load the digits (or a folder of pictures), build the seeded sequence tables, render a preview."""
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import pandas as pd
@@ -15,13 +17,22 @@ from cpc_pipeline.data import (
     table_to_sequences,
 )
 from cpc_pipeline.data.config import SPLITS, PreviewConfig, RenderingConfig, SequenceConfig, SourceConfig
-from cpc_pipeline.reporting.plots import plot_sequences
+from cpc_pipeline.data.folder_splits import folder_splits, log_folder_counts
+from cpc_pipeline.data.sequences import empty_sequence_table, sequence_task_unfit
+from cpc_pipeline.reporting.plots import plot_pictures, plot_sequences
+
+logger = logging.getLogger(__name__)
 
 
 def load_digits(
     source: SourceConfig,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], dict[str, object]]:
-    """Source settings -> train, validation and test digits (images, labels) and which source was used."""
+    """Source settings -> train, validation and test digits (images, labels), or a folder's pictures (images, labels,
+    paths, classes), and which source was used."""
+    if source.name == "folder":
+        (train, validation, test), summary = folder_splits(source.folder)
+        log_folder_counts(summary)
+        return train, validation, test, summary
     splits = load_digit_splits(
         source.name,
         source.roots,
@@ -40,7 +51,12 @@ def build_sequence_tables(
     test_digits: dict[str, np.ndarray],
     sequences: SequenceConfig,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Digits of each split -> its fixed table of seeded sequences (one seed per split)."""
+    """Digits of each split -> its fixed table of seeded sequences (one seed per split); tables of no sequence,
+    with one line saying why, where the source is not one sequence CPC's task can be built on."""
+    unfit = sequence_task_unfit(np.asarray(train_digits["images"]), np.asarray(train_digits["labels"]))
+    if unfit:
+        logger.warning("no sequence tables, so sequence CPC is skipped: %s", unfit)
+        return empty_sequence_table(), empty_sequence_table(), empty_sequence_table()
     return tuple(
         make_sequence_table(
             np.asarray(split["labels"]),
@@ -60,7 +76,13 @@ def render_sequence_preview(
     rendering: RenderingConfig,
     preview: PreviewConfig,
 ) -> Figure:
-    """The first few positive and negative validation sequences, rendered as in training."""
+    """The first few positive and negative validation sequences, rendered as in training; a folder source's first
+    validation pictures, as the encoders get them, where there are no sequences."""
+    if validation_sequences.empty:
+        count = 4 * preview.sequences_per_label
+        classes = validation_digits.get("classes") or []
+        names = [classes[label] if label >= 0 else "" for label in validation_digits["labels"][:count]]
+        return plot_pictures(validation_digits["images"][:count], names, "The first validation pictures")
     n = preview.sequences_per_label
     rows = pd.concat([validation_sequences[validation_sequences["label"] == lab].head(n) for lab in (1, 0)])
     batch = table_to_sequences(rows)
@@ -76,8 +98,11 @@ def summarise_data(
     validation_sequences: pd.DataFrame,
     test_sequences: pd.DataFrame,
 ) -> dict[str, dict[str, float]]:
-    """Split and table sizes as MLflow metrics ``{name: {"value": v, "step": 0}}``."""
-    sizes = {k: v for k, v in digit_source.items() if k.endswith("_images")}
+    """Split and table sizes, a folder's class count and what it skipped or converted (``files_*``), as MLflow
+    metrics ``{name: {"value": v, "step": 0}}``."""
+    sizes = {k: v for k, v in digit_source.items() if k.endswith("_images") or k.startswith("files_")}
+    if "classes" in digit_source:
+        sizes["classes"] = len(digit_source["classes"])
     sizes |= {
         "train_sequences": len(train_sequences),
         "validation_sequences": len(validation_sequences),

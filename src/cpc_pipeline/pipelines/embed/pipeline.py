@@ -22,7 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             [
                 Node(
                     embed_pictures,
-                    ["encoder_weights", "params:encoder", "params:rendering", "params:embed"],
+                    ["encoder_weights", "params:encoder", "params:source", "params:rendering", "params:embed"],
                     ["embeddings", "embedder"],
                     name="embed",
                 )
@@ -32,6 +32,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             outputs={"embeddings": f"{method.key}_embeddings", "embedder": f"{method.key}_embedder_mlflow_model"},
             parameters={
                 "params:encoder": f"params:{method.encoder_spec}",
+                "params:source": "params:source",
                 "params:rendering": "params:rendering",
                 "params:embed": "params:embed",
             },

@@ -10,7 +10,9 @@ from torch import nn
 
 from cpc_pipeline.data import DigitSplit
 from cpc_pipeline.data.config import RenderingConfig, SequenceConfig
+from cpc_pipeline.data.sequences import sequence_task_unfit
 from cpc_pipeline.hooks import mlflow_epoch_logger
+from cpc_pipeline.models.not_trained import NotTrained
 from cpc_pipeline.training.cpc import CPCInputs, PretrainingConfig, fit_cpc
 
 logger = logging.getLogger(__name__)
@@ -27,7 +29,13 @@ def pretrain_cpc(
 ) -> tuple[nn.Module, nn.Module, nn.Module, pd.DataFrame]:
     """Digits and sequence tables -> trained CPC model, its encoder (eval mode, CPU) twice (weights file and
     MLflow model) and the epoch history. With ``trainer.distributed`` the workers train and this machine's
-    first one hands back its model and history; their epochs are logged to MLflow once training ends."""
+    first one hands back its model and history; their epochs are logged to MLflow once training ends. On a source
+    its task cannot use (a folder of pictures), nothing is trained: :class:`NotTrained` says why, in one line."""
+    unfit = sequence_task_unfit(train_digits["images"], train_digits["labels"]) if train_sequences.empty else None
+    if train_sequences.empty:
+        skipped = NotTrained(f"sequence CPC skipped: {unfit or 'the training sequence table is empty'}")
+        logger.warning(skipped.reason)
+        return skipped, skipped, skipped, pd.DataFrame(columns=["epoch"])
     cfg = pretraining
     inputs = CPCInputs(
         DigitSplit.from_dict(train_digits),

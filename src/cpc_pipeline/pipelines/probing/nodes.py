@@ -37,9 +37,12 @@ from cpc_pipeline.evaluation import (
 from cpc_pipeline.methods import supervision_level
 from cpc_pipeline.metric_names import probe_metric
 from cpc_pipeline.models import EncoderSpec
+from cpc_pipeline.models.not_trained import NotTrained, not_trained_reason
 from cpc_pipeline.training.loop import pick_device, seed_everything
 
 logger = logging.getLogger(__name__)
+RESULT_COLUMNS = [f.name for f in fields(ProbeResult) if f.name != "test_predictions"] + ["labels_used"]
+PREDICTION_COLUMNS = ["probe", "label_fraction", "index", "label", "prediction"]
 
 
 def pixel_weights() -> dict[str, torch.Tensor]:
@@ -83,11 +86,15 @@ def train_supervised_baseline(
     """End-to-end supervised training at every label fraction.
 
     Returns the encoder trained with all labels (the supervised encoder the probes then see) twice (weights file and
-    MLflow model), the
-    end-to-end test results (one row per fraction) and the training histories.
+    MLflow model), the end-to-end test results (one row per fraction) and the training histories; pictures
+    without labels train nothing (:class:`NotTrained`, one line saying so).
     """
-    device = pick_device(probing.device)
     splits = [DigitSplit.from_dict(d) for d in (train_digits, validation_digits, test_digits)]
+    if any((s.labels < 0).any() for s in splits):
+        skipped = NotTrained("supervised baseline skipped: the pictures have no labels (no class folders)")
+        logger.warning(skipped.reason)
+        return skipped, skipped, pd.DataFrame(columns=["encoder", *RESULT_COLUMNS]), pd.DataFrame(columns=["epoch"])
+    device = pick_device(probing.device)
     rows, histories, full_encoder = [], [], None
     for fraction in sorted(probing.probes.label_fractions):
         trained, history, predictions, (n_train, n_selection) = train_end_to_end(
@@ -122,7 +129,11 @@ def freeze_encoder(
     encoder_weights: dict[str, torch.Tensor], train_images: dict, rendering: RenderingConfig, encoder: dict[str, Any]
 ) -> nn.Module:
     """Catalog weights -> the encoder rebuilt from its spec ``encoder`` (validated as an :class:`EncoderSpec`
-    here, and up front within its stage's parameters), frozen: eval mode, no trainable parameter."""
+    here, and up front within its stage's parameters), frozen: eval mode, no trainable parameter; an encoder that was
+    not trained stays :class:`NotTrained`."""
+    reason = not_trained_reason(encoder_weights)
+    if reason is not None:
+        return NotTrained(reason)
     channels, size = picture_shape(np.asarray(train_images["images"]), rendering)
     module = EncoderSpec.model_validate(encoder).build(channels, size)
     module.load_state_dict(encoder_weights)
@@ -138,7 +149,11 @@ def extract_split_features(
     probing: ProbingConfig,
 ) -> dict[str, np.ndarray]:
     """Features ``{split}_x`` and labels ``{split}_y`` of the three splits, each turned into pictures once
-    (digits rendered from the split's own seed, :meth:`ProbingConfig.split_render_seed`)."""
+    (digits rendered from the split's own seed, :meth:`ProbingConfig.split_render_seed`); of an encoder that was not
+    trained, only why (``{"not_trained": reason}``)."""
+    reason = not_trained_reason(frozen_encoder)
+    if reason is not None:
+        return {"not_trained": reason}
     device = pick_device(probing.device)
     out = split_features(
         frozen_encoder.to(device), (train_images, validation_images, test_images), rendering, probing, device
@@ -147,15 +162,16 @@ def extract_split_features(
     return out
 
 
-RESULT_COLUMNS = [f.name for f in fields(ProbeResult) if f.name != "test_predictions"] + ["labels_used"]
-PREDICTION_COLUMNS = ["probe", "label_fraction", "index", "label", "prediction"]
-
-
 def probe_features(features: dict[str, np.ndarray], probing: ProbingConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All probes at all label fractions -> results (one row each) and test predictions (long table); none, with
-    one line saying so, where the pictures have no labels (label -1: a folder without class folders)."""
+    one line saying so, where the pictures have no labels (label -1: a folder without class folders) or the encoder
+    was not trained."""
+    reason = not_trained_reason(features)
+    if reason is not None:
+        logger.info("no probe: %s", reason)
+        return pd.DataFrame(columns=RESULT_COLUMNS), pd.DataFrame(columns=PREDICTION_COLUMNS)
     if any((features[f"{split}_y"] < 0).any() for split in ("train", "validation", "test")):
-        logger.warning("these pictures have no labels (a folder without class folders): no probe is fitted")
+        logger.info("these pictures have no labels (a folder without class folders): no probe is fitted")
         return pd.DataFrame(columns=RESULT_COLUMNS), pd.DataFrame(columns=PREDICTION_COLUMNS)
     results = run_probes(features, probing.probes, pick_device(probing.device))
     predictions = pd.concat(
@@ -184,13 +200,17 @@ def probe_features(features: dict[str, np.ndarray], probing: ProbingConfig) -> t
 def collect_probe_metrics(
     end_to_end_results: pd.DataFrame, test_digits: dict, **probe_results: pd.DataFrame
 ) -> tuple[pd.DataFrame, dict[str, dict]]:
-    """One table (encoder, probe, label fraction) with chance (one over the number of classes) beside, and the
-    same as MLflow metrics. ``encoder_supervision`` says what labels the encoder's own training used (none, weak,
-    full); ``test_accuracy_low95`` / ``_high95``: the Wilson 95 % interval for the test set's size."""
+    """One table (encoder, probe, label fraction) with chance (one over the number of classes: ten digits, or a
+    folder's class folders) beside, and the same as MLflow metrics. ``encoder_supervision`` says what labels the
+    encoder's own training used (none, weak, full); ``test_accuracy_low95`` / ``_high95``: the Wilson 95 % interval
+    for the test set's size. Pictures without labels give a table of no rows."""
     labels = DigitSplit.from_dict(test_digits).labels
+    if (labels < 0).any():
+        return pd.DataFrame(columns=["encoder", "encoder_supervision", *RESULT_COLUMNS]), {}
     counts = np.bincount(labels)
     majority = float(counts.max() / len(labels))
-    chance_accuracy = 1 / int((counts > 0).sum())
+    classes = len(test_digits.get("classes") or []) or int((counts > 0).sum())
+    chance_accuracy = 1 / classes
     chance = pd.DataFrame(
         [
             {

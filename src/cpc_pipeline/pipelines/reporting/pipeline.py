@@ -6,7 +6,7 @@ nodes of their own, so that every dataset the report reads has a producer in the
 
 from kedro.pipeline import Node, Pipeline
 
-from cpc_pipeline.methods import METHODS, headline_method
+from cpc_pipeline.methods import METHODS
 
 from .nodes import (
     build_report,
@@ -24,15 +24,15 @@ STAGE = __name__.split(".")[-2]  # the folder's name is the stage's name (hooks.
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    main = headline_method()
-    histories = {m.key: m.history for m in METHODS.values() if m.trains}
+    trained = [m for m in METHODS.values() if m.trains]  # the headline is the first that trained in the run
+    histories = {m.key: m.history for m in trained}
     return Pipeline(
         [
             Node(read_run_parameters, None, "run_parameters", name="read_run_parameters"),
             # after probe_metrics: every stage before this one has ended, its time recorded
             Node(read_stage_wall_times, "probe_metrics", "stage_wall_times", name="read_stage_wall_times"),
-            Node(plot_pretraining_curves, main.history, "pretraining_curves_plot", name="plot_pretraining_curves"),
-            Node(plot_step_accuracy, main.history, "step_accuracy_plot", name="plot_step_accuracy"),
+            Node(plot_pretraining_curves, histories, "pretraining_curves_plot", name="plot_pretraining_curves"),
+            Node(plot_step_accuracy, histories, "step_accuracy_plot", name="plot_step_accuracy"),
             Node(
                 plot_label_efficiency,
                 ["probe_metrics", "digit_source"],
@@ -41,13 +41,17 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 plot_confusion_matrix,
-                [f"{main.key}_probe_predictions", "digit_source", "params:reporting"],
+                {
+                    "digit_source": "digit_source",
+                    "reporting": "params:reporting",
+                    **{m.key: f"{m.key}_probe_predictions" for m in trained},
+                },
                 "confusion_matrix_plot",
                 name="plot_confusion_matrix",
             ),
             Node(
                 embed_test_features,
-                [f"{main.key}_features", "params:reporting"],
+                {"reporting": "params:reporting", **{m.key: f"{m.key}_features" for m in trained}},
                 "test_embedding",
                 name="embed_test_features",
             ),
