@@ -92,6 +92,8 @@ def test_class_folders_pretrain_probe_and_report_with_their_classes(folder_proje
     data_run = next(c for c in children if c.data.tags.get("kedro.stage") == "data_processing")
     assert data_run.data.metrics["data.files_unreadable"] == 1  # the skipped file, counted in MLflow too
     assert data_run.data.metrics["data.classes"] == 3
+    simclr_run = next(c for c in children if c.data.tags.get("kedro.stage") == "simclr")
+    assert simclr_run.data.metrics["simclr.files_unreadable"] == 1  # the pictures it trained on, in its own run
     registered = {m.name for m in client.search_registered_models()}
     assert {"cpc_pipeline.simclr_encoder", "cpc_pipeline.patch_cpc_encoder"} <= registered
     assert "cpc_pipeline.cpc_encoder" not in registered  # nothing trained: nothing registered

@@ -70,10 +70,14 @@ def load_folder_splits(config: FolderSourceConfig) -> tuple[tuple[FolderImages, 
 
 def folder_splits(config: FolderSourceConfig) -> tuple[tuple[dict, dict, dict], dict[str, object]]:
     """The folder's train, validation and test splits as the catalog holds pictures (``images``, ``labels``, the
-    files' ``paths`` and the ``classes``), and a summary: where they are, the class names and what was skipped or
-    converted (``skipped_*`` / ``converted_*`` counts, which the data stage logs to MLflow)."""
+    files' ``paths``, the ``classes`` and the whole folder's ``counts`` of what was skipped or converted), and a
+    summary: where they are, the class names and the same counts as ``files_*`` (which the data stage logs to
+    MLflow)."""
     splits, counts = load_folder_splits(config)
-    held = tuple({"images": s.images, "labels": s.labels, "paths": s.paths, "classes": s.classes} for s in splits)
+    held = tuple(
+        {"images": s.images, "labels": s.labels, "paths": s.paths, "classes": s.classes, "counts": dict(counts)}
+        for s in splits
+    )
     summary = {
         "source": "folder",
         "location": config.root or config.train,

@@ -31,7 +31,7 @@ tags the registered CPC encoder's version with the run's probe accuracies.
 :class:`SafeWritesHook` checks the output folders before any node and undoes a catalog write that failed midway.
 """
 
-from cpc_pipeline.hooks.stages import STAGES, node_stage, mlflow_epoch_logger
+from cpc_pipeline.hooks.stages import STAGES, node_stage, mlflow_epoch_logger, mlflow_log_file_counts
 from cpc_pipeline.hooks.parameters import flatten, typed_params, default_seed_parameters, run_config_hash
 from cpc_pipeline.hooks.stage_runs import StageRunsHook, file_dataset
 from cpc_pipeline.hooks.run_summary import HEADLINE_PROBES, headline_metrics, RunSummaryHook
@@ -41,6 +41,7 @@ from cpc_pipeline.hooks.data_source import DataSourceHook
 from cpc_pipeline.hooks.writes import SafeWritesHook
 
 __all__ = [
+    "mlflow_log_file_counts",
     "DataSourceHook",
     "STAGES",
     "node_stage",

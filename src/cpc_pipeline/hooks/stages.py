@@ -27,3 +27,11 @@ def mlflow_epoch_logger(prefix: str) -> Callable[[int, dict[str, float]], None]:
             mlflow.log_metrics({f"{prefix}.{k}": v for k, v in row.items() if k != "epoch"}, step=epoch)
 
     return log
+
+
+def mlflow_log_file_counts(prefix: str, split: dict) -> None:
+    """What a folder source skipped or converted (a split's ``counts``) as ``{prefix}.files_<what>`` metrics in the
+    active MLflow run (the stage's); nothing for other sources."""
+    counts = split.get("counts") or {}
+    if counts and mlflow.active_run() is not None:
+        mlflow.log_metrics({f"{prefix}.files_{what}": float(n) for what, n in counts.items()})

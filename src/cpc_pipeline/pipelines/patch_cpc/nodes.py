@@ -8,7 +8,7 @@ import pandas as pd
 from torch import nn
 
 from cpc_pipeline.data.config import RenderingConfig
-from cpc_pipeline.hooks import mlflow_epoch_logger
+from cpc_pipeline.hooks import mlflow_epoch_logger, mlflow_log_file_counts
 from cpc_pipeline.training.images import ImageInputs
 from cpc_pipeline.training.patch_cpc import PatchCPCConfig, fit_patch_cpc
 
@@ -25,6 +25,7 @@ def select_patch_cpc_images(
         patch_cpc.dataset,
         *(len(s["labels"]) for s in splits),
     )
+    mlflow_log_file_counts("patch_cpc", splits[0])  # a folder's: what was skipped, in its stage run
     return splits
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 from torch import nn
 
 from cpc_pipeline.data.config import RenderingConfig
-from cpc_pipeline.hooks import mlflow_epoch_logger
+from cpc_pipeline.hooks import mlflow_epoch_logger, mlflow_log_file_counts
 from cpc_pipeline.training.images import ImageInputs
 from cpc_pipeline.training.simclr import SimCLRConfig, fit_simclr
 
@@ -23,6 +23,7 @@ def select_simclr_images(
     logger.info(
         "SimCLR images (%s): %s train, %s validation, %s test", simclr.dataset, *(len(s["labels"]) for s in splits)
     )
+    mlflow_log_file_counts("simclr", splits[0])  # a folder's: what was skipped, in its stage run
     return splits
 
 
