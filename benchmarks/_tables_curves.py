@@ -24,6 +24,34 @@ def _frame(d: dict) -> pd.DataFrame:
     return pd.concat([rows.drop(columns=["test_accuracy", "val_accuracy"]), stats[["mean", "std", "n"]]], axis=1)
 
 
+def _parameters(env: str) -> dict:
+    from kedro.config import OmegaConfigLoader
+
+    from cpc_pipeline.config_loading import CONFIG_LOADER_ARGS
+
+    with warnings.catch_warnings():  # kedro's own deprecation notices, not the tables'
+        warnings.simplefilter("ignore")
+        return OmegaConfigLoader(str(ROOT / "conf"), env=env, **CONFIG_LOADER_ARGS)["parameters"]
+
+
+def test_set_sentence(env: str) -> list[str]:
+    """How far the test set's size alone lets one run's accuracy move (95 % Wilson), beside the seeds' spread: for
+    the IDX sources, whose test split is their t10k file."""
+    from cpc_pipeline.data.sources import MNIST_FILES
+    from cpc_pipeline.evaluation import wilson_interval
+
+    if _parameters(env).get("source", {}).get("name", "mnist") not in ("mnist", "fashion_mnist"):
+        return []
+    n = MNIST_FILES["t10k-labels-idx1-ubyte"][1]
+    half = {a: (wilson_interval(a, n)[1] - wilson_interval(a, n)[0]) / 2 for a in (0.99, 0.9, 0.85)}
+    return [
+        "",
+        f"The ± is the spread over seeds. The test set's size alone ({n:,} images) lets one run's accuracy move by "
+        + ", ".join(f"±{100 * h:.2f} points at {100 * a:.0f} %" for a, h in half.items())
+        + " (its 95 % Wilson interval).",
+    ]
+
+
 def curves_table(name: str, dataset: str) -> Callable[[], str]:
     """One row per (method, budget): epochs, images seen, FLOPs, minutes, then test accuracy mean ± std over the
     seeds for the frozen linear and MLP probes at 100 % and 1 % of the labels; the baselines last; then the plot
@@ -68,6 +96,8 @@ def curves_table(name: str, dataset: str) -> Callable[[], str]:
                 + [f"{PROBES[p]}, {f:.0%} labels" for p, f in POINTS],
                 rows,
             ),
+            "",
+            *test_set_sentence(d["env"]),
             "",
             f"![{dataset}: test accuracy against pretraining FLOPs, mean ± std of the seeds]({name}.svg)",
         ]
@@ -142,17 +172,12 @@ def _placed(name: str, mine: pd.DataFrame, default: int, rest: tuple[int, bool])
 def curves_headline(name: str, dataset: str, anchors: tuple[str, ...] = ()) -> Callable[[], str]:
     """Each pretraining method at the default budget of its environment and at its plateau (or the largest budget
     measured), beside the baselines of the same study and cited outside anchors, from ``<name>.json``."""
-    from kedro.config import OmegaConfigLoader
-
-    from cpc_pipeline.config_loading import CONFIG_LOADER_ARGS
     from cpc_pipeline.reporting.cited import cited
 
     @from_json(name)
     def render(d: dict) -> list[str]:
         frame = _frame(d)
-        with warnings.catch_warnings():  # kedro's own deprecation notices, not the tables'
-            warnings.simplefilter("ignore")
-            params = OmegaConfigLoader(str(ROOT / "conf"), env=d["env"], **CONFIG_LOADER_ARGS)["parameters"]
+        params = _parameters(d["env"])
         rows, places = [], []
 
         def add(label: str, labels: str, at: pd.DataFrame, minutes: str) -> None:
@@ -200,6 +225,7 @@ def curves_headline(name: str, dataset: str, anchors: tuple[str, ...] = ()) -> C
             *table(["encoder", "labels", *(f"{PROBES[p]}, {f:.0%} labels" for p, f in POINTS), "train min"], rows),
             "",
             "Where the default run sits (linear probe, all labels): " + "; ".join(p for p in places if p) + ".",
+            *test_set_sentence(d["env"]),
         ]
 
     return render
