@@ -22,11 +22,13 @@ from typing import Any
 import numpy as np
 
 from cpc_pipeline.data.config import RenderingConfig, SourceConfig
+from cpc_pipeline.data.folder_splits import listed_splits
 from cpc_pipeline.data.pictures import PictureSource
 from cpc_pipeline.errors import ConfigurationError, TrackingStoreError
 from cpc_pipeline.evaluation.probes import ProbeConfig, label_subset
 from cpc_pipeline.methods import METHODS
 from cpc_pipeline.models import EncoderSpec
+from cpc_pipeline.training.images import check_validation_batch
 from cpc_pipeline.training.loop import pick_device
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -114,6 +116,7 @@ def check_run_configuration(parameters: dict[str, Any], blocks: set[str]) -> Non
                 channels, size, what = rendering.channels, rendering.image_size, pictures
             else:
                 channels, size, what = validated.shape(rendering, source.folder)
+                _fits_folder(block, validated, source)
                 backgrounds = getattr(getattr(validated, "objective", None), "backgrounds", None)
                 if source.folder is not None and validated.uses_run_source and backgrounds == "patch":
                     raise ConfigurationError(
@@ -127,6 +130,21 @@ def check_run_configuration(parameters: dict[str, Any], blocks: set[str]) -> Non
                     model.check_grid(size)
                 except ValueError as err:
                     raise ConfigurationError(f"{block}.model.{err} on {what}") from err
+
+
+def _fits_folder(block: str, validated: PictureSource, source: SourceConfig) -> None:
+    """One validation batch of a method's training size fits the folder it reads (counted from the listing)."""
+    folder = validated.folder if validated.dataset == "folder" else None
+    if validated.uses_run_source and source.name == "folder":
+        folder = source.folder
+    splits = listed_splits(folder) if folder is not None else None
+    objective = getattr(validated, "objective", None)
+    if splits is not None and objective is not None:
+        try:
+            check_validation_batch(objective.images_per_batch, len(splits[1]))
+        except ConfigurationError as err:
+            where = folder.root or folder.validation
+            raise ConfigurationError(f"{block}.{err} (counted in the validation split of {where})") from err
 
 
 def check_knn_grid(probes: ProbeConfig, train_labels: np.ndarray, where: str) -> None:

@@ -247,9 +247,27 @@ def test_an_encoder_that_was_not_trained_is_neither_logged_nor_registered(tmp_pa
     from cpc_pipeline.datasets import EncoderModelDataset
     from cpc_pipeline.models.not_trained import NotTrained
 
+    before = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    dataset = EncoderModelDataset(flavor="mlflow.pytorch", save_args={"registered_model_name": "m"})
-    with caplog.at_level(logging.INFO), mlflow.start_run():
-        dataset.save(NotTrained("sequence CPC skipped: no labels"))
-    assert "not logged to MLflow, nor registered (sequence CPC skipped: no labels)" in caplog.text
-    assert mlflow.MlflowClient().search_registered_models() == []
+    try:
+        mlflow.set_experiment("not_trained")  # this store's own, whatever another test left active
+        dataset = EncoderModelDataset(flavor="mlflow.pytorch", save_args={"registered_model_name": "m"})
+        with caplog.at_level(logging.INFO), mlflow.start_run():
+            dataset.save(NotTrained("sequence CPC skipped: no labels"))
+        assert "not logged to MLflow, nor registered (sequence CPC skipped: no labels)" in caplog.text
+        assert mlflow.MlflowClient().search_registered_models() == []
+    finally:
+        mlflow.set_tracking_uri(before)
+
+
+def test_a_batch_larger_than_the_folders_validation_split_is_refused_before_the_run(labelled):
+    from cpc_pipeline.checks import check_run_configuration
+
+    source = {"name": "folder", "folder": {"root": str(labelled), "image_size": 32}}
+    parameters = {"source": source, "simclr": {"dataset": "source"}, "patch_cpc": {"dataset": "source"}}
+    with pytest.raises(ConfigurationError, match=r"simclr.objective.images_per_batch \(256\) exceeds the 4 validation"):
+        check_run_configuration(parameters, {"simclr"})
+    parameters["simclr"]["objective"] = {"images_per_batch": 4}
+    check_run_configuration(parameters, {"simclr"})  # four validation pictures hold one batch of four
+    missing = {"name": "folder", "folder": {"root": str(labelled / "nowhere")}}
+    check_run_configuration(parameters | {"source": missing}, {"simclr"})  # the data stage names a missing folder

@@ -40,17 +40,23 @@ def _split(images: FolderImages, config: FolderSourceConfig) -> tuple[FolderImag
     return tuple(take(part) for part in _split_indices(images.labels, config))
 
 
-def listed_train_labels(config: FolderSourceConfig) -> np.ndarray | None:
-    """The train split's labels as :func:`load_folder_splits` gives them when every file reads, from the folders'
-    listing alone (nothing decoded): for checks before a run. None without class folders."""
-    if config.root is None:
-        _, labels, classes, _ = list_images(Path(config.train))
-        return np.asarray(labels, dtype=np.int64) if classes else None
-    _, labels, classes, _ = list_images(Path(config.root))
-    if not classes:
+def listed_splits(config: FolderSourceConfig) -> list[np.ndarray] | None:
+    """The train, validation and test splits' labels (-1: none) as :func:`load_folder_splits` gives them when every
+    file reads, from the folders' listing alone (nothing decoded): for checks before a run. None where a folder
+    is missing (the run names it)."""
+    folders = [config.root] if config.root is not None else [config.train, config.validation, config.test]
+    if not all(Path(f).is_dir() for f in folders):
         return None
-    labels = np.asarray(labels, dtype=np.int64)
-    return labels[_split_indices(labels, config)[0]]
+    listed = [np.asarray(list_images(Path(f))[1], dtype=np.int64) for f in folders]
+    if config.root is None:
+        return listed
+    return [listed[0][index] for index in _split_indices(listed[0], config)]
+
+
+def listed_train_labels(config: FolderSourceConfig) -> np.ndarray | None:
+    """The train split's labels from the listing (:func:`listed_splits`); None without class folders."""
+    splits = listed_splits(config)
+    return None if splits is None or (splits[0] < 0).any() else splits[0]
 
 
 def load_folder_splits(config: FolderSourceConfig) -> tuple[tuple[FolderImages, ...], Counter]:
